@@ -1,0 +1,247 @@
+// Validation: every problem with a config, in plain words, collected before anything runs.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/config/config.h"
+#include "core/runtime/error.h"
+
+namespace trident {
+
+namespace {
+
+#ifdef TRIDENT_WITH_CUDA
+constexpr bool kBuiltWithCuda = true;
+#else
+constexpr bool kBuiltWithCuda = false;
+#endif
+// Flip when the CUDA backend trains end to end; until then bf16/fp16 and device cuda are refused.
+constexpr bool kCudaTrainingReady = false;
+
+class Problems {
+ public:
+  template <typename... Args>
+  void add(fmt::format_string<Args...> f, Args&&... args) {
+    list.push_back(fmt::format(f, std::forward<Args>(args)...));
+  }
+  // Comparisons are written so that NaN fails them.
+  template <typename T>
+  void positive(const char* name, T v) {
+    if (!(v > 0)) add("{} ({}) must be > 0", name, v);
+  }
+  template <typename T>
+  void non_negative(const char* name, T v) {
+    if (!(v >= 0)) add("{} ({}) must be >= 0", name, v);
+  }
+  void one_of(const char* name, const std::string& v, std::initializer_list<const char*> allowed) {
+    for (const char* a : allowed)
+      if (v == a) return;
+    add("{} '{}' is not one of {}", name, v, fmt::join(allowed, ", "));
+  }
+
+  std::vector<std::string> list;
+};
+
+std::string ranks(int n) {
+  return fmt::format("{} rank{}", n, n == 1 ? "" : "s");
+}
+
+bool cuda_usable() {
+  return kBuiltWithCuda && kCudaTrainingReady;
+}
+const char* cuda_missing() {
+  return kCudaTrainingReady ? "which this build does not include (no nvcc was found)"
+                            : "which is not available yet";
+}
+
+void check_model(const config::Config& c, Problems& p) {
+  const config::ModelConfig& m = c.model();
+  p.one_of("model.arch", m.arch(), {"gpt2", "llama"});
+  p.positive("model.n_layer", m.n_layer());
+  p.positive("model.d_model", m.d_model());
+  p.positive("model.n_head", m.n_head());
+  // n_kv_head and d_ff are derived from n_head and d_model when 0; report only the source when that is wrong.
+  if (m.n_head() > 0 || m.n_kv_head() < 0) p.positive("model.n_kv_head", m.n_kv_head());
+  if (m.d_model() > 0 || m.d_ff() < 0) p.positive("model.d_ff", m.d_ff());
+  p.positive("model.vocab_size", m.vocab_size());
+  p.positive("model.max_seq_len", m.max_seq_len());
+  p.positive("model.norm_eps", m.norm_eps());
+  p.positive("model.init_std", m.init_std());
+  if (m.vocab_pad_multiple() < 1)
+    p.add("model.vocab_pad_multiple ({}) must be >= 1 (1: no padding)", m.vocab_pad_multiple());
+  if (m.d_model() > 0 && m.n_head() > 0 && m.d_model() % m.n_head() != 0)
+    p.add("model.d_model ({}) is not divisible by model.n_head ({})", m.d_model(), m.n_head());
+  if (m.n_head() > 0 && m.n_kv_head() > 0 && m.n_head() % m.n_kv_head() != 0)
+    p.add(
+        "model.n_head ({}) is not divisible by model.n_kv_head ({}); each key/value head serves "
+        "n_head / n_kv_head query heads",
+        m.n_head(), m.n_kv_head());
+  if (m.arch() == "llama") {
+    p.positive("model.rope_theta", m.rope_theta());
+    if (m.d_model() > 0 && m.n_head() > 0 && m.d_model() % m.n_head() == 0 && head_dim(m) % 2 != 0)
+      p.add("model head dimension d_model / n_head = {} / {} = {} is odd; RoPE rotates pairs of dimensions",
+            m.d_model(), m.n_head(), head_dim(m));
+  }
+}
+
+void check_parallel(const config::Config& c, int world_size, Problems& p) {
+  const config::ParallelConfig& par = c.parallel();
+  const config::ModelConfig& m = c.model();
+  struct Dim {
+    const char* name;
+    const char* what;
+    int size;
+  };
+  for (Dim d : {Dim{"tensor", "tensor parallelism", par.tensor()},
+                Dim{"pipeline", "pipeline parallelism", par.pipeline()},
+                Dim{"expert", "expert parallelism", par.expert()}}) {
+    if (d.size < 1) p.add("parallel.{} ({}) must be >= 1", d.name, d.size);
+    if (d.size > 1) p.add("parallel.{} = {}: {} is not supported yet; set it to 1", d.name, d.size, d.what);
+  }
+  if (par.data() < 0) p.add("parallel.data ({}) must be >= 0 (0: whatever ranks remain)", par.data());
+  if (par.data() > 1)
+    p.add("parallel.data = {}: data parallelism is not supported yet; set it to 1 (or 0)", par.data());
+  if (par.zero_stage() < 0 || par.zero_stage() > 3)
+    p.add("parallel.zero_stage ({}) must be 0, 1, 2 or 3", par.zero_stage());
+  else if (par.zero_stage() != 0)
+    p.add("parallel.zero_stage = {}: ZeRO sharding is not supported yet; set it to 0", par.zero_stage());
+
+  std::vector<std::string> parts;
+  std::stringstream order(par.order());
+  for (std::string part; std::getline(order, part, '-');) parts.push_back(part);
+  std::vector<std::string> sorted = parts;
+  std::sort(sorted.begin(), sorted.end());
+  if (sorted != std::vector<std::string>{"cp", "dp", "ep", "pp", "tp"})
+    p.add(
+        "parallel.order '{}' must name each of tp, cp, ep, dp, pp once, joined by '-' (e.g. tp-cp-ep-dp-pp)",
+        par.order());
+
+  // Layout rules that hold once these dimensions are supported (Megatron's): each rank gets whole heads,
+  // whole MLP columns, whole vocabulary rows and whole layers.
+  if (par.tensor() > 1) {
+    if (m.n_head() > 0 && m.n_head() % par.tensor() != 0)
+      p.add("model.n_head ({}) is not divisible by parallel.tensor ({})", m.n_head(), par.tensor());
+    if (m.n_kv_head() > 0 && m.n_kv_head() % par.tensor() != 0)
+      p.add("model.n_kv_head ({}) is not divisible by parallel.tensor ({})", m.n_kv_head(), par.tensor());
+    if (m.d_ff() > 0 && m.d_ff() % par.tensor() != 0)
+      p.add("model.d_ff ({}) is not divisible by parallel.tensor ({})", m.d_ff(), par.tensor());
+    if (padded_vocab(m) % par.tensor() != 0)
+      p.add("padded vocabulary ({}) is not divisible by parallel.tensor ({}); raise model.vocab_pad_multiple",
+            padded_vocab(m), par.tensor());
+  }
+  if (par.pipeline() > 1 && m.n_layer() > 0 && m.n_layer() % par.pipeline() != 0)
+    p.add("model.n_layer ({}) is not divisible by parallel.pipeline ({})", m.n_layer(), par.pipeline());
+
+  if (par.tensor() >= 1 && par.pipeline() >= 1 && par.data() >= 0) {
+    int64_t model_parallel = int64_t{par.tensor()} * par.pipeline();
+    if (par.data() > 0 && model_parallel * par.data() != world_size)
+      p.add("parallel sizes tensor ({}) x pipeline ({}) x data ({}) = {} do not match the {} launched",
+            par.tensor(), par.pipeline(), par.data(), model_parallel * par.data(), ranks(world_size));
+    if (par.data() == 0 && world_size % model_parallel != 0)
+      p.add("the {} launched are not divisible by tensor ({}) x pipeline ({}) = {}", ranks(world_size),
+            par.tensor(), par.pipeline(), model_parallel);
+  }
+}
+
+void check_train(const config::Config& c, int world_size, Problems& p) {
+  const config::TrainConfig& t = c.train();
+  p.positive("train.steps", t.steps());
+  if (c.model().max_seq_len() > 0 && (t.seq_len() < 1 || t.seq_len() > c.model().max_seq_len()))
+    p.add("train.seq_len ({}) must be between 1 and model.max_seq_len ({})", t.seq_len(),
+          c.model().max_seq_len());
+  p.positive("train.micro_batch_size", t.micro_batch_size());
+  p.positive("train.global_batch_size", t.global_batch_size());
+  int64_t per_step = int64_t{t.micro_batch_size()} * data_parallel_size(c, world_size);
+  if (per_step > 0 && t.global_batch_size() > 0 && t.global_batch_size() % per_step != 0)
+    p.add(
+        "train.global_batch_size ({}) is not divisible by train.micro_batch_size ({}) x data-parallel size "
+        "({}) = {}",
+        t.global_batch_size(), t.micro_batch_size(), data_parallel_size(c, world_size), per_step);
+  p.positive("train.log_interval", t.log_interval());
+  p.non_negative("train.eval_interval", t.eval_interval());
+  if (!c.data().val_path().empty() && t.eval_steps() <= 0)
+    p.add("train.eval_steps ({}) must be > 0 when data.val_path is set", t.eval_steps());
+  p.non_negative("train.sample_tokens", t.sample_tokens());
+  p.positive("train.sample_temperature", t.sample_temperature());
+  if (t.sample_top_k() < 0) p.add("train.sample_top_k ({}) must be >= 0 (0: no limit)", t.sample_top_k());
+
+  p.one_of("train.precision", t.precision(), {"fp32", "bf16", "fp16"});
+  bool low_precision = t.precision() == "bf16" || t.precision() == "fp16";
+  if (low_precision && !cuda_usable())
+    p.add("train.precision '{}' needs the CUDA backend (runtime.device: cuda), {}", t.precision(),
+          cuda_missing());
+  else if (low_precision && c.runtime().device() == "cpu")
+    p.add("train.precision '{}' needs runtime.device: cuda; the CPU backend trains in fp32", t.precision());
+}
+
+void check_optim(const config::Config& c, Problems& p) {
+  const config::OptimConfig& o = c.optim();
+  p.non_negative("optim.lr", o.lr());
+  if (!(o.min_lr() >= 0 && o.min_lr() <= o.lr()))
+    p.add("optim.min_lr ({}) must be between 0 and optim.lr ({})", o.min_lr(), o.lr());
+  if (o.warmup_steps() < 0 || o.warmup_steps() > c.train().steps())
+    p.add("optim.warmup_steps ({}) must be between 0 and train.steps ({})", o.warmup_steps(),
+          c.train().steps());
+  if (!(o.beta1() >= 0 && o.beta1() < 1)) p.add("optim.beta1 ({}) must be in [0, 1)", o.beta1());
+  if (!(o.beta2() >= 0 && o.beta2() < 1)) p.add("optim.beta2 ({}) must be in [0, 1)", o.beta2());
+  p.positive("optim.eps", o.eps());
+  p.non_negative("optim.weight_decay", o.weight_decay());
+  if (!(o.grad_clip() >= 0)) p.add("optim.grad_clip ({}) must be >= 0 (0: no clipping)", o.grad_clip());
+}
+
+void check_data(const config::Config& c, Problems& p) {
+  const config::DataConfig& d = c.data();
+  if (d.train_path().empty())
+    p.add("data.train_path is empty; point it at a token file from `trident data prepare`");
+  p.one_of("data.tokenizer", d.tokenizer(), {"byte", "gpt2"});
+  if (d.tokenizer() == "byte" && c.model().vocab_size() > 0 && c.model().vocab_size() < 257)
+    p.add(
+        "model.vocab_size ({}) is too small for the byte tokenizer, which needs 257 (256 bytes + "
+        "end-of-text)",
+        c.model().vocab_size());
+  if (d.tokenizer() == "gpt2") {
+    if (d.vocab_path().empty()) p.add("data.vocab_path is empty; the gpt2 tokenizer needs its vocab.json");
+    if (d.merges_path().empty()) p.add("data.merges_path is empty; the gpt2 tokenizer needs its merges.txt");
+    if (c.model().vocab_size() > 0 && c.model().vocab_size() < 50257)
+      p.add("model.vocab_size ({}) is too small for the gpt2 tokenizer, which has 50257 tokens",
+            c.model().vocab_size());
+  }
+}
+
+void check_runtime(const config::Config& c, Problems& p) {
+  const config::RuntimeConfig& r = c.runtime();
+  p.one_of("runtime.device", r.device(), {"auto", "cpu", "cuda"});
+  if (r.device() == "cuda" && !cuda_usable())
+    p.add("runtime.device 'cuda' needs the CUDA backend, {}; use cpu or auto", cuda_missing());
+  if (r.threads() < 0) p.add("runtime.threads ({}) must be >= 0 (0: all cores)", r.threads());
+}
+
+}  // namespace
+
+std::vector<std::string> validation_problems(const config::Config& cfg, int world_size) {
+  config::Config c = cfg;  // validate what will run: derived values filled in
+  resolve(c, world_size);
+  Problems p;
+  if (world_size < 1) p.add("world size ({}) must be >= 1", world_size);
+  check_model(c, p);
+  check_parallel(c, world_size, p);
+  check_train(c, world_size, p);
+  check_optim(c, p);
+  check_data(c, p);
+  check_runtime(c, p);
+  return p.list;
+}
+
+void validate(const config::Config& cfg, int world_size) {
+  std::vector<std::string> problems = validation_problems(cfg, world_size);
+  if (problems.empty()) return;
+  std::string message =
+      fmt::format("config has {} problem{}:", problems.size(), problems.size() == 1 ? "" : "s");
+  for (const std::string& problem : problems) message += "\n  - " + problem;
+  throw Error(message);
+}
+
+}  // namespace trident

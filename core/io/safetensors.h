@@ -1,0 +1,26 @@
+#pragma once
+// safetensors: [u64 little-endian header length N][N bytes of JSON header][raw tensor bytes].
+// Header: {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end)}, "__metadata__": {str:
+// str}}; offsets are relative to the first byte after the header. Used for checkpoints and golden fixtures.
+#include <map>
+#include <string>
+
+#include "core/tensor/tensor.h"
+
+namespace trident::io {
+
+struct TensorFile {
+  std::map<std::string, Tensor> tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+// Reads every tensor into its own CPU tensor. Supports F32, F64, BF16, I32, U16, U32; anything malformed
+// (missing file, truncated header or data, bad JSON, bad offsets, unknown dtype) throws trident::Error.
+TensorFile load_safetensors(const std::string& path);
+
+// Writes CPU tensors (largest element size first, so every tensor stays aligned) to `path`.tmp, then renames
+// it over `path`, so a crash never leaves a half-written file under the real name.
+void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace trident::io

@@ -1,0 +1,128 @@
+// Elementwise activations on CPU: GELU (tanh form) and SwiGLU over a fused [gate | up] input.
+#include <cmath>
+
+#include "core/ops/cpu/cpu_common.h"
+
+namespace trident::ops {
+namespace {
+
+constexpr double kSqrt2OverPi = 0.7978845608028654;  // sqrt(2 / pi)
+constexpr double kGeluCubic = 0.044715;
+
+template <typename T>
+T gelu(T x) {
+  const T u = static_cast<T>(kSqrt2OverPi) * (x + static_cast<T>(kGeluCubic) * x * x * x);
+  return static_cast<T>(0.5) * x * (static_cast<T>(1) + std::tanh(u));
+}
+
+// d gelu / dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), t = tanh(u).
+template <typename T>
+T gelu_grad(T x) {
+  const T u = static_cast<T>(kSqrt2OverPi) * (x + static_cast<T>(kGeluCubic) * x * x * x);
+  const T t = std::tanh(u);
+  const T du = static_cast<T>(kSqrt2OverPi) * (static_cast<T>(1) + static_cast<T>(3 * kGeluCubic) * x * x);
+  return static_cast<T>(0.5) * (static_cast<T>(1) + t) +
+         static_cast<T>(0.5) * x * (static_cast<T>(1) - t * t) * du;
+}
+
+template <typename T>
+T sigmoid(T x) {
+  return static_cast<T>(1) / (static_cast<T>(1) + std::exp(-x));
+}
+
+}  // namespace
+
+void gelu_forward(Tensor& out, const Tensor& in) {
+  constexpr std::string_view op = "gelu_forward";
+  cpu::require_cpu(op, {&out, &in});
+  cpu::require_defined(op, "in", in);
+  cpu::require_shape(op, "out", out, in.shape());
+  cpu::require_dtype(op, in.dtype(), {&out});
+  const int64_t n = in.numel();
+  cpu::dispatch_float(op, in.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* x = in.data<T>();
+    T* y = out.data<T>();
+#pragma omp parallel for schedule(static) if (n > cpu::kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) y[i] = gelu(x[i]);
+  });
+}
+
+void gelu_backward(Tensor& din, const Tensor& dout, const Tensor& in) {
+  constexpr std::string_view op = "gelu_backward";
+  cpu::require_cpu(op, {&din, &dout, &in});
+  cpu::require_defined(op, "in", in);
+  cpu::require_shape(op, "dout", dout, in.shape());
+  cpu::require_shape(op, "din", din, in.shape());
+  cpu::require_dtype(op, in.dtype(), {&din, &dout});
+  const int64_t n = in.numel();
+  cpu::dispatch_float(op, in.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* x = in.data<T>();
+    const T* dy = dout.data<T>();
+    T* dx = din.data<T>();
+#pragma omp parallel for schedule(static) if (n > cpu::kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * gelu_grad(x[i]);
+  });
+}
+
+void swiglu_forward(Tensor& out, const Tensor& in) {
+  constexpr std::string_view op = "swiglu_forward";
+  cpu::require_cpu(op, {&out, &in});
+  cpu::require_defined(op, "in", in);
+  cpu::require_defined(op, "out", out);
+  TRIDENT_CHECK(in.ndim() >= 1 && in.dim(-1) % 2 == 0, "ops::swiglu_forward: in {} should be (N, 2F)",
+                in.str());
+  const int64_t f = in.dim(-1) / 2;
+  const int64_t n = cpu::rows_of(op, "in", in, 2 * f);
+  TRIDENT_CHECK(cpu::rows_of(op, "out", out, f) == n,
+                "ops::swiglu_forward: out {} should be (N, F) for in {}", out.str(), in.str());
+  cpu::require_dtype(op, in.dtype(), {&out});
+  cpu::dispatch_float(op, in.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* x = in.data<T>();
+    T* y = out.data<T>();
+#pragma omp parallel for schedule(static) if (n * f > cpu::kParallelGrain)
+    for (int64_t r = 0; r < n; ++r) {
+      const T* gate = x + r * 2 * f;  // (F)
+      const T* up = gate + f;         // (F)
+      for (int64_t j = 0; j < f; ++j) y[r * f + j] = gate[j] * sigmoid(gate[j]) * up[j];
+    }
+  });
+}
+
+void swiglu_backward(Tensor& din, const Tensor& dout, const Tensor& in) {
+  constexpr std::string_view op = "swiglu_backward";
+  cpu::require_cpu(op, {&din, &dout, &in});
+  cpu::require_defined(op, "in", in);
+  TRIDENT_CHECK(in.ndim() >= 1 && in.dim(-1) % 2 == 0, "ops::swiglu_backward: in {} should be (N, 2F)",
+                in.str());
+  const int64_t f = in.dim(-1) / 2;
+  const int64_t n = cpu::rows_of(op, "in", in, 2 * f);
+  TRIDENT_CHECK(cpu::rows_of(op, "dout", dout, f) == n,
+                "ops::swiglu_backward: dout {} should be (N, F) for in {}", dout.str(), in.str());
+  cpu::require_shape(op, "din", din, in.shape());
+  cpu::require_dtype(op, in.dtype(), {&din, &dout});
+  cpu::dispatch_float(op, in.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* x = in.data<T>();
+    const T* dy = dout.data<T>();
+    T* dx = din.data<T>();
+#pragma omp parallel for schedule(static) if (n * f > cpu::kParallelGrain)
+    for (int64_t r = 0; r < n; ++r) {
+      const T* gate = x + r * 2 * f;
+      const T* up = gate + f;
+      T* dgate = dx + r * 2 * f;
+      T* dup = dgate + f;
+      for (int64_t j = 0; j < f; ++j) {
+        const T s = sigmoid(gate[j]);
+        const T g = dy[r * f + j];
+        // silu'(x) = s (1 + x (1 - s))
+        dgate[j] = g * up[j] * s * (static_cast<T>(1) + gate[j] * (static_cast<T>(1) - s));
+        dup[j] = g * gate[j] * s;
+      }
+    }
+  });
+}
+
+}  // namespace trident::ops

@@ -1,0 +1,71 @@
+// Elementwise helpers on CPU: add, in-place add and scale, and the sum of squares for the gradient norm.
+#include <vector>
+
+#include "core/ops/cpu/cpu_common.h"
+
+namespace trident::ops {
+
+void add(Tensor& out, const Tensor& a, const Tensor& b) {
+  constexpr std::string_view op = "add";
+  cpu::require_cpu(op, {&out, &a, &b});
+  cpu::require_defined(op, "a", a);
+  cpu::require_numel(op, "b", b, a.numel());
+  cpu::require_numel(op, "out", out, a.numel());
+  cpu::require_dtype(op, a.dtype(), {&out, &b});
+  const int64_t n = a.numel();
+  cpu::dispatch_float(op, a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* x = a.data<T>();
+    const T* y = b.data<T>();
+    T* z = out.data<T>();  // may alias a or b: element i is read before it is written
+#pragma omp parallel for schedule(static) if (n > cpu::kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) z[i] = x[i] + y[i];
+  });
+}
+
+void add_inplace(Tensor& a, const Tensor& b) {
+  add(a, a, b);
+}
+
+void scale_inplace(Tensor& a, double s) {
+  constexpr std::string_view op = "scale_inplace";
+  cpu::require_cpu(op, {&a});
+  cpu::require_defined(op, "a", a);
+  const int64_t n = a.numel();
+  cpu::dispatch_float(op, a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* x = a.data<T>();
+    const T factor = static_cast<T>(s);
+#pragma omp parallel for schedule(static) if (n > cpu::kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) x[i] *= factor;
+  });
+}
+
+// Fixed-size chunks summed in chunk order: the result does not depend on the number of threads, so the
+// global gradient norm (and clipping) is bitwise reproducible.
+double sum_squares(const Tensor& a) {
+  constexpr std::string_view op = "sum_squares";
+  cpu::require_cpu(op, {&a});
+  cpu::require_defined(op, "a", a);
+  const int64_t n = a.numel();
+  constexpr int64_t kChunk = 1 << 14;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
+  cpu::dispatch_float(op, a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* x = a.data<T>();
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (int64_t ci = 0; ci < chunks; ++ci) {
+      double acc = 0.0;
+      const int64_t end = std::min(n, (ci + 1) * kChunk);
+#pragma omp simd reduction(+ : acc)
+      for (int64_t i = ci * kChunk; i < end; ++i) acc += static_cast<double>(x[i]) * x[i];
+      partial[ci] = acc;
+    }
+  });
+  double total = 0.0;
+  for (double p : partial) total += p;
+  return total;
+}
+
+}  // namespace trident::ops

@@ -1,0 +1,102 @@
+#pragma once
+// Ops: free functions over contiguous tensors, dispatched on the device of their arguments.
+// The CPU implementation (core/ops/cpu/) is the reference: f32 for training, f64 for finite-difference checks.
+// Every op supports DType::f32 and DType::f64 on CPU (all float arguments share one dtype; token ids are i32).
+//
+// Conventions:
+//   * forward ops write their outputs (overwrite);
+//   * backward ops WRITE input gradients (din, dq, ...) and ACCUMULATE (+=) into parameter gradients
+//     (dweight, dbias), so gradient accumulation over micro-batches needs no extra pass;
+//   * an output may not alias an input unless the comment says it may;
+//   * shapes in comments: N = rows (B*T), C = channels, V = vocab, H = heads, D = head dim.
+#include <cstdint>
+
+#include "core/tensor/tensor.h"
+
+namespace trident::ops {
+
+// ---- GEMM (OpenBLAS on CPU) ----------------------------------------------------------------------------
+// out = alpha * op(a) @ op(b) + beta * out; a, b, out are 2-D; op(x) = x^T when trans_x.
+void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false,
+            double alpha = 1.0, double beta = 0.0);
+
+// Linear layer with PyTorch's weight layout: out (N, OC) = in (N, IC) @ weight^T (OC, IC) + bias (OC).
+// bias may be undefined (Tensor{}).
+void linear_forward(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias);
+// din (N, IC) written (skipped when undefined); dweight (OC, IC) and dbias (OC) accumulated
+// (dbias skipped when undefined).
+void linear_backward(Tensor& din, Tensor& dweight, Tensor& dbias, const Tensor& dout, const Tensor& in,
+                     const Tensor& weight);
+
+// ---- Embedding -----------------------------------------------------------------------------------------
+// out (N, C) = weight (V, C)[tokens (N) i32]. Tokens outside [0, V) are an error.
+void embedding_forward(Tensor& out, const Tensor& tokens, const Tensor& weight);
+// dweight (V, C) += scatter-add of dout (N, C) at tokens.
+void embedding_backward(Tensor& dweight, const Tensor& dout, const Tensor& tokens);
+
+// ---- Norms (over the last dim C; rows N = numel / C) ----------------------------------------------------
+// out = (x - mean) * rstd * weight + bias; saves mean (N) and rstd (N) = 1 / sqrt(var + eps) (biased var).
+void layernorm_forward(Tensor& out, Tensor& mean, Tensor& rstd, const Tensor& in, const Tensor& weight,
+                       const Tensor& bias, double eps);
+void layernorm_backward(Tensor& din, Tensor& dweight, Tensor& dbias, const Tensor& dout, const Tensor& in,
+                        const Tensor& weight, const Tensor& mean, const Tensor& rstd);
+// out = x * rstd * weight, rstd (N) = 1 / sqrt(mean(x^2) + eps).
+void rmsnorm_forward(Tensor& out, Tensor& rstd, const Tensor& in, const Tensor& weight, double eps);
+void rmsnorm_backward(Tensor& din, Tensor& dweight, const Tensor& dout, const Tensor& in, const Tensor& weight,
+                      const Tensor& rstd);
+
+// ---- Activations (elementwise) -------------------------------------------------------------------------
+// GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+void gelu_forward(Tensor& out, const Tensor& in);
+void gelu_backward(Tensor& din, const Tensor& dout, const Tensor& in);
+// SwiGLU over a fused input: in (N, 2F) holds [gate | up] per row; out (N, F) = silu(gate) * up.
+void swiglu_forward(Tensor& out, const Tensor& in);
+void swiglu_backward(Tensor& din, const Tensor& dout, const Tensor& in);
+
+// ---- Rotary position embedding ---------------------------------------------------------------------------
+// x (B, T, H, D), D even, "rotate-half" pairing (i, i + D/2) as in GPT-NeoX / Hugging Face LLaMA:
+//   freq_i = theta^(-2i/D), angle = (pos0 + t) * freq_i,
+//   out[i] = x[i] cos - x[i+D/2] sin,  out[i+D/2] = x[i+D/2] cos + x[i] sin.
+// out may alias in. Backward is the inverse rotation (dout -> din); din may alias dout.
+void rope_forward(Tensor& out, const Tensor& in, double theta, int64_t pos0 = 0);
+void rope_backward(Tensor& din, const Tensor& dout, double theta, int64_t pos0 = 0);
+
+// ---- Causal self-attention with grouped-query heads --------------------------------------------------------
+// q (B, T, H, D), k and v (B, T, Hkv, D) with H % Hkv == 0 (query head h uses kv head h / (H / Hkv)).
+// out (B, T, H, D) = softmax(q k^T / sqrt(D) + causal mask) v; lse (B, H, T) saves the row log-sum-exp of the
+// scaled scores so backward recomputes probabilities without keeping a T x T matrix.
+void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v);
+// dq (B, T, H, D), dk, dv (B, T, Hkv, D) written.
+void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q, const Tensor& k,
+                        const Tensor& v, const Tensor& out, const Tensor& lse);
+
+// ---- Softmax over the last dim ---------------------------------------------------------------------------
+void softmax_forward(Tensor& out, const Tensor& in);
+void softmax_backward(Tensor& din, const Tensor& dout, const Tensor& out);
+
+// ---- Fused softmax cross-entropy -------------------------------------------------------------------------------
+// logits (N, Vp) where only the first `vocab` columns are real (the rest is padding and ignored);
+// targets (N) i32; losses (N) = lse - logit[target]; lse (N) saved. A target of -1 is ignored (loss 0).
+void cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor& logits, const Tensor& targets,
+                           int64_t vocab);
+// dlogits (N, Vp) = (softmax(logits) - onehot(target)) * dloss_scale, padded columns 0, ignored rows 0.
+// dlogits may alias logits (written in place).
+void cross_entropy_backward(Tensor& dlogits, const Tensor& logits, const Tensor& lse, const Tensor& targets,
+                            int64_t vocab, double dloss_scale);
+
+// ---- Elementwise helpers ------------------------------------------------------------------------------------
+void add(Tensor& out, const Tensor& a, const Tensor& b);  // out may alias a or b
+void add_inplace(Tensor& a, const Tensor& b);            // a += b
+void scale_inplace(Tensor& a, double s);                 // a *= s
+double sum_squares(const Tensor& a);                     // in double, for the global grad norm
+
+// ---- AdamW (PyTorch semantics), over flat f32 ranges -------------------------------------------------------------
+// p -= lr * wd * p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+// p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps).   step counts from 1.
+struct AdamWParams {
+  double lr, beta1, beta2, eps, weight_decay;
+  int64_t step;
+};
+void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& hp);
+
+}  // namespace trident::ops

@@ -1,0 +1,17 @@
+#include "core/runtime/metrics.h"
+
+#include "core/runtime/error.h"
+
+namespace trident {
+
+MetricsWriter::MetricsWriter(const std::string& path) : out_(path, std::ios::out | std::ios::trunc) {
+  if (!out_) fail("cannot write metrics file '{}'", path);
+}
+
+void MetricsWriter::write(const nlohmann::json& record) {
+  if (!enabled()) return;
+  out_ << record.dump() << '\n';
+  out_.flush();
+}
+
+}  // namespace trident

@@ -1,0 +1,22 @@
+#pragma once
+// metrics.jsonl: one JSON object per line, appended and flushed as training goes, so a crashed run keeps
+// everything logged before the crash.
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace trident {
+
+class MetricsWriter {
+ public:
+  MetricsWriter() = default;
+  explicit MetricsWriter(const std::string& path);
+  bool enabled() const { return out_.is_open(); }
+  void write(const nlohmann::json& record);
+
+ private:
+  std::ofstream out_;
+};
+
+}  // namespace trident

@@ -1,0 +1,73 @@
+#pragma once
+// ParamSet: every parameter of a model chunk, registered with its global name, global shape and ShardSpec,
+// then packed into one flat parameter buffer and one flat gradient buffer. The flat layout is the REVERSE of
+// registration (= execution) order, so backward fills the gradient buffer front to back and a data-parallel
+// bucket can start reducing as soon as its last gradient is written.
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "core/tensor/tensor.h"
+
+namespace trident {
+
+// How the local tensor is cut out of the global one: `parts` equal slices along `dim` (-1: replicated), of
+// which this rank holds slice `index`. A fused weight (qkv, gate_up) is cut per `segments`: each of its
+// `segments` equal blocks along `dim` is split separately, so rank r holds slice r of every block.
+struct ShardSpec {
+  int dim = -1;
+  int parts = 1;
+  int index = 0;
+  int segments = 1;
+
+  bool replicated() const { return dim < 0 || parts == 1; }
+  Shape local_shape(const Shape& global) const;
+  // The global flat index of local flat element i.
+  int64_t global_index(const Shape& global, int64_t i) const;
+};
+
+enum class Init : uint8_t { normal, zeros, ones };
+
+struct InitSpec {
+  Init kind = Init::normal;
+  double mean = 0.0;
+  double std = 0.02;
+};
+
+struct Param {
+  std::string name;     // global name, e.g. "blocks.3.attn.qkv.weight"
+  Shape global_shape;
+  ShardSpec shard;
+  InitSpec init;
+  bool weight_decay;    // AdamW decays matrices and embeddings, not norms and biases
+  Tensor value;         // local shard, a view into the flat parameter buffer
+  Tensor grad;          // same layout, a view into the flat gradient buffer
+  int64_t flat_offset = 0;
+};
+
+class ParamSet {
+ public:
+  // Registration order must be execution order. The returned reference stays valid (deque storage).
+  Param& add(const std::string& name, const Shape& global_shape, InitSpec init, ShardSpec shard = {});
+  // Allocates the flat buffers (reverse order) and binds every Param's value/grad views.
+  void finalize(DType dtype = DType::f32);
+  // Layout-independent init: element value = f(seed, name, global index).
+  void initialize(uint64_t seed);
+
+  bool finalized() const { return flat_params_.defined(); }
+  std::deque<Param>& params() { return params_; }
+  const std::deque<Param>& params() const { return params_; }
+  Param& get(const std::string& name);
+  const Param* find(const std::string& name) const;
+  int64_t numel() const { return numel_; }
+  Tensor& flat_params() { return flat_params_; }
+  Tensor& flat_grads() { return flat_grads_; }
+  void zero_grads() { flat_grads_.zero(); }
+
+ private:
+  std::deque<Param> params_;
+  Tensor flat_params_, flat_grads_;
+  int64_t numel_ = 0;
+};
+
+}  // namespace trident

@@ -1,0 +1,71 @@
+#pragma once
+// Per-micro-batch activation contexts: what each module saves in forward for its backward. A pipeline stage
+// keeps one ModelActs per micro-batch in flight; dropping a block's acts and re-running its forward is
+// activation checkpointing.
+#include <vector>
+
+#include "core/tensor/tensor.h"
+
+namespace trident::models {
+
+// Reuse `t` when it already has this shape and dtype, otherwise allocate it.
+inline Tensor& ensure(Tensor& t, const Shape& shape, DType dtype) {
+  if (!t.defined() || t.shape() != shape || t.dtype() != dtype) t = Tensor::empty(shape, dtype);
+  return t;
+}
+
+struct NormActs {
+  Tensor out;   // (B, T, C)
+  Tensor mean;  // (B*T) layernorm only
+  Tensor rstd;  // (B*T)
+};
+
+struct AttentionActs {
+  Tensor qkv;  // (B, T, (H + 2*Hkv) * D / tp)
+  Tensor q;    // (B, T, H/tp, D) after RoPE
+  Tensor k;    // (B, T, Hkv/tp, D) after RoPE
+  Tensor v;    // (B, T, Hkv/tp, D)
+  Tensor out;  // (B, T, H/tp, D)
+  Tensor lse;  // (B, H/tp, T)
+};
+
+struct MlpActs {
+  Tensor h;  // (B, T, F/tp) for GELU, (B, T, 2F/tp) [gate | up] for SwiGLU: pre-activation
+  Tensor a;  // (B, T, F/tp) activation
+};
+
+struct BlockActs {
+  NormActs norm1;
+  AttentionActs attn;
+  Tensor x_mid;  // (B, T, C) residual after attention
+  NormActs norm2;
+  MlpActs mlp;
+};
+
+struct HeadActs {
+  NormActs norm;
+  Tensor logits;  // (B*T, Vp); overwritten by dlogits in backward
+  Tensor losses;  // (B*T)
+  Tensor lse;     // (B*T)
+  int64_t n_targets = 0;
+};
+
+struct ModelActs {
+  Tensor tokens;                  // (B, T) i32
+  Tensor targets;                 // (B, T) i32, -1 = ignored; undefined for inference
+  std::vector<Tensor> residual;   // L + 1 tensors (B, T, C): the input of block l, then the last output
+  std::vector<BlockActs> blocks;  // L
+  HeadActs head;
+};
+
+// Scratch for backward, shared by every block (backward runs one block at a time).
+struct Workspace {
+  Tensor y;                   // (B, T, C) a sub-layer's output before the residual add
+  Tensor dnorm, dtmp, dmid;   // (B, T, C)
+  Tensor datt, dq, dk, dv;    // attention gradients
+  Tensor dqkv;                // (B, T, qkv)
+  Tensor dh, da;              // MLP gradients
+  Tensor positions;           // (B, T) i32 for learned position embeddings
+};
+
+}  // namespace trident::models

@@ -1,0 +1,53 @@
+#include "models/model_spec.h"
+
+#include "core/runtime/error.h"
+
+namespace trident::models {
+
+ModelSpec ModelSpec::from_config(const config::ModelConfig& m) {
+  ModelSpec s;
+  if (m.arch() == "gpt2") {
+    s.arch = Arch::gpt2;
+  } else if (m.arch() == "llama") {
+    s.arch = Arch::llama;
+  } else {
+    fail("model.arch '{}' is not one of: gpt2, llama", m.arch());
+  }
+  s.n_layer = m.n_layer();
+  s.d_model = m.d_model();
+  s.n_head = m.n_head();
+  s.n_kv_head = m.n_kv_head() > 0 ? m.n_kv_head() : m.n_head();
+  TRIDENT_CHECK(s.n_head > 0 && s.d_model % s.n_head == 0, "d_model {} / n_head {}", s.d_model, s.n_head);
+  s.head_dim = s.d_model / s.n_head;
+  s.d_ff = m.d_ff() > 0 ? m.d_ff() : 4 * s.d_model;
+  s.vocab = m.vocab_size();
+  const int64_t pad = std::max(1, m.vocab_pad_multiple());
+  s.padded_vocab = (s.vocab + pad - 1) / pad * pad;
+  s.max_seq_len = m.max_seq_len();
+  s.norm_eps = m.norm_eps();
+  s.rope_theta = m.rope_theta();
+  s.init_std = m.init_std() > 0 ? m.init_std() : 0.02;
+  s.tie_embeddings = m.tie_embeddings();
+  return s;
+}
+
+int64_t ModelSpec::num_params() const {
+  const int64_t c = d_model;
+  const int64_t attn = c * qkv_dim() + c * c + (gpt2() ? qkv_dim() + c : 0);
+  const int64_t mlp = gpt2() ? 2 * c * d_ff + d_ff + c : 3 * c * d_ff;
+  const int64_t norms = (gpt2() ? 4 : 2) * c;
+  const int64_t embed = padded_vocab * c + (gpt2() ? max_seq_len * c : 0);
+  const int64_t head = tie_embeddings ? 0 : padded_vocab * c;
+  return n_layer * (attn + mlp + norms) + embed + head + (gpt2() ? 2 : 1) * c;
+}
+
+double ModelSpec::flops_per_token(int64_t seq_len) const {
+  // Matmul parameters: everything but the lookup tables (wte as a lookup, wpe), plus the head's Vp x C GEMM.
+  const int64_t tables = padded_vocab * d_model + (gpt2() ? max_seq_len * d_model : 0);
+  const int64_t head_gemm = padded_vocab * d_model;
+  const double n = static_cast<double>(num_params() - tables - (tie_embeddings ? 0 : head_gemm) + head_gemm);
+  // Attention scores and values: 12*L*T*C per token without a mask, halved by causality.
+  return 6.0 * n + 6.0 * n_layer * static_cast<double>(seq_len) * d_model;
+}
+
+}  // namespace trident::models

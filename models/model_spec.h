@@ -1,0 +1,32 @@
+#pragma once
+// ModelSpec: the resolved numbers a model is built from (from config.model after defaults and validation).
+#include <cstdint>
+
+#include "core/config/trident.pb.h"
+#include "core/tensor/dtype.h"
+
+namespace trident::models {
+
+enum class Arch : uint8_t { gpt2, llama };
+
+struct ModelSpec {
+  Arch arch = Arch::gpt2;
+  int n_layer = 0, d_model = 0, n_head = 0, n_kv_head = 0, head_dim = 0, d_ff = 0;
+  int64_t vocab = 0;         // real vocabulary (loss ignores the padding)
+  int64_t padded_vocab = 0;  // rows of the embedding and the head
+  int64_t max_seq_len = 0;
+  double norm_eps = 1e-5, rope_theta = 10000.0, init_std = 0.02;
+  bool tie_embeddings = false;
+  DType dtype = DType::f32;  // parameters and activations
+
+  bool gpt2() const { return arch == Arch::gpt2; }
+  int64_t qkv_dim() const { return static_cast<int64_t>(n_head + 2 * n_kv_head) * head_dim; }
+
+  static ModelSpec from_config(const config::ModelConfig& m);
+  // Parameters (global count), and training FLOPs per token = 6N + 6*L*T*C: N counts the matmul parameters
+  // (no lookup tables, the head's GEMM included); attention is 12*L*T*C halved by the causal mask.
+  int64_t num_params() const;
+  double flops_per_token(int64_t seq_len) const;
+};
+
+}  // namespace trident::models

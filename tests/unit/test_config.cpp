@@ -1,0 +1,549 @@
+// Config: loading (text and JSON) over the defaults, --set overrides, derived values, validation, hashing.
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/config/config.h"
+#include "core/runtime/error.h"
+
+namespace trident {
+namespace {
+
+namespace fs = std::filesystem;
+using google::protobuf::util::MessageDifferencer;
+
+const std::string kConfigs = std::string(TRIDENT_SOURCE_DIR) + "/configs/";
+
+// The message of the trident::Error that `f` throws ("" when it throws none).
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+#define EXPECT_CONTAINS(haystack, needle)                                                         \
+  do {                                                                                            \
+    const std::string h_ = (haystack);                                                            \
+    EXPECT_NE(h_.find(needle), std::string::npos) << "expected '" << (needle) << "' in:\n" << h_; \
+  } while (0)
+
+std::string problems_text(const config::Config& c, int world_size = 1) {
+  std::string all;
+  for (const std::string& p : validation_problems(c, world_size)) all += p + "\n";
+  return all;
+}
+
+// A config that validates, to break one field at a time.
+config::Config good_config() {
+  return load_config(kConfigs + "gpt2_tiny.pbtxt");
+}
+
+// A fresh directory per test for the files it writes, removed afterwards.
+class ConfigFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() / ("trident_config_" + std::to_string(getpid()) + "_" +
+                                        info->test_suite_name() + "_" + info->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& text) {
+    std::string path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  fs::path dir_;
+};
+
+// ---- shipped configs
+// ------------------------------------------------------------------------------------------
+
+TEST(ConfigShipped, EveryConfigParsesAndResolves) {
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator(kConfigs)) {
+    if (entry.path().extension() != ".pbtxt") continue;
+    SCOPED_TRACE(entry.path().string());
+    config::Config c;
+    ASSERT_NO_THROW(c = load_config(entry.path().string()));
+    resolve(c);
+    EXPECT_GT(c.model().n_layer(), 0);
+    EXPECT_EQ(c.model().n_layer() % 4, 0) << "keep layer counts divisible by 4";
+    EXPECT_GT(c.model().n_kv_head(), 0);
+    EXPECT_GT(c.model().d_ff(), 0);
+    // Structurally sound everywhere; the GPU configs may only be refused for wanting CUDA.
+    for (const std::string& problem : validation_problems(c)) EXPECT_CONTAINS(problem, "CUDA backend");
+    ++count;
+  }
+  EXPECT_GE(count, 4);
+}
+
+TEST(ConfigShipped, TinyConfigsValidateOnCpu) {
+  for (const char* name : {"gpt2_tiny.pbtxt", "llama_tiny.pbtxt"}) {
+    SCOPED_TRACE(name);
+    config::Config c = load_config(kConfigs + name);
+    EXPECT_NO_THROW(validate(c));
+    resolve(c);
+    EXPECT_EQ(c.train().seq_len(), 128);
+    EXPECT_EQ(c.train().global_batch_size(), 16);
+    EXPECT_EQ(padded_vocab(c.model()), 320);
+    EXPECT_EQ(head_dim(c.model()), 32);
+    EXPECT_EQ(c.runtime().device(), "cpu");
+  }
+  config::Config llama = load_config(kConfigs + "llama_tiny.pbtxt");
+  EXPECT_EQ(llama.model().arch(), "llama");
+  EXPECT_EQ(llama.model().n_kv_head(), 2);
+  EXPECT_FALSE(llama.model().tie_embeddings());
+  EXPECT_TRUE(good_config().model().tie_embeddings());
+}
+
+TEST(ConfigShipped, GpuConfigsParseAndResolve) {
+  config::Config gpt2 = load_config(kConfigs + "gpt2_124m.pbtxt");
+  resolve(gpt2);
+  EXPECT_EQ(padded_vocab(gpt2.model()), 50304);
+  EXPECT_EQ(head_dim(gpt2.model()), 64);
+  EXPECT_EQ(gpt2.model().d_ff(), 3072);
+  EXPECT_EQ(gpt2.train().precision(), "bf16");
+  EXPECT_FLOAT_EQ(gpt2.optim().min_lr(), 6e-5f);
+  EXPECT_EQ(int64_t{gpt2.train().global_batch_size()} * gpt2.train().seq_len(), 524288);
+
+  config::Config llama = load_config(kConfigs + "llama_1b.pbtxt");
+  resolve(llama);
+  EXPECT_EQ(llama.model().n_kv_head(), 8);
+  EXPECT_EQ(llama.model().d_ff(), 8192);
+  EXPECT_EQ(padded_vocab(llama.model()), 128256);
+  EXPECT_FLOAT_EQ(llama.model().rope_theta(), 500000.0f);
+  EXPECT_EQ(llama.train().seq_len(), 2048);
+  // Valid for a world of 8 ranks too, apart from the backend.
+  for (const std::string& problem : validation_problems(llama, 8)) EXPECT_CONTAINS(problem, "CUDA backend");
+}
+
+// ---- defaults
+// ---------------------------------------------------------------------------------------------------
+
+TEST(ConfigDefaults, DocumentedValues) {
+  config::Config c = default_config();
+  EXPECT_EQ(c.model().arch(), "gpt2");
+  EXPECT_FLOAT_EQ(c.model().norm_eps(), 1e-5f);
+  EXPECT_FLOAT_EQ(c.model().rope_theta(), 10000.0f);
+  EXPECT_FLOAT_EQ(c.model().init_std(), 0.02f);
+  EXPECT_EQ(c.model().vocab_pad_multiple(), 1);
+  EXPECT_EQ(c.parallel().data(), 0);
+  EXPECT_EQ(c.parallel().tensor(), 1);
+  EXPECT_EQ(c.parallel().pipeline(), 1);
+  EXPECT_EQ(c.parallel().expert(), 1);
+  EXPECT_EQ(c.parallel().zero_stage(), 0);
+  EXPECT_EQ(c.parallel().order(), "tp-cp-ep-dp-pp");
+  EXPECT_EQ(c.train().precision(), "fp32");
+  EXPECT_EQ(c.train().seed(), 1337u);
+  EXPECT_EQ(c.train().log_interval(), 10);
+  EXPECT_EQ(c.train().eval_steps(), 10);
+  EXPECT_EQ(c.train().micro_batch_size(), 1);
+  EXPECT_FLOAT_EQ(c.train().sample_temperature(), 1.0f);
+  EXPECT_EQ(c.train().sample_top_k(), 0);
+  EXPECT_FLOAT_EQ(c.optim().lr(), 3e-4f);
+  EXPECT_FLOAT_EQ(c.optim().min_lr(), kMinLrFromLr);
+  EXPECT_EQ(c.optim().warmup_steps(), 0);
+  EXPECT_FLOAT_EQ(c.optim().weight_decay(), 0.1f);
+  EXPECT_FLOAT_EQ(c.optim().beta1(), 0.9f);
+  EXPECT_FLOAT_EQ(c.optim().beta2(), 0.95f);
+  EXPECT_FLOAT_EQ(c.optim().eps(), 1e-8f);
+  EXPECT_FLOAT_EQ(c.optim().grad_clip(), 1.0f);
+  EXPECT_EQ(c.data().tokenizer(), "byte");
+  EXPECT_EQ(c.runtime().device(), "auto");
+  EXPECT_EQ(c.runtime().threads(), 0);
+}
+
+TEST_F(ConfigFiles, DefaultsFillWhatTheFileLeavesOut) {
+  config::Config c = load_config(write("small.pbtxt", R"(
+    model { n_layer: 2 d_model: 64 n_head: 2 vocab_size: 257 max_seq_len: 32 }
+    train { steps: 5 }
+    data { train_path: "t.bin" }
+  )"));
+  EXPECT_EQ(c.model().n_layer(), 2);
+  EXPECT_EQ(c.model().arch(), "gpt2");
+  EXPECT_FLOAT_EQ(c.optim().weight_decay(), 0.1f);
+  EXPECT_FLOAT_EQ(c.optim().beta2(), 0.95f);
+  EXPECT_EQ(c.train().seed(), 1337u);
+  EXPECT_EQ(c.runtime().device(), "auto");
+  EXPECT_EQ(c.parallel().order(), "tp-cp-ep-dp-pp");
+  EXPECT_NO_THROW(validate(c)) << "a minimal file plus the defaults is a valid run";
+}
+
+TEST_F(ConfigFiles, ExplicitZeroInTextOverridesDefault) {
+  config::Config c = load_config(write("zeros.pbtxt", R"(
+    train { seed: 0 log_interval: 0 }
+    optim { weight_decay: 0 grad_clip: 0.0 min_lr: 0 beta1: 0 }
+    parallel { tensor: 0 order: "" }
+    runtime { device: "" }
+  )"));
+  EXPECT_EQ(c.train().seed(), 0u);
+  EXPECT_EQ(c.train().log_interval(), 0);
+  EXPECT_EQ(c.optim().weight_decay(), 0.0f);
+  EXPECT_EQ(c.optim().grad_clip(), 0.0f);
+  EXPECT_EQ(c.optim().min_lr(), 0.0f);
+  EXPECT_EQ(c.optim().beta1(), 0.0f);
+  EXPECT_EQ(c.parallel().tensor(), 0);
+  EXPECT_EQ(c.parallel().order(), "");
+  EXPECT_EQ(c.runtime().device(), "");
+  EXPECT_FLOAT_EQ(c.optim().beta2(), 0.95f);  // untouched fields keep their defaults
+  resolve(c);
+  EXPECT_EQ(c.optim().min_lr(), 0.0f) << "an explicit min_lr 0 is not the 'lr / 10' sentinel";
+}
+
+// ---- loading
+// ----------------------------------------------------------------------------------------------------
+
+TEST_F(ConfigFiles, JsonMatchesText) {
+  std::string text = R"(
+    model { arch: "llama" n_layer: 2 d_model: 64 n_head: 4 n_kv_head: 2 vocab_size: 300 max_seq_len: 64
+            tie_embeddings: true norm_eps: 1e-6 }
+    train { steps: 7 seq_len: 32 seed: 0 sample_prompt: "Hi \"you\"" }
+    optim { lr: 0.002 weight_decay: 0 }
+    data { train_path: "a.bin" }
+  )";
+  std::string json = R"({
+    "model": {"arch": "llama", "n_layer": 2, "d_model": 64, "nHead": 4, "n_kv_head": 2, "vocab_size": 300,
+              "max_seq_len": 64, "tie_embeddings": true, "norm_eps": 1e-6},
+    "train": {"steps": 7, "seq_len": "32", "seed": 0, "sample_prompt": "Hi \"you\""},
+    "optim": {"lr": 0.002, "weight_decay": 0},
+    "data": {"train_path": "a.bin"}
+  })";
+  config::Config from_text = load_config(write("c.pbtxt", text));
+  config::Config from_json = load_config(write("c.json", json));
+  std::string diff;
+  MessageDifferencer differ;
+  differ.ReportDifferencesToString(&diff);
+  EXPECT_TRUE(differ.Compare(from_text, from_json)) << diff;
+  EXPECT_EQ(from_json.optim().weight_decay(), 0.0f);
+  EXPECT_EQ(from_json.train().seed(), 0u);
+  EXPECT_EQ(from_json.model().n_head(), 4) << "lowerCamel JSON names are accepted too";
+  EXPECT_EQ(config_hash(from_text), config_hash(from_json));
+}
+
+TEST_F(ConfigFiles, JsonMistakesNameTheField) {
+  EXPECT_CONTAINS(error_of([&] { load_config(write("a.json", R"({"train": {"stpes": 5}})")); }),
+                  "a.json: no field 'stpes' in train (fields: steps, micro_batch_size");
+  EXPECT_CONTAINS(error_of([&] { load_config(write("b.json", R"({"train": {"steps": "many"}})")); }),
+                  "b.json: train.steps: 'many' is not an integer");
+  EXPECT_CONTAINS(error_of([&] { load_config(write("c.json", R"({"train": {"steps": 2.5}})")); }),
+                  "c.json: train.steps: '2.5' is not an integer");
+  EXPECT_CONTAINS(error_of([&] { load_config(write("d.json", R"({"data": {"train_path": 3}})")); }),
+                  "d.json: data.train_path: expected a string, got 3");
+  EXPECT_CONTAINS(error_of([&] { load_config(write("e.json", R"({"train": 3})")); }),
+                  "e.json: 'train' must be a JSON object, got 3");
+  EXPECT_CONTAINS(error_of([&] { load_config(write("f.json", R"({"model": {"tie_embeddings": null}})")); }),
+                  "f.json: model.tie_embeddings: expected a single value, got null");
+  EXPECT_CONTAINS(
+      error_of([&] { load_config(write("g.json", "{\n  \"train\": {\n    \"steps\": 5,\n  }\n}")); }),
+      "g.json:4:");
+}
+
+TEST_F(ConfigFiles, GarbledTextNamesFileAndLine) {
+  std::string path = write("garbled.pbtxt", "model {\n  n_layer: 4\n  d_model: = 12\n}\n");
+  std::string message = error_of([&] { load_config(path); });
+  EXPECT_CONTAINS(message, path + ":3:");
+  EXPECT_EQ(message.find('\n'), std::string::npos) << "one error, one line: " << message;
+
+  std::string unclosed = write("unclosed.pbtxt", "model {\n  n_layer: 4\n");
+  EXPECT_CONTAINS(error_of([&] { load_config(unclosed); }), unclosed + ":3:");
+}
+
+TEST_F(ConfigFiles, UnknownTextFieldIsNamed) {
+  std::string path = write("typo.pbtxt", "model {\n  n_layers: 4\n}\n");
+  std::string message = error_of([&] { load_config(path); });
+  EXPECT_CONTAINS(message,
+                  path + ":2:3: no field 'n_layers' in trident.config.ModelConfig (fields: arch, n_layer");
+  EXPECT_CONTAINS(message, "did you mean 'n_layer'?");
+}
+
+TEST_F(ConfigFiles, WrongValueTypeInText) {
+  std::string path = write("bad.pbtxt", "train {\n  steps: 1.5\n}\n");
+  EXPECT_CONTAINS(error_of([&] { load_config(path); }), path + ":2:");
+  std::string twice = write("twice.pbtxt", "train { steps: 3 steps: 4 }\n");
+  EXPECT_CONTAINS(error_of([&] { load_config(twice); }), "steps");
+}
+
+TEST_F(ConfigFiles, MissingOrUnusablePathsAreNamed) {
+  std::string missing = (dir_ / "nope.pbtxt").string();
+  EXPECT_CONTAINS(error_of([&] { load_config(missing); }), "'" + missing + "' does not exist");
+  EXPECT_CONTAINS(error_of([&] { load_config(""); }), "path is empty");
+  fs::create_directories(dir_ / "dir.pbtxt");
+  EXPECT_CONTAINS(error_of([&] { load_config((dir_ / "dir.pbtxt").string()); }), "is a directory");
+  std::string yaml = write("c.yaml", "model: {}\n");
+  EXPECT_CONTAINS(error_of([&] { load_config(yaml); }), "'" + yaml + "': unknown format");
+}
+
+TEST(ConfigText, ToTextRoundTripsIncludingZeros) {
+  config::Config c = good_config();
+  c.mutable_optim()->set_weight_decay(0);  // zero differs from the default: it must be written out
+  c.mutable_train()->set_seed(0);
+  c.mutable_train()->set_sample_prompt("line\n\"quoted\"");
+  std::string text = to_text(c);
+  EXPECT_CONTAINS(text, "weight_decay: 0");
+  config::Config back = parse_config_text(text, "run/config.pbtxt");
+  std::string diff;
+  MessageDifferencer differ;
+  differ.ReportDifferencesToString(&diff);
+  EXPECT_TRUE(differ.Compare(c, back)) << diff;
+}
+
+// ---- overrides
+// ----------------------------------------------------------------------------------------------------
+
+TEST(ConfigOverrides, SetsEveryScalarKind) {
+  config::Config c = good_config();
+  apply_overrides(
+      c, {"train.steps=50", "optim.lr=3e-4", "model.tie_embeddings=false", "data.train_path=x/y.bin",
+          "train.seed=18446744073709551615", "train.sample_prompt=Once upon a time, ", "optim.min_lr=+0",
+          "runtime.threads=-0", "train.sample_temperature=1"});
+  EXPECT_EQ(c.train().steps(), 50);
+  EXPECT_FLOAT_EQ(c.optim().lr(), 3e-4f);
+  EXPECT_FALSE(c.model().tie_embeddings());
+  EXPECT_EQ(c.data().train_path(), "x/y.bin");
+  EXPECT_EQ(c.train().seed(), 18446744073709551615ull);
+  EXPECT_EQ(c.train().sample_prompt(), "Once upon a time, ");
+  EXPECT_EQ(c.optim().min_lr(), 0.0f);
+  EXPECT_FLOAT_EQ(c.train().sample_temperature(), 1.0f);
+  apply_overrides(c, {"model.tie_embeddings=1", "data.val_path=", "train.steps=7", "train.steps=8"});
+  EXPECT_TRUE(c.model().tie_embeddings());
+  EXPECT_EQ(c.data().val_path(), "");
+  EXPECT_EQ(c.train().steps(), 8) << "later --set wins";
+}
+
+TEST(ConfigOverrides, EveryMistakeIsNamed) {
+  auto set_error = [](const std::string& set) {
+    config::Config c = good_config();
+    return error_of([&] { apply_overrides(c, {set}); });
+  };
+  EXPECT_EQ(set_error("train.steps=abc"), "--set train.steps=abc: 'abc' is not an integer");
+  EXPECT_CONTAINS(set_error("train.stpes=5"),
+                  "--set train.stpes=5: no field 'stpes' in train (fields: steps, micro_batch_size, ");
+  EXPECT_CONTAINS(set_error("train.stpes=5"), "did you mean 'steps'?");
+  EXPECT_CONTAINS(set_error("trian.steps=5"),
+                  "no field 'trian' in the config (fields: model, parallel, train");
+  EXPECT_CONTAINS(set_error("train=3"), "--set train=3: 'train' is a group of settings, not a value");
+  EXPECT_CONTAINS(set_error("train.steps.x=3"), "'train.steps' is a value, it has no field 'x'");
+  EXPECT_CONTAINS(set_error("train.steps"), "expected path=value");
+  EXPECT_CONTAINS(set_error("=3"), "path before '=' is empty");
+  EXPECT_CONTAINS(set_error("train..steps=3"), "empty name");
+  EXPECT_EQ(set_error("train.steps="), "--set train.steps=: '' is not an integer");
+  EXPECT_EQ(set_error("train.steps=1.5"), "--set train.steps=1.5: '1.5' is not an integer");
+  EXPECT_CONTAINS(set_error("train.steps=3000000000"), "'3000000000' is out of range for int32");
+  EXPECT_CONTAINS(set_error("train.seed=-1"), "'-1' is not a non-negative integer");
+  EXPECT_EQ(set_error("optim.lr=fast"), "--set optim.lr=fast: 'fast' is not a number");
+  EXPECT_CONTAINS(set_error("optim.lr=1e39"), "out of range for float");
+  EXPECT_CONTAINS(set_error("optim.lr=nan"), "'nan' is not a finite number");
+  EXPECT_CONTAINS(set_error("model.tie_embeddings=yes"), "'yes' is not a bool (true or false)");
+}
+
+// ---- derived values
+// -------------------------------------------------------------------------------------------
+
+TEST(ConfigResolve, DerivedValues) {
+  config::Config c = default_config();
+  apply_overrides(c, {"model.d_model=128", "model.n_head=4", "model.max_seq_len=64",
+                      "train.micro_batch_size=3", "optim.lr=0.01"});
+  resolve(c, /*world_size=*/4);
+  EXPECT_EQ(c.model().n_kv_head(), 4);
+  EXPECT_EQ(c.model().d_ff(), 512);                 // gpt2: 4 * d_model
+  EXPECT_EQ(c.train().seq_len(), 64);               // max_seq_len
+  EXPECT_EQ(c.train().global_batch_size(), 3 * 4);  // micro * data-parallel ranks (data 0: all 4)
+  EXPECT_FLOAT_EQ(c.optim().min_lr(), 0.001f);      // lr / 10
+  EXPECT_EQ(c.runtime().device(), "auto");
+
+  config::Config again = c;
+  resolve(again, 4);
+  EXPECT_TRUE(MessageDifferencer::Equals(c, again)) << "resolve is idempotent";
+
+  config::Config llama = default_config();
+  apply_overrides(llama, {"model.arch=llama", "model.d_model=128"});
+  resolve(llama);
+  EXPECT_EQ(llama.model().d_ff(), 384);  // round_up(8 * 128 / 3 = 341, 64)
+  apply_overrides(llama, {"model.d_model=2048", "model.d_ff=0"});
+  resolve(llama);
+  EXPECT_EQ(llama.model().d_ff(), 5504);
+}
+
+TEST(ConfigResolve, Helpers) {
+  config::ModelConfig m;
+  m.set_vocab_size(50257);
+  m.set_vocab_pad_multiple(128);
+  EXPECT_EQ(padded_vocab(m), 50304);
+  m.set_vocab_pad_multiple(1);
+  EXPECT_EQ(padded_vocab(m), 50257);
+  m.set_vocab_pad_multiple(0);
+  EXPECT_EQ(padded_vocab(m), 50257);
+  m.set_d_model(768);
+  m.set_n_head(12);
+  EXPECT_EQ(head_dim(m), 64);
+  m.set_n_head(0);
+  EXPECT_EQ(head_dim(m), 0);
+  config::Config c = default_config();
+  EXPECT_EQ(data_parallel_size(c, 8), 8);
+  c.mutable_parallel()->set_data(1);
+  EXPECT_EQ(data_parallel_size(c, 8), 1);
+}
+
+// ---- validation
+// -------------------------------------------------------------------------------------------------
+
+TEST(ConfigValidate, ReportsEveryProblemAtOnce) {
+  config::Config c = good_config();
+  apply_overrides(c, {"model.d_model=100", "model.n_head=3", "model.n_kv_head=3", "train.steps=0",
+                      "optim.beta2=1", "data.train_path=", "runtime.device=tpu"});
+  std::string message = error_of([&] { validate(c); });
+  EXPECT_CONTAINS(message, "config has ");
+  EXPECT_CONTAINS(message, "\n  - model.d_model (100) is not divisible by model.n_head (3)");
+  EXPECT_CONTAINS(message, "\n  - train.steps (0) must be > 0");
+  EXPECT_CONTAINS(message, "\n  - optim.beta2 (1) must be in [0, 1)");
+  EXPECT_CONTAINS(message, "\n  - data.train_path is empty");
+  EXPECT_CONTAINS(message, "\n  - runtime.device 'tpu' is not one of auto, cpu, cuda");
+  size_t listed = std::count(message.begin(), message.end(), '\n');
+  EXPECT_CONTAINS(message, "config has " + std::to_string(listed) + " problems:");
+  EXPECT_EQ(listed, validation_problems(c).size());
+}
+
+TEST(ConfigValidate, SeqLenBeyondMaxNamesBoth) {
+  config::Config c = good_config();
+  apply_overrides(c, {"train.seq_len=512"});
+  EXPECT_EQ(error_of([&] { validate(c); }),
+            "config has 1 problem:\n  - train.seq_len (512) must be between 1 and model.max_seq_len (256)");
+}
+
+TEST(ConfigValidate, UnsupportedParallelismIsRefusedPlainly) {
+  config::Config c = good_config();
+  apply_overrides(c, {"parallel.tensor=2"});
+  EXPECT_CONTAINS(error_of([&] { validate(c, 2); }),
+                  "parallel.tensor = 2: tensor parallelism is not supported yet; set it to 1");
+  for (const char* set :
+       {"parallel.pipeline=2", "parallel.expert=2", "parallel.data=2", "parallel.zero_stage=1"}) {
+    SCOPED_TRACE(set);
+    config::Config d = good_config();
+    apply_overrides(d, {set});
+    EXPECT_CONTAINS(problems_text(d, 2), "not supported yet");
+  }
+  config::Config data0 = good_config();
+  apply_overrides(data0, {"parallel.data=0"});
+  EXPECT_EQ(problems_text(data0), "");
+  apply_overrides(data0, {"parallel.zero_stage=4", "parallel.tensor=0", "parallel.order=tp-dp-pp"});
+  std::string text = problems_text(data0);
+  EXPECT_CONTAINS(text, "parallel.zero_stage (4) must be 0, 1, 2 or 3");
+  EXPECT_CONTAINS(text, "parallel.tensor (0) must be >= 1");
+  EXPECT_CONTAINS(text, "parallel.order 'tp-dp-pp' must name each of tp, cp, ep, dp, pp once");
+  config::Config reordered = good_config();
+  apply_overrides(reordered, {"parallel.order=pp-dp-ep-cp-tp"});
+  EXPECT_EQ(problems_text(reordered), "");
+  config::Config mismatch = good_config();  // data 1 but 2 ranks launched
+  EXPECT_CONTAINS(problems_text(mismatch, 2),
+                  "tensor (1) x pipeline (1) x data (1) = 1 do not match the 2 ranks launched");
+}
+
+TEST(ConfigValidate, BatchAndScheduleRules) {
+  config::Config c = good_config();
+  apply_overrides(c, {"train.global_batch_size=20", "optim.warmup_steps=400", "optim.min_lr=0.01",
+                      "train.log_interval=0", "train.eval_steps=0", "optim.eps=0", "optim.grad_clip=-1",
+                      "train.sample_temperature=0", "train.sample_top_k=-1", "optim.weight_decay=-0.1"});
+  std::string text = problems_text(c);
+  EXPECT_CONTAINS(text,
+                  "train.global_batch_size (20) is not divisible by train.micro_batch_size (8) x "
+                  "data-parallel size (1) = 8");
+  EXPECT_CONTAINS(text, "optim.warmup_steps (400) must be between 0 and train.steps (300)");
+  EXPECT_CONTAINS(text, "optim.min_lr (0.01) must be between 0 and optim.lr (0.001)");
+  EXPECT_CONTAINS(text, "train.log_interval (0) must be > 0");
+  EXPECT_CONTAINS(text, "train.eval_steps (0) must be > 0 when data.val_path is set");
+  EXPECT_CONTAINS(text, "optim.eps (0) must be > 0");
+  EXPECT_CONTAINS(text, "optim.grad_clip (-1) must be >= 0");
+  EXPECT_CONTAINS(text, "train.sample_temperature (0) must be > 0");
+  EXPECT_CONTAINS(text, "train.sample_top_k (-1) must be >= 0");
+  EXPECT_CONTAINS(text, "optim.weight_decay (-0.1) must be >= 0");
+  apply_overrides(c, {"data.val_path="});
+  EXPECT_EQ(problems_text(c).find("eval_steps"), std::string::npos)
+      << "no validation set, no eval_steps rule";
+}
+
+TEST(ConfigValidate, ModelRules) {
+  config::Config c = good_config();
+  apply_overrides(c, {"model.arch=bert", "model.n_kv_head=3", "model.norm_eps=0",
+                      "model.vocab_pad_multiple=0", "model.max_seq_len=0", "train.seq_len=0"});
+  std::string text = problems_text(c);
+  EXPECT_CONTAINS(text, "model.arch 'bert' is not one of gpt2, llama");
+  EXPECT_CONTAINS(text, "model.n_head (4) is not divisible by model.n_kv_head (3)");
+  EXPECT_CONTAINS(text, "model.norm_eps (0) must be > 0");
+  EXPECT_CONTAINS(text, "model.vocab_pad_multiple (0) must be >= 1");
+  EXPECT_CONTAINS(text, "model.max_seq_len (0) must be > 0");
+
+  std::string empty = problems_text(default_config());
+  EXPECT_CONTAINS(empty, "model.n_head (0) must be > 0");
+  EXPECT_CONTAINS(empty, "model.d_model (0) must be > 0");
+  EXPECT_EQ(empty.find("n_kv_head"), std::string::npos) << "a derived field is not blamed for its source";
+  EXPECT_EQ(empty.find("d_ff"), std::string::npos);
+
+  config::Config llama = load_config(kConfigs + "llama_tiny.pbtxt");
+  apply_overrides(llama, {"model.d_model=132", "model.n_head=4", "model.n_kv_head=4", "model.d_ff=0"});
+  EXPECT_CONTAINS(problems_text(llama), "d_model / n_head = 132 / 4 = 33 is odd; RoPE rotates pairs");
+  config::Config gpt2_gqa = good_config();  // unusual for GPT-2 but allowed
+  apply_overrides(gpt2_gqa, {"model.n_kv_head=2"});
+  EXPECT_EQ(problems_text(gpt2_gqa), "");
+}
+
+TEST(ConfigValidate, TokenizerAndRuntimeRules) {
+  config::Config c = good_config();
+  apply_overrides(c, {"model.vocab_size=256", "runtime.threads=-2"});
+  std::string text = problems_text(c);
+  EXPECT_CONTAINS(text, "model.vocab_size (256) is too small for the byte tokenizer, which needs 257");
+  EXPECT_CONTAINS(text, "runtime.threads (-2) must be >= 0");
+
+  config::Config gpt2 = good_config();
+  apply_overrides(gpt2, {"data.tokenizer=gpt2"});
+  text = problems_text(gpt2);
+  EXPECT_CONTAINS(text, "data.vocab_path is empty");
+  EXPECT_CONTAINS(text, "data.merges_path is empty");
+  EXPECT_CONTAINS(text, "too small for the gpt2 tokenizer");
+  apply_overrides(gpt2, {"data.tokenizer=sentencepiece"});
+  EXPECT_CONTAINS(problems_text(gpt2), "data.tokenizer 'sentencepiece' is not one of byte, gpt2");
+}
+
+TEST(ConfigValidate, LowPrecisionNeedsCuda) {
+  config::Config c = good_config();
+  apply_overrides(c, {"train.precision=bf16"});
+  EXPECT_CONTAINS(
+      problems_text(c),
+      "train.precision 'bf16' needs the CUDA backend (runtime.device: cuda), which is not available yet");
+  apply_overrides(c, {"train.precision=fp8"});
+  EXPECT_CONTAINS(problems_text(c), "train.precision 'fp8' is not one of fp32, bf16, fp16");
+}
+
+// ---- hash
+// -------------------------------------------------------------------------------------------------------
+
+TEST(ConfigHash, StableAndSensitive) {
+  config::Config a = good_config();
+  config::Config b = good_config();
+  EXPECT_EQ(config_hash(a), config_hash(b));
+  EXPECT_EQ(config_hash(a), config_hash(parse_config_text(to_text(a))));
+  uint64_t before = config_hash(a);
+  apply_overrides(a, {"optim.lr=0.002"});
+  EXPECT_NE(config_hash(a), before);
+  apply_overrides(a, {"optim.lr=0.001"});
+  EXPECT_EQ(config_hash(a), before);
+  apply_overrides(b, {"train.seed=1338"});
+  EXPECT_NE(config_hash(b), before);
+  config::Config empty;
+  EXPECT_EQ(config_hash(empty), 14695981039346656037ull) << "FNV-1a of no bytes: the function is pinned";
+}
+
+}  // namespace
+}  // namespace trident

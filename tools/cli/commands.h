@@ -1,0 +1,13 @@
+#pragma once
+// Each `trident` subcommand registers itself on the CLI11 app; main() dispatches and turns trident::Error
+// into one message and a non-zero exit.
+#include <CLI/CLI.hpp>
+
+namespace trident::cli {
+
+void register_train(CLI::App& app);
+void register_data(CLI::App& app);
+void register_bench(CLI::App& app);
+void register_generate(CLI::App& app);
+
+}  // namespace trident::cli

@@ -1,0 +1,22 @@
+#include "tools/cli/config_args.h"
+
+#include "core/config/config.h"
+
+namespace trident::cli {
+
+void ConfigArgs::add_to(CLI::App& cmd) {
+  cmd.add_option("config", path, "Config file (.pbtxt protobuf text format, or .json), e.g. configs/gpt2_tiny.pbtxt")
+      ->required();
+  cmd.add_option("--set", sets, "Override a field, e.g. --set train.steps=100 --set optim.lr=1e-3 (repeatable)")
+      ->allow_extra_args(false);
+}
+
+config::Config ConfigArgs::load() const {
+  config::Config cfg = load_config(path);
+  apply_overrides(cfg, sets);
+  resolve(cfg);
+  validate(cfg);
+  return cfg;
+}
+
+}  // namespace trident::cli

@@ -1,0 +1,302 @@
+"""The PyTorch twin: an independent, deliberately plain implementation of Trident's GPT-2 and LLaMA models,
+AdamW training step and learning-rate schedule, used to write the golden fixtures (make_golden.py) and as the
+speed reference (bench_twin.py).
+
+Parameters live in a flat {global name: tensor} dict using Trident's names and (out, in) weight layout, so a
+fixture maps one-to-one onto Trident's parameters. Nothing here imports Trident.
+"""
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def round_up(x, m):
+    return (x + m - 1) // m * m
+
+
+def f32(x):
+    """Trident's schema stores these fields as protobuf `float`; the twin sees exactly the value Trident sees."""
+    return float(np.float32(x))
+
+
+@dataclass
+class ModelCfg:
+    arch: str
+    n_layer: int
+    d_model: int
+    n_head: int
+    n_kv_head: int
+    d_ff: int
+    vocab_size: int
+    vocab_padded: int
+    max_seq_len: int
+    norm_eps: float
+    rope_theta: float
+    tie_embeddings: bool
+    init_std: float
+
+    @property
+    def head_dim(self):
+        return self.d_model // self.n_head
+
+
+@dataclass
+class TrainCfg:
+    micro_batch_size: int
+    seq_len: int
+    steps: int
+    seed: int
+    lr: float
+    min_lr: float
+    warmup_steps: int
+    weight_decay: float
+    beta1: float
+    beta2: float
+    eps: float
+    grad_clip: float
+
+
+def model_cfg(m):
+    """ModelCfg from the `model` section of a Trident config (a dict), applying Trident's defaults."""
+    arch = m["arch"]
+    if arch not in ("gpt2", "llama"):
+        raise ValueError(f"unknown arch {arch}")
+    C, H = m["d_model"], m["n_head"]
+    d_ff = m.get("d_ff", 0) or (4 * C if arch == "gpt2" else round_up(int(8 * C / 3), 64))
+    V = m["vocab_size"]
+    pad = m.get("vocab_pad_multiple", 0) or 1
+    return ModelCfg(
+        arch=arch,
+        n_layer=m["n_layer"],
+        d_model=C,
+        n_head=H,
+        n_kv_head=m.get("n_kv_head", 0) or H,
+        d_ff=d_ff,
+        vocab_size=V,
+        vocab_padded=round_up(V, pad),
+        max_seq_len=m["max_seq_len"],
+        norm_eps=f32(m.get("norm_eps", 0) or 1e-5),
+        rope_theta=f32(m.get("rope_theta", 0) or 10000.0),
+        tie_embeddings=bool(m.get("tie_embeddings", False)),
+        init_std=f32(m.get("init_std", 0) or 0.02),
+    )
+
+
+def train_cfg(cfg):
+    t, o = cfg["train"], cfg["optim"]
+    return TrainCfg(
+        micro_batch_size=t["micro_batch_size"],
+        seq_len=t["seq_len"],
+        steps=t["steps"],
+        seed=int(t.get("seed", 0)),
+        lr=f32(o["lr"]),
+        min_lr=f32(o.get("min_lr", 0)),
+        warmup_steps=o.get("warmup_steps", 0),
+        weight_decay=f32(o.get("weight_decay", 0)),
+        beta1=f32(o.get("beta1", 0.9)),
+        beta2=f32(o.get("beta2", 0.95)),
+        eps=f32(o.get("eps", 1e-8)),
+        grad_clip=f32(o.get("grad_clip", 0)),
+    )
+
+
+def load_config(path):
+    with open(path) as f:
+        cfg = json.load(f)
+    return model_cfg(cfg["model"]), train_cfg(cfg)
+
+
+# ---- parameters ------------------------------------------------------------------------------------------------
+
+
+def param_shapes(c: ModelCfg):
+    """Trident's parameter names and shapes, in a fixed order (the order the initializer draws them)."""
+    C, F_, D, Vp = c.d_model, c.d_ff, c.head_dim, c.vocab_padded
+    qkv_rows = c.n_head * D + 2 * c.n_kv_head * D
+    gpt2 = c.arch == "gpt2"
+    shapes = {"embed.wte": (Vp, C)}
+    if gpt2:
+        shapes["embed.wpe"] = (c.max_seq_len, C)
+    for l in range(c.n_layer):
+        p = f"blocks.{l}."
+        shapes[p + "attn_norm.weight"] = (C,)
+        if gpt2:
+            shapes[p + "attn_norm.bias"] = (C,)
+        shapes[p + "attn.qkv.weight"] = (qkv_rows, C)
+        if gpt2:
+            shapes[p + "attn.qkv.bias"] = (qkv_rows,)
+        shapes[p + "attn.proj.weight"] = (C, c.n_head * D)
+        if gpt2:
+            shapes[p + "attn.proj.bias"] = (C,)
+        shapes[p + "mlp_norm.weight"] = (C,)
+        if gpt2:
+            shapes[p + "mlp_norm.bias"] = (C,)
+            shapes[p + "mlp.fc.weight"] = (F_, C)
+            shapes[p + "mlp.fc.bias"] = (F_,)
+            shapes[p + "mlp.proj.weight"] = (C, F_)
+            shapes[p + "mlp.proj.bias"] = (C,)
+        else:
+            shapes[p + "mlp.gate_up.weight"] = (2 * F_, C)
+            shapes[p + "mlp.down.weight"] = (C, F_)
+    shapes["final_norm.weight"] = (C,)
+    if gpt2:
+        shapes["final_norm.bias"] = (C,)
+    if not c.tie_embeddings:
+        shapes["head.weight"] = (Vp, C)
+    return shapes
+
+
+def is_norm_weight(name):
+    return name.endswith("norm.weight")
+
+
+def init_params(c: ModelCfg, seed):
+    """float32 weights from one seeded generator. Norm weights are 1 + 0.1*N(0,1) and biases 0.02*N(0,1) (not
+    ones/zeros) so that a fixture exercises every term of the norms and biases."""
+    g = torch.Generator().manual_seed(seed)
+    params = {}
+    for name, shape in param_shapes(c).items():
+        z = torch.randn(shape, generator=g, dtype=torch.float32)
+        if is_norm_weight(name):
+            params[name] = 1.0 + 0.1 * z
+        elif name.endswith(".bias"):
+            params[name] = 0.02 * z
+        else:
+            params[name] = c.init_std * z
+    return params
+
+
+# ---- the forward pass --------------------------------------------------------------------------------------------
+
+
+def layer_norm(x, w, b, eps):
+    mu = x.mean(-1, keepdim=True)
+    var = ((x - mu) ** 2).mean(-1, keepdim=True)  # biased variance
+    return (x - mu) * torch.rsqrt(var + eps) * w + b
+
+
+def rms_norm(x, w, eps):
+    return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * w
+
+
+def linear(x, w, b=None):
+    y = x @ w.t()
+    return y if b is None else y + b
+
+
+def rope(x, theta):
+    """x: (B, T, heads, D). Rotate-half pairing: element i pairs with i + D/2."""
+    B, T, _, D = x.shape
+    half = D // 2
+    i = torch.arange(half, dtype=torch.float64)
+    freq = theta ** (-2.0 * i / D)  # (D/2,)
+    angle = torch.arange(T, dtype=torch.float64)[:, None] * freq[None, :]  # (T, D/2)
+    cos = angle.cos().to(x.dtype)[None, :, None, :]
+    sin = angle.sin().to(x.dtype)[None, :, None, :]
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+
+
+def attention(x, p, pre, c: ModelCfg, use_sdpa=False):
+    B, T, _ = x.shape
+    H, Hkv, D = c.n_head, c.n_kv_head, c.head_dim
+    qkv = linear(x, p[pre + "attn.qkv.weight"], p.get(pre + "attn.qkv.bias"))
+    q, k, v = qkv.split([H * D, Hkv * D, Hkv * D], dim=-1)
+    q = q.reshape(B, T, H, D)
+    k = k.reshape(B, T, Hkv, D)
+    v = v.reshape(B, T, Hkv, D)
+    if c.arch == "llama":
+        q, k = rope(q, c.rope_theta), rope(k, c.rope_theta)
+    q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, heads, T, D)
+    group = H // Hkv
+    # Query head h reads kv head h // group.
+    k = k.repeat_interleave(group, dim=1)
+    v = v.repeat_interleave(group, dim=1)
+    if use_sdpa:
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    else:
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(D)  # (B, H, T, T)
+        future = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+        scores = scores.masked_fill(future, float("-inf"))
+        y = torch.softmax(scores, dim=-1) @ v  # (B, H, T, D)
+    y = y.transpose(1, 2).reshape(B, T, H * D)
+    return linear(y, p[pre + "attn.proj.weight"], p.get(pre + "attn.proj.bias"))
+
+
+def mlp(x, p, pre, c: ModelCfg):
+    if c.arch == "gpt2":
+        h = F.gelu(linear(x, p[pre + "mlp.fc.weight"], p[pre + "mlp.fc.bias"]), approximate="tanh")
+        return linear(h, p[pre + "mlp.proj.weight"], p[pre + "mlp.proj.bias"])
+    gate, up = linear(x, p[pre + "mlp.gate_up.weight"]).chunk(2, dim=-1)
+    return linear(F.silu(gate) * up, p[pre + "mlp.down.weight"])
+
+
+def norm(x, p, name, c: ModelCfg):
+    if c.arch == "gpt2":
+        return layer_norm(x, p[name + ".weight"], p[name + ".bias"], c.norm_eps)
+    return rms_norm(x, p[name + ".weight"], c.norm_eps)
+
+
+def forward(p, c: ModelCfg, tokens, use_sdpa=False):
+    """tokens (B, T) int64 -> logits (B, T, Vp) in the dtype of the parameters."""
+    B, T = tokens.shape
+    x = p["embed.wte"][tokens]
+    if c.arch == "gpt2":
+        x = x + p["embed.wpe"][:T][None]
+    for l in range(c.n_layer):
+        pre = f"blocks.{l}."
+        x = x + attention(norm(x, p, pre + "attn_norm", c), p, pre, c, use_sdpa)
+        x = x + mlp(norm(x, p, pre + "mlp_norm", c), p, pre, c)
+    x = norm(x, p, "final_norm", c)
+    head = p["embed.wte"] if c.tie_embeddings else p["head.weight"]
+    return x @ head.t()
+
+
+def loss_fn(logits, targets, c: ModelCfg):
+    """Mean cross-entropy over all B*T positions, on the real vocabulary only (padded columns excluded)."""
+    V = c.vocab_size
+    return F.cross_entropy(logits[..., :V].reshape(-1, V), targets.reshape(-1))
+
+
+# ---- training ------------------------------------------------------------------------------------------------------
+
+
+def lr_at(s, t: TrainCfg):
+    """Linear warmup over warmup_steps, then cosine from lr down to min_lr over the remaining steps."""
+    if s < t.warmup_steps:
+        return t.lr * (s + 1) / t.warmup_steps
+    progress = (s - t.warmup_steps) / max(1, t.steps - t.warmup_steps)
+    return t.min_lr + 0.5 * (t.lr - t.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def make_optimizer(p, t: TrainCfg, foreach=False):
+    """AdamW with weight decay on parameters of 2+ dims (embeddings, matrices), none on norms and biases."""
+    decay = [v for v in p.values() if v.dim() >= 2]
+    no_decay = [v for v in p.values() if v.dim() < 2]
+    groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=t.lr, betas=(t.beta1, t.beta2), eps=t.eps, foreach=foreach)
+
+
+def train(p, c: ModelCfg, t: TrainCfg, tokens, targets, steps=None):
+    """Trains the leaf tensors in `p` in place on the same batch every step. Returns the loss before each
+    update (losses[s] is the loss after s updates) and the pre-clip gradient norms."""
+    steps = t.steps if steps is None else steps
+    opt = make_optimizer(p, t)
+    params = list(p.values())
+    losses, norms = [], []
+    for s in range(steps):
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(forward(p, c, tokens), targets, c)
+        loss.backward()
+        losses.append(loss.item())
+        if t.grad_clip > 0:
+            norms.append(torch.nn.utils.clip_grad_norm_(params, t.grad_clip).item())
+        for g in opt.param_groups:
+            g["lr"] = lr_at(s, t)
+        opt.step()
+    return losses, norms

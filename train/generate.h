@@ -1,0 +1,22 @@
+#pragma once
+// Text sampling from a trained model: temperature and top-k over the real vocabulary, one token at a time.
+#include <cstdint>
+#include <vector>
+
+#include "models/transformer.h"
+
+namespace trident {
+
+struct SampleOptions {
+  int64_t max_new_tokens = 200;
+  double temperature = 1.0;
+  int64_t top_k = 0;  // 0: the whole vocabulary
+  uint64_t seed = 0;
+  int64_t stop_token = -1;  // stop early at this id (e.g. end-of-text); -1: never
+};
+
+// Returns the prompt followed by the sampled tokens. The context is the last max_seq_len tokens.
+std::vector<uint32_t> generate(models::Transformer& model, const std::vector<uint32_t>& prompt,
+                               const SampleOptions& opt);
+
+}  // namespace trident

@@ -1,0 +1,160 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "core/config/config.h"
+#include "core/data/tokenizer.h"
+#include "core/io/safetensors.h"
+#include "core/runtime/logging.h"
+#include "core/runtime/threads.h"
+#include "train/generate.h"
+
+namespace trident {
+
+namespace {
+
+std::string format_duration(double s) {
+  const int64_t t = static_cast<int64_t>(std::llround(s));
+  return t >= 60 ? fmt::format("{}m{:02d}s", t / 60, t % 60) : fmt::format("{}s", t);
+}
+
+}  // namespace
+
+Trainer::Trainer(const config::Config& cfg, std::string out_dir) : cfg_(cfg), out_dir_(std::move(out_dir)) {
+  init_logging();
+  const auto& t = cfg_.train();
+  set_cpu_threads(cfg_.runtime().threads());
+
+  // Data first: a missing or bad shard should fail before any model memory is spent.
+  train_shard_ = std::make_unique<data::TokenShard>(cfg_.data().train_path());
+  train_shard_->check_vocab(cfg_.model().vocab_size());
+  train_sampler_ = std::make_unique<data::TrainSampler>(*train_shard_, t.seq_len(), t.seed());
+  if (!cfg_.data().val_path().empty()) {
+    val_shard_ = std::make_unique<data::TokenShard>(cfg_.data().val_path());
+    val_shard_->check_vocab(cfg_.model().vocab_size());
+    eval_sampler_ = std::make_unique<data::EvalSampler>(*val_shard_, t.seq_len(), t.micro_batch_size());
+  }
+
+  model_ = std::make_unique<models::Transformer>(models::ModelSpec::from_config(cfg_.model()));
+  model_->params().initialize(t.seed());
+  const auto& o = cfg_.optim();
+  optim_ = std::make_unique<AdamW>(model_->params(),
+                                   AdamWConfig{o.beta1(), o.beta2(), o.eps(), o.weight_decay()});
+  schedule_ = {o.lr(), o.min_lr(), o.warmup_steps(), t.steps()};
+  accum_steps_ = t.global_batch_size() / t.micro_batch_size();
+
+  if (!out_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir_, ec);
+    if (ec) fail("cannot create output directory '{}': {}", out_dir_, ec.message());
+    std::ofstream(out_dir_ + "/config.pbtxt") << to_text(cfg_);
+    metrics_ = MetricsWriter(out_dir_ + "/metrics.jsonl");
+  }
+}
+
+void Trainer::train_step(int64_t step, double& loss, double& norm, double& lr) {
+  const int64_t B = cfg_.train().micro_batch_size();
+  model_->params().zero_grads();
+  loss = 0.0;
+  for (int64_t micro = 0; micro < accum_steps_; ++micro) {
+    train_sampler_->fill(step, micro * B, B, tokens_, targets_);
+    const double micro_loss = model_->forward(acts_, tokens_, targets_);
+    model_->backward(acts_, 1.0 / static_cast<double>(accum_steps_));
+    loss += micro_loss / static_cast<double>(accum_steps_);
+  }
+  if (!std::isfinite(loss)) fail("training diverged: loss is {} at step {} (try a lower optim.lr)", loss, step);
+  norm = clip_grad_norm(model_->params(), cfg_.optim().grad_clip());
+  lr = schedule_.at(step);
+  optim_->step(lr);
+}
+
+void Trainer::log_step(int64_t step, double loss, double norm, double lr, double step_s) {
+  const auto& t = cfg_.train();
+  const double tokens = static_cast<double>(t.global_batch_size()) * t.seq_len();
+  const double tok_s = tokens / step_s;
+  const double eta = (elapsed_s_ / static_cast<double>(step + 1)) * static_cast<double>(t.steps() - step - 1);
+  spdlog::info("step {:>5}/{} | loss {:.4f} | lr {:.2e} | norm {:.3f} | {:.0f} tok/s | ETA {}", step + 1,
+               t.steps(), loss, lr, norm, tok_s, format_duration(eta));
+  metrics_.write({{"step", step + 1},
+                  {"loss", loss},
+                  {"lr", lr},
+                  {"grad_norm", norm},
+                  {"tokens_per_s", tok_s},
+                  {"elapsed_s", elapsed_s_}});
+}
+
+double Trainer::evaluate() {
+  if (!eval_sampler_) return -1.0;
+  const int64_t B = cfg_.train().micro_batch_size();
+  double sum = 0.0;
+  const int64_t n = cfg_.train().eval_steps();
+  models::ModelActs acts;
+  for (int64_t e = 0; e < n; ++e) {
+    eval_sampler_->fill(e, 0, B, tokens_, targets_);
+    sum += model_->forward(acts, tokens_, targets_);
+  }
+  return sum / static_cast<double>(n);
+}
+
+std::string Trainer::sample_text() {
+  const auto& t = cfg_.train();
+  const auto& d = cfg_.data();
+  auto tokenizer = data::make_tokenizer(d.tokenizer(), d.vocab_path(), d.merges_path());
+  SampleOptions opt;
+  opt.max_new_tokens = t.sample_tokens();
+  opt.temperature = t.sample_temperature();
+  opt.top_k = t.sample_top_k();
+  opt.seed = t.seed();
+  const std::vector<uint32_t> out = generate(*model_, tokenizer->encode(t.sample_prompt()), opt);
+  return tokenizer->decode(out);
+}
+
+TrainResult Trainer::run() {
+  const auto& t = cfg_.train();
+  const auto& spec = model_->spec();
+  spdlog::info("model: {} | {} layers, d_model {}, {} heads ({} kv), {:.2f}M parameters", cfg_.model().arch(),
+               spec.n_layer, spec.d_model, spec.n_head, spec.n_kv_head,
+               static_cast<double>(model_->params().numel()) / 1e6);
+  spdlog::info("data: {} train tokens{} | batch {} x {} tokens ({} micro-batches of {})", train_shard_->count(),
+               val_shard_ ? fmt::format(", {} val tokens", val_shard_->count()) : "", t.global_batch_size(),
+               t.seq_len(), accum_steps_, t.micro_batch_size());
+
+  TrainResult result;
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t step = 0; step < t.steps(); ++step) {
+    const auto step_start = std::chrono::steady_clock::now();
+    double loss = 0, norm = 0, lr = 0;
+    train_step(step, loss, norm, lr);
+    const auto now = std::chrono::steady_clock::now();
+    elapsed_s_ = std::chrono::duration<double>(now - start).count();
+    result.final_loss = loss;
+    const bool last = step + 1 == t.steps();
+    if ((step + 1) % t.log_interval() == 0 || step == 0 || last) {
+      log_step(step, loss, norm, lr, std::chrono::duration<double>(now - step_start).count());
+    }
+    if (eval_sampler_ && ((t.eval_interval() > 0 && (step + 1) % t.eval_interval() == 0) || last)) {
+      result.final_val_loss = evaluate();
+      spdlog::info("step {:>5}/{} | val loss {:.4f}", step + 1, t.steps(), result.final_val_loss);
+      metrics_.write({{"step", step + 1}, {"val_loss", result.final_val_loss}});
+    }
+  }
+  spdlog::info("trained {} steps in {}", t.steps(), format_duration(elapsed_s_));
+
+  if (!out_dir_.empty()) {
+    std::map<std::string, Tensor> weights;
+    for (const Param& p : model_->params().params()) weights[p.name] = p.value;
+    io::save_safetensors(out_dir_ + "/model.safetensors", weights, {{"config", to_text(cfg_)}});
+    spdlog::info("wrote {}/model.safetensors, config.pbtxt and metrics.jsonl", out_dir_);
+  }
+  if (t.sample_tokens() > 0) {
+    result.sample = sample_text();
+    spdlog::info("sample (temperature {}, top-k {}):\n{}", t.sample_temperature(), t.sample_top_k(),
+                 result.sample);
+  }
+  return result;
+}
+
+}  // namespace trident
