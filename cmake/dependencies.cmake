@@ -1,7 +1,17 @@
 # Every dependency comes from a Debian package installed by tools/setup.sh; nothing is downloaded here.
 find_package(PkgConfig REQUIRED)
-pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
-set(OPENBLAS_LINK_LIBRARIES PkgConfig::OPENBLAS)
+# OpenBLAS built with OpenMP (libopenblas-openmp-dev), so BLAS calls run on the same thread pool as Trident's
+# OpenMP loops: the pthread build's threads and idle OpenMP workers spin against each other and halve the speed
+# on a 2-core machine. Linked by full path with an rpath, so Debian's libopenblas.so.0 alternative does not matter.
+set(_arch ${CMAKE_LIBRARY_ARCHITECTURE})
+find_library(OPENBLAS_LIBRARY openblas PATHS /usr/lib/${_arch}/openblas-openmp NO_DEFAULT_PATH)
+find_path(OPENBLAS_INCLUDE_DIRS cblas.h PATHS /usr/include/${_arch}/openblas-openmp NO_DEFAULT_PATH)
+if(NOT OPENBLAS_LIBRARY OR NOT OPENBLAS_INCLUDE_DIRS)
+  message(FATAL_ERROR "Trident needs OpenBLAS's OpenMP build: apt-get install libopenblas-openmp-dev "
+                      "(tools/setup.sh installs it)")
+endif()
+set(OPENBLAS_LINK_LIBRARIES ${OPENBLAS_LIBRARY})
+message(STATUS "Trident: OpenBLAS ${OPENBLAS_LIBRARY}")
 find_package(OpenMP REQUIRED)
 find_package(Protobuf REQUIRED)
 find_package(fmt REQUIRED)

@@ -558,4 +558,7 @@ TEST(DataPrepare, Errors) {
   EXPECT_ERROR_HAS(prepare_corpus({dir.file("only_dat")}, dir.file("out"), *tok, 0.1), "no text documents");
   write_bytes(dir.file("bin.txt"), std::string("\0\0", 2));
   EXPECT_ERROR_HAS(prepare_corpus({dir.file("bin.txt")}, dir.file("out"), *tok, 0.1), "bin.txt", "binary");
+  // A one-token document goes wholly to validation (round(0.5) = 1): nothing is left to train on.
+  write_bytes(dir.file("tiny.txt"), "a");
+  EXPECT_ERROR_HAS(prepare_corpus({dir.file("tiny.txt")}, dir.file("out"), *tok, 0.5), "no training tokens");
 }

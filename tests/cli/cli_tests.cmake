@@ -1,0 +1,51 @@
+# Command-line tests: the real `trident` binary on good and bad input. Bad input must end with one clear
+# message and a non-zero exit, never a crash or a hang.
+set(TRIDENT_BIN $<TARGET_FILE:trident>)
+set(CLI_DIR ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+set(TEST_DATA ${CMAKE_BINARY_DIR}/testdata)
+set(TINY ${CMAKE_SOURCE_DIR}/configs/gpt2_tiny.pbtxt)
+set(DATA_SETS --set data.train_path=${TEST_DATA}/fortunes/train.bin --set data.val_path=${TEST_DATA}/fortunes/val.bin)
+
+# Shared fixtures: the default corpus as token shards, and a few broken files.
+add_test(NAME cli.prepare_fortunes
+         COMMAND ${TRIDENT_BIN} data prepare --input /usr/share/games/fortunes --out ${TEST_DATA}/fortunes)
+set_tests_properties(cli.prepare_fortunes PROPERTIES FIXTURES_SETUP fortunes_data LABELS unit)
+add_test(NAME cli.make_bad_files COMMAND bash ${CLI_DIR}/make_bad_files.sh ${TEST_DATA})
+set_tests_properties(cli.make_bad_files PROPERTIES FIXTURES_SETUP bad_files FIXTURES_REQUIRED fortunes_data
+                     LABELS unit)
+
+function(trident_expect_error name regex)
+  add_test(NAME cli.${name} COMMAND bash ${CLI_DIR}/expect_error.sh "${regex}" ${TRIDENT_BIN} ${ARGN})
+  set_tests_properties(cli.${name} PROPERTIES LABELS unit TIMEOUT 60 FIXTURES_REQUIRED "fortunes_data;bad_files")
+endfunction()
+
+trident_expect_error(missing_config "config file .*nope.pbtxt" train ${TEST_DATA}/nope.pbtxt)
+trident_expect_error(garbled_config "garbled.pbtxt:[0-9]+:[0-9]+" train ${TEST_DATA}/garbled.pbtxt)
+trident_expect_error(unknown_field "no field 'n_layers'" train ${TEST_DATA}/unknown_field.pbtxt)
+trident_expect_error(invalid_values "config has 3 problems;;d_model \\(100\\) is not divisible;;optim.lr \\(-1\\)"
+                     train ${TEST_DATA}/invalid_values.pbtxt)
+trident_expect_error(bad_set "'abc' is not an integer" train ${TINY} --set train.steps=abc)
+trident_expect_error(unknown_set "no field 'stpes'" train ${TINY} --set train.stpes=5)
+trident_expect_error(seq_len_too_long "seq_len \\(512\\).*max_seq_len \\(256\\)|max_seq_len.*256.*512|512.*256"
+                     train ${TINY} --set train.seq_len=512)
+trident_expect_error(missing_shard "does not exist" train ${TINY} --set data.train_path=${TEST_DATA}/none.bin)
+trident_expect_error(truncated_shard "truncated" train ${TINY} ${DATA_SETS}
+                     --set data.train_path=${TEST_DATA}/truncated.bin)
+trident_expect_error(wrong_token_dtype "dtype" train ${TINY} ${DATA_SETS}
+                     --set data.train_path=${TEST_DATA}/bad_dtype.bin)
+trident_expect_error(not_a_shard "bad magic" train ${TINY} ${DATA_SETS}
+                     --set data.train_path=${CMAKE_SOURCE_DIR}/CMakeLists.txt)
+trident_expect_error(vocab_too_small "vocab" train ${TINY} ${DATA_SETS} --set model.vocab_size=100)
+trident_expect_error(unsupported_parallel "tensor parallelism is not supported yet" train ${TINY}
+                     --set parallel.tensor=2)
+trident_expect_error(generate_without_run "no model.safetensors" generate ${TEST_DATA}/no_run)
+trident_expect_error(prepare_missing_input "does not exist|not found|no such" data prepare --input
+                     ${TEST_DATA}/missing.txt --out ${TEST_DATA}/x)
+
+# Help that a new user can follow: every command answers --help with its options.
+foreach(cmd "" train "data prepare" generate "bench train")
+  string(REPLACE " " ";" args "${cmd}")
+  string(REPLACE " " "_" name "help_${cmd}")
+  add_test(NAME cli.${name} COMMAND ${TRIDENT_BIN} ${args} --help)
+  set_tests_properties(cli.${name} PROPERTIES LABELS unit PASS_REGULAR_EXPRESSION "Usage:.*")
+endforeach()
