@@ -30,8 +30,9 @@ TEST(TrainTiny, ValidationLossFallsWellBelowInitial) {
   std::filesystem::remove_all(out);
   const config::Config cfg = tiny_config({"train.sample_tokens=40"});
   const TrainResult r = Trainer(cfg, out).run();
-  // Bar: 2.3 nats/byte. The untrained model sits at ln(257) = 5.55, unigram byte statistics at ~3.3.
-  EXPECT_LT(r.final_val_loss, 2.3);
+  // The untrained model sits at ln(257) = 5.55 nats/byte, unigram byte statistics of this corpus at 3.33 and
+  // bigram statistics at 2.60; the default schedule (700 steps) measured 2.21. Bar: 2.4.
+  EXPECT_LT(r.final_val_loss, 2.4);
   EXPECT_GT(r.final_val_loss, 0.5);
   EXPECT_FALSE(r.sample.empty());
 
@@ -61,7 +62,7 @@ TEST(TrainTiny, ValidationLossFallsWellBelowInitial) {
 }
 
 TEST(TrainTiny, SameSeedSameLosses) {
-  const config::Config cfg = tiny_config({"train.steps=3", "train.sample_tokens=0", "train.eval_interval=0"});
+  const config::Config cfg = tiny_config({"train.steps=3", "optim.warmup_steps=1", "train.sample_tokens=0", "train.eval_interval=0"});
   const TrainResult a = Trainer(cfg, "").run();
   const TrainResult b = Trainer(cfg, "").run();
   EXPECT_EQ(a.final_loss, b.final_loss);

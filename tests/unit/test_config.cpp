@@ -447,13 +447,14 @@ TEST(ConfigValidate, UnsupportedParallelismIsRefusedPlainly) {
   apply_overrides(reordered, {"parallel.order=pp-dp-ep-cp-tp"});
   EXPECT_EQ(problems_text(reordered), "");
   config::Config mismatch = good_config();  // data 1 but 2 ranks launched
+  apply_overrides(mismatch, {"parallel.data=1"});
   EXPECT_CONTAINS(problems_text(mismatch, 2),
                   "tensor (1) x pipeline (1) x data (1) = 1 do not match the 2 ranks launched");
 }
 
 TEST(ConfigValidate, BatchAndScheduleRules) {
   config::Config c = good_config();
-  apply_overrides(c, {"train.global_batch_size=20", "optim.warmup_steps=400", "optim.min_lr=0.01",
+  apply_overrides(c, {"train.global_batch_size=20", "optim.warmup_steps=400", "optim.lr=0.001", "optim.min_lr=0.01",
                       "train.log_interval=0", "train.eval_steps=0", "optim.eps=0", "optim.grad_clip=-1",
                       "train.sample_temperature=0", "train.sample_top_k=-1", "optim.weight_decay=-0.1"});
   std::string text = problems_text(c);
@@ -535,9 +536,10 @@ TEST(ConfigHash, StableAndSensitive) {
   EXPECT_EQ(config_hash(a), config_hash(b));
   EXPECT_EQ(config_hash(a), config_hash(parse_config_text(to_text(a))));
   uint64_t before = config_hash(a);
+  const std::string lr = "optim.lr=" + fmt::format("{}", a.optim().lr());
   apply_overrides(a, {"optim.lr=0.002"});
   EXPECT_NE(config_hash(a), before);
-  apply_overrides(a, {"optim.lr=0.001"});
+  apply_overrides(a, {lr});
   EXPECT_EQ(config_hash(a), before);
   apply_overrides(b, {"train.seed=1338"});
   EXPECT_NE(config_hash(b), before);

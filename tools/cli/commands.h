@@ -9,5 +9,6 @@ void register_train(CLI::App& app);
 void register_data(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_generate(CLI::App& app);
+void register_info(CLI::App& app);
 
 }  // namespace trident::cli

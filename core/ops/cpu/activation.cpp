@@ -1,4 +1,5 @@
 // Elementwise activations on CPU: GELU (tanh form) and SwiGLU over a fused [gate | up] input.
+#include <algorithm>
 #include <cmath>
 
 #include "core/ops/cpu/cpu_common.h"
@@ -9,20 +10,36 @@ namespace {
 constexpr double kSqrt2OverPi = 0.7978845608028654;  // sqrt(2 / pi)
 constexpr double kGeluCubic = 0.044715;
 
+// With s = 1 / (1 + e^{-2u}): 1 + tanh(u) = 2 s and 1 - tanh(u) = 2 (1 - s) = 2 e^{-2u} s. Neither side
+// cancels (the tanh form loses all digits of 1 + tanh(u) for u << 0), and the loop needs only one exp, which
+// vectorizes in f32 (cpu::exp_f32). e^{-2u} is capped at kMaxExp<T> so that it and s stay finite and normal:
+// past the cap gelu(x) ~ x e^{-2u} is below ~1e-37 (f32) or ~1e-303 (f64) anyway.
 template <typename T>
-T gelu(T x) {
-  const T u = static_cast<T>(kSqrt2OverPi) * (x + static_cast<T>(kGeluCubic) * x * x * x);
-  return static_cast<T>(0.5) * x * (static_cast<T>(1) + std::tanh(u));
+constexpr T kMaxExp = sizeof(T) == sizeof(float) ? 87 : 700;
+
+template <typename T>
+T gelu_u(T x) {
+  return static_cast<T>(kSqrt2OverPi) * (x + static_cast<T>(kGeluCubic) * x * x * x);
 }
 
-// d gelu / dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), t = tanh(u).
+template <typename T>
+T exp_minus_2u(T u) {
+  return cpu::exp_of(std::min(static_cast<T>(-2) * u, kMaxExp<T>));
+}
+
+// gelu(x) = 0.5 x (1 + tanh(u)) = x s.
+template <typename T>
+T gelu(T x) {
+  return x / (static_cast<T>(1) + exp_minus_2u(gelu_u(x)));
+}
+
+// d gelu / dx = 0.5 (1 + t) + 0.5 x (1 - t^2) du = s + 2 x s (1 - s) du, t = tanh(u), 1 - s = e^{-2u} s.
 template <typename T>
 T gelu_grad(T x) {
-  const T u = static_cast<T>(kSqrt2OverPi) * (x + static_cast<T>(kGeluCubic) * x * x * x);
-  const T t = std::tanh(u);
+  const T e = exp_minus_2u(gelu_u(x));
+  const T s = static_cast<T>(1) / (static_cast<T>(1) + e);
   const T du = static_cast<T>(kSqrt2OverPi) * (static_cast<T>(1) + static_cast<T>(3 * kGeluCubic) * x * x);
-  return static_cast<T>(0.5) * (static_cast<T>(1) + t) +
-         static_cast<T>(0.5) * x * (static_cast<T>(1) - t * t) * du;
+  return s + static_cast<T>(2) * x * s * (e * s) * du;
 }
 
 template <typename T>

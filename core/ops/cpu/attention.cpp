@@ -1,6 +1,10 @@
-// Causal self-attention with grouped-query heads on CPU, flash-attention style: no T x T matrix is kept.
-// Forward keeps one T-length row of scores per query and saves its log-sum-exp; backward recomputes the
-// probabilities from it: P_ij = exp(s_ij - lse_i), D_i = dout_i . out_i, dS_ij = P_ij (dP_ij - D_i).
+// Causal self-attention with grouped-query heads on CPU, flash-attention style: no T x T matrix is kept
+// between forward and backward. Each task works through its (b, head) in blocks of query rows with GEMMs on a
+// (block, T) scratch. Forward saves the log-sum-exp of each score row; backward recomputes the probabilities
+// from it: P_ij = exp(s_ij - lse_i), D_i = dout_i . out_i, dS_ij = P_ij (dP_ij - D_i).
+#include <cblas.h>
+
+#include <climits>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -10,13 +14,34 @@
 namespace trident::ops {
 namespace {
 
+// Query rows per GEMM. Block i0..i1 sees keys 0..i1, so the causal triangle costs about (1 + 1/blocks) / 2
+// of the full T x T square.
+constexpr int64_t kRowBlock = 64;
+
 struct AttnShape {
   int64_t b, t, h, hkv, d;
   int64_t group() const { return h / hkv; }  // query heads per kv head
   // Row offsets into q/out (B, T, H, D) and k/v (B, T, Hkv, D).
   int64_t q_row(int64_t bi, int64_t ti, int64_t hi) const { return ((bi * t + ti) * h + hi) * d; }
   int64_t kv_row(int64_t bi, int64_t ti, int64_t gi) const { return ((bi * t + ti) * hkv + gi) * d; }
+  int ldq() const { return static_cast<int>(h * d); }     // row stride of one head's (T, D) in q/out
+  int ldkv() const { return static_cast<int>(hkv * d); }  // row stride of one kv head's (T, D) in k/v
 };
+
+// c (m, n; ldc) = alpha op(a) op(b) + beta c, row-major with leading dimensions. Called inside the OpenMP
+// region, where OpenBLAS's OpenMP build runs single-threaded.
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int lda,
+          const T* b, int ldb, T beta, T* c, int ldc) {
+  const auto ta = trans_a ? CblasTrans : CblasNoTrans;
+  const auto tb = trans_b ? CblasTrans : CblasNoTrans;
+  const int M = static_cast<int>(m), N = static_cast<int>(n), K = static_cast<int>(k);
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+  } else {
+    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+}
 
 template <typename T>
 double dot(const T* a, const T* b, int64_t n) {
@@ -26,87 +51,112 @@ double dot(const T* a, const T* b, int64_t n) {
   return acc;
 }
 
+// Softmax of one score row in place: row[0, visible) becomes probabilities and row[visible, n) zeros.
+// Returns the row's log-sum-exp.
+template <typename T>
+T causal_softmax_row(T* row, int64_t visible, int64_t n) {
+  T m = -std::numeric_limits<T>::infinity();
+  for (int64_t j = 0; j < visible; ++j) m = std::max(m, row[j]);
+  double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < visible; ++j) sum += (row[j] = cpu::exp_of(row[j] - m));
+  const T inv = static_cast<T>(1.0 / sum);
+  for (int64_t j = 0; j < visible; ++j) row[j] *= inv;
+  std::fill(row + visible, row + n, T(0));
+  return static_cast<T>(m + std::log(sum));
+}
+
+// Scores of one row to probabilities from the saved log-sum-exp: row[j] = exp(row[j] - lse), masked to zero.
+template <typename T>
+void causal_probs_row(T* row, T lse, int64_t visible, int64_t n) {
+#pragma omp simd
+  for (int64_t j = 0; j < visible; ++j) row[j] = cpu::exp_of(row[j] - lse);
+  std::fill(row + visible, row + n, T(0));
+}
+
+// One task per (batch, query head); scratch p is (kRowBlock, T) per thread.
 template <typename T>
 void attention_forward_kernel(T* out, T* lse, const T* q, const T* k, const T* v, const AttnShape& s) {
-  const double scale = 1.0 / std::sqrt(static_cast<double>(s.d));
-  const int64_t rows = s.b * s.h * s.t;
-#pragma omp parallel if (rows * s.t * s.d > cpu::kParallelGrain)
+  const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(s.d)));
+  const int64_t tasks = s.b * s.h;
+#pragma omp parallel if (s.b * s.h * s.t * s.t * s.d > cpu::kParallelGrain)
   {
-    std::vector<double> scores(static_cast<size_t>(s.t));  // (T) one query row
-    std::vector<double> acc(static_cast<size_t>(s.d));     // (D)
-    // Row cost grows with the query position (causal), so hand rows out dynamically.
-#pragma omp for schedule(dynamic, 16)
-    for (int64_t row = 0; row < rows; ++row) {
-      const int64_t bi = row / (s.h * s.t), hi = (row / s.t) % s.h, i = row % s.t;
-      const int64_t gi = hi / s.group();
-      const T* qi = q + s.q_row(bi, i, hi);
-      double m = -std::numeric_limits<double>::infinity();
-      for (int64_t j = 0; j <= i; ++j) {
-        scores[j] = scale * dot(qi, k + s.kv_row(bi, j, gi), s.d);
-        m = std::max(m, scores[j]);
+    std::vector<T> p(static_cast<size_t>(std::min(kRowBlock, s.t) * s.t));  // (rows, cols) of one block
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t bi = task / s.h, hi = task % s.h, gi = hi / s.group();
+      const T* qh = q + s.q_row(bi, 0, hi);    // (T, D), ld H D
+      const T* kg = k + s.kv_row(bi, 0, gi);   // (T, D), ld Hkv D
+      const T* vg = v + s.kv_row(bi, 0, gi);   // (T, D), ld Hkv D
+      T* oh = out + s.q_row(bi, 0, hi);        // (T, D), ld H D
+      T* lse_h = lse + (bi * s.h + hi) * s.t;  // (T)
+      for (int64_t i0 = 0; i0 < s.t; i0 += kRowBlock) {
+        const int64_t rows = std::min(kRowBlock, s.t - i0), cols = i0 + rows;  // keys 0..cols are visible
+        // P (rows, cols) = scale Q[i0:] K[:cols]^T, then softmax with the causal mask.
+        gemm(false, true, rows, cols, s.d, scale, qh + i0 * s.ldq(), s.ldq(), kg, s.ldkv(), T(0), p.data(),
+             static_cast<int>(cols));
+        for (int64_t r = 0; r < rows; ++r)
+          lse_h[i0 + r] = causal_softmax_row(p.data() + r * cols, i0 + r + 1, cols);
+        // O[i0:] (rows, D) = P V[:cols]
+        gemm(false, false, rows, s.d, cols, T(1), p.data(), static_cast<int>(cols), vg, s.ldkv(), T(0),
+             oh + i0 * s.ldq(), s.ldq());
       }
-      double sum = 0.0;
-      for (int64_t j = 0; j <= i; ++j) sum += (scores[j] = std::exp(scores[j] - m));
-      std::fill(acc.begin(), acc.end(), 0.0);
-      for (int64_t j = 0; j <= i; ++j) {
-        const T* vj = v + s.kv_row(bi, j, gi);
-        const double p = scores[j] / sum;
-        for (int64_t c = 0; c < s.d; ++c) acc[c] += p * vj[c];
-      }
-      T* oi = out + s.q_row(bi, i, hi);
-      for (int64_t c = 0; c < s.d; ++c) oi[c] = static_cast<T>(acc[c]);
-      lse[(bi * s.h + hi) * s.t + i] = static_cast<T>(m + std::log(sum));
     }
   }
 }
 
+// Zeroes `rows` rows of length d, ld apart.
+template <typename T>
+void zero_rows(T* a, int64_t rows, int64_t d, int64_t ld) {
+  for (int64_t r = 0; r < rows; ++r) std::fill(a + r * ld, a + r * ld + d, T(0));
+}
+
 // One task per (batch, kv head): it owns dk/dv of that kv head and dq of the query heads in its group, so
 // threads never write the same element and the summation order does not depend on the thread count.
+// Scratch p and ds are (kRowBlock, T) per thread.
 template <typename T>
 void attention_backward_kernel(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, const T* v,
                                const T* out, const T* lse, const AttnShape& s) {
-  const double scale = 1.0 / std::sqrt(static_cast<double>(s.d));
+  const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(s.d)));
   const int64_t tasks = s.b * s.hkv;
+  const int ldq = s.ldq(), ldkv = s.ldkv();
 #pragma omp parallel if (s.b * s.h * s.t * s.t * s.d > cpu::kParallelGrain)
   {
-    std::vector<double> dk_acc(static_cast<size_t>(s.t * s.d)),
-        dv_acc(static_cast<size_t>(s.t * s.d));            // (T, D)
-    std::vector<double> dq_acc(static_cast<size_t>(s.d));  // (D)
+    const size_t scratch = static_cast<size_t>(std::min(kRowBlock, s.t) * s.t);
+    std::vector<T> p(scratch), ds(scratch);  // (rows, cols) of one block
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t bi = task / s.hkv, gi = task % s.hkv;
-      std::fill(dk_acc.begin(), dk_acc.end(), 0.0);
-      std::fill(dv_acc.begin(), dv_acc.end(), 0.0);
+      const T* kg = k + s.kv_row(bi, 0, gi);  // (T, D), ld Hkv D
+      const T* vg = v + s.kv_row(bi, 0, gi);
+      T* dkg = dk + s.kv_row(bi, 0, gi);
+      T* dvg = dv + s.kv_row(bi, 0, gi);
+      zero_rows(dkg, s.t, s.d, ldkv);
+      zero_rows(dvg, s.t, s.d, ldkv);
       for (int64_t hi = gi * s.group(); hi < (gi + 1) * s.group(); ++hi) {
-        for (int64_t i = 0; i < s.t; ++i) {
-          const T* qi = q + s.q_row(bi, i, hi);
-          const T* doi = dout + s.q_row(bi, i, hi);
-          const double lse_i = lse[(bi * s.h + hi) * s.t + i];
-          const double d_i = dot(doi, out + s.q_row(bi, i, hi), s.d);
-          std::fill(dq_acc.begin(), dq_acc.end(), 0.0);
-          for (int64_t j = 0; j <= i; ++j) {
-            const T* kj = k + s.kv_row(bi, j, gi);
-            const T* vj = v + s.kv_row(bi, j, gi);
-            const double p = std::exp(scale * dot(qi, kj, s.d) - lse_i);
-            const double ds = p * (dot(doi, vj, s.d) - d_i);
-            double* dvj = dv_acc.data() + j * s.d;
-            double* dkj = dk_acc.data() + j * s.d;
-            for (int64_t c = 0; c < s.d; ++c) {
-              dvj[c] += p * doi[c];
-              dkj[c] += ds * scale * qi[c];
-              dq_acc[c] += ds * scale * kj[c];
-            }
+        const int64_t h0 = s.q_row(bi, 0, hi);  // q, dq, out, dout: (T, D), ld H D
+        const T* lse_h = lse + (bi * s.h + hi) * s.t;
+        for (int64_t i0 = 0; i0 < s.t; i0 += kRowBlock) {
+          const int64_t rows = std::min(kRowBlock, s.t - i0), cols = i0 + rows;
+          const int ldp = static_cast<int>(cols);
+          const T* qb = q + h0 + i0 * ldq;      // (rows, D)
+          const T* dob = dout + h0 + i0 * ldq;  // (rows, D)
+          // P (rows, cols) = exp(scale Q K^T - lse), masked; dP (rows, cols) = dO V^T.
+          gemm(false, true, rows, cols, s.d, scale, qb, ldq, kg, ldkv, T(0), p.data(), ldp);
+          gemm(false, true, rows, cols, s.d, T(1), dob, ldq, vg, ldkv, T(0), ds.data(), ldp);
+          for (int64_t r = 0; r < rows; ++r) {
+            T* pr = p.data() + r * cols;
+            T* dsr = ds.data() + r * cols;
+            causal_probs_row(pr, lse_h[i0 + r], i0 + r + 1, cols);
+            const T d_i = static_cast<T>(dot(dob + r * ldq, out + h0 + (i0 + r) * ldq, s.d));
+            // dS = P (dP - D) scale: the scale of S = scale Q K^T folded in once for dQ and dK.
+#pragma omp simd
+            for (int64_t j = 0; j < cols; ++j) dsr[j] = pr[j] * (dsr[j] - d_i) * scale;
           }
-          T* dqi = dq + s.q_row(bi, i, hi);
-          for (int64_t c = 0; c < s.d; ++c) dqi[c] = static_cast<T>(dq_acc[c]);
-        }
-      }
-      for (int64_t j = 0; j < s.t; ++j) {
-        T* dkj = dk + s.kv_row(bi, j, gi);
-        T* dvj = dv + s.kv_row(bi, j, gi);
-        for (int64_t c = 0; c < s.d; ++c) {
-          dkj[c] = static_cast<T>(dk_acc[j * s.d + c]);
-          dvj[c] = static_cast<T>(dv_acc[j * s.d + c]);
+          // dV[:cols] += P^T dO, dQ[i0:] = dS K[:cols], dK[:cols] += dS^T Q (all (., D)).
+          gemm(true, false, cols, s.d, rows, T(1), p.data(), ldp, dob, ldq, T(1), dvg, ldkv);
+          gemm(false, false, rows, s.d, cols, T(1), ds.data(), ldp, kg, ldkv, T(0), dq + h0 + i0 * ldq, ldq);
+          gemm(true, false, cols, s.d, rows, T(1), ds.data(), ldp, qb, ldq, T(1), dkg, ldkv);
         }
       }
     }
@@ -122,6 +172,7 @@ AttnShape attention_shape(std::string_view op, const Tensor& q, const Tensor& k,
   TRIDENT_CHECK(s.hkv > 0 && s.h % s.hkv == 0, "ops::{}: {} query heads are not a multiple of {} kv heads",
                 op, s.h, s.hkv);
   TRIDENT_CHECK(s.d > 0, "ops::{}: head dim of q {} is zero", op, q.str());
+  TRIDENT_CHECK(s.t < INT_MAX && s.h * s.d < INT_MAX, "ops::{}: q {} exceeds BLAS int range", op, q.str());
   cpu::require_shape(op, "k", k, {s.b, s.t, s.hkv, s.d});
   cpu::require_shape(op, "v", v, {s.b, s.t, s.hkv, s.d});
   return s;

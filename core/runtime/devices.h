@@ -1,0 +1,21 @@
+#pragma once
+// Which devices this build and this machine offer, and what `runtime.device: auto` resolves to.
+#include <string>
+#include <vector>
+
+namespace trident {
+
+struct CudaDeviceInfo {
+  int index = 0;
+  std::string name;
+  int sm_major = 0, sm_minor = 0;
+  size_t total_bytes = 0;
+};
+
+// True when Trident was compiled with the CUDA backend (nvcc found at build time).
+bool built_with_cuda();
+// The CUDA devices the driver reports; empty on a CPU-only build or a machine without a GPU/driver.
+// `why_none` says why the list is empty.
+std::vector<CudaDeviceInfo> cuda_devices(std::string* why_none = nullptr);
+
+}  // namespace trident
