@@ -30,7 +30,7 @@ if(TRIDENT_CUDA)
       set(CMAKE_CUDA_ARCHITECTURES 90)  # Hopper (H100/H200), the GPUs this project is lent
     endif()
     enable_language(CUDA)
-    set(CMAKE_CUDA_STANDARD 20)
+    set(CMAKE_CUDA_STANDARD 17)  # CMake 3.25 knows no CUDA20 flag for nvcc; .cu files stay C++17
     find_package(CUDAToolkit REQUIRED)
     set(TRIDENT_HAVE_CUDA ON)
     message(STATUS "Trident: CUDA ${CUDAToolkit_VERSION} found, building the CUDA backend")

@@ -60,12 +60,12 @@ struct ModelActs {
 
 // Scratch for backward, shared by every block (backward runs one block at a time).
 struct Workspace {
-  Tensor y;                   // (B, T, C) a sub-layer's output before the residual add
-  Tensor dnorm, dtmp, dmid;   // (B, T, C)
-  Tensor datt, dq, dk, dv;    // attention gradients
-  Tensor dqkv;                // (B, T, qkv)
-  Tensor dh, da;              // MLP gradients
-  Tensor positions;           // (B, T) i32 for learned position embeddings
+  Tensor y;                  // (B, T, C) a sub-layer's output before the residual add
+  Tensor dnorm, dtmp, dmid;  // (B, T, C)
+  Tensor datt, dq, dk, dv;   // attention gradients
+  Tensor dqkv;               // (B, T, qkv)
+  Tensor dh, da;             // MLP gradients
+  Tensor positions;          // (B, T) i32 for learned position embeddings
 };
 
 }  // namespace trident::models

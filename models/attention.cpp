@@ -9,7 +9,9 @@ namespace trident::models {
 
 namespace {
 // GPT-2's scaled init: residual projections get std / sqrt(2 * n_layer) (Radford et al. 2019).
-double residual_std(const ModelSpec& s) { return s.init_std / std::sqrt(2.0 * s.n_layer); }
+double residual_std(const ModelSpec& s) {
+  return s.init_std / std::sqrt(2.0 * s.n_layer);
+}
 }  // namespace
 
 CausalSelfAttention::CausalSelfAttention(ParamSet& params, const std::string& name, const ModelSpec& spec,

@@ -17,7 +17,8 @@ class CausalSelfAttention {
   // x (B, T, C) -> y (B, T, C)
   void forward(AttentionActs& acts, Tensor& y, const Tensor& x, Workspace& ws) const;
   // dx (B, T, C) written from dy (B, T, C); x is the forward input.
-  void backward(Tensor& dx, const Tensor& dy, const Tensor& x, const AttentionActs& acts, Workspace& ws) const;
+  void backward(Tensor& dx, const Tensor& dy, const Tensor& x, const AttentionActs& acts,
+                Workspace& ws) const;
 
  private:
   bool rope_;

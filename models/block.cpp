@@ -22,7 +22,8 @@ void TransformerBlock::forward(BlockActs& acts, Tensor& x_out, const Tensor& x_i
   ops::add(x_out, acts.x_mid, ws.y);
 }
 
-void TransformerBlock::backward(Tensor& dres, const Tensor& x_in, const BlockActs& acts, Workspace& ws) const {
+void TransformerBlock::backward(Tensor& dres, const Tensor& x_in, const BlockActs& acts,
+                                Workspace& ws) const {
   ensure(ws.dnorm, dres.shape(), dres.dtype());
   ensure(ws.dtmp, dres.shape(), dres.dtype());
   // MLP branch: dres holds d(x_out) = d(x_mid) through the residual, plus the branch's contribution.

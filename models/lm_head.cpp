@@ -39,7 +39,8 @@ void LmHead::backward(Tensor& dx, const Tensor& x, const Tensor& targets, HeadAc
   ops::cross_entropy_backward(acts.logits, acts.logits, acts.lse, targets.view({N}), vocab_, scale);
   Tensor no_bias;
   Tensor dnorm = Tensor::empty({N, C}, x.dtype());
-  ops::linear_backward(dnorm, weight_->grad, no_bias, acts.logits, acts.norm.out.view({N, C}), weight_->value);
+  ops::linear_backward(dnorm, weight_->grad, no_bias, acts.logits, acts.norm.out.view({N, C}),
+                       weight_->value);
   norm_.backward(dx, dnorm.view(x.shape()), x, acts.norm);
 }
 

@@ -12,7 +12,7 @@ class Norm {
  public:
   Norm(ParamSet& params, const std::string& name, int64_t channels, bool layernorm, double eps);
 
-  void forward(NormActs& acts, const Tensor& in) const;                             // in (B, T, C)
+  void forward(NormActs& acts, const Tensor& in) const;  // in (B, T, C)
   void backward(Tensor& din, const Tensor& dout, const Tensor& in, const NormActs& acts) const;
 
  private:

@@ -7,7 +7,8 @@ namespace trident::models {
 Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group) : spec_(spec) {
   embed_ = std::make_unique<Embedding>(params_, spec);
   for (int l = 0; l < spec.n_layer; ++l) {
-    blocks_.push_back(std::make_unique<TransformerBlock>(params_, "blocks." + std::to_string(l), spec, group));
+    blocks_.push_back(
+        std::make_unique<TransformerBlock>(params_, "blocks." + std::to_string(l), spec, group));
   }
   head_ = std::make_unique<LmHead>(params_, spec, spec.tie_embeddings ? &embed_->wte() : nullptr);
   params_.finalize(spec.dtype);

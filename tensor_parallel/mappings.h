@@ -9,16 +9,20 @@
 namespace trident::tp {
 
 inline void require_single_rank(const TpGroup& group, const char* what) {
-  if (group.size != 1) fail("{} over a tensor-parallel group of {} ranks needs the communicator backend", what,
-                            group.size);
+  if (group.size != 1)
+    fail("{} over a tensor-parallel group of {} ranks needs the communicator backend", what, group.size);
 }
 
 // f forward: identity.
 inline void f_forward(const TpGroup&, const Tensor&) {}
 // f backward: all-reduce the input gradient (a no-op for one rank).
-inline void f_backward(const TpGroup& group, Tensor&) { require_single_rank(group, "f (all-reduce backward)"); }
+inline void f_backward(const TpGroup& group, Tensor&) {
+  require_single_rank(group, "f (all-reduce backward)");
+}
 // g forward: all-reduce the partial outputs (a no-op for one rank).
-inline void g_forward(const TpGroup& group, Tensor&) { require_single_rank(group, "g (all-reduce forward)"); }
+inline void g_forward(const TpGroup& group, Tensor&) {
+  require_single_rank(group, "g (all-reduce forward)");
+}
 // g backward: identity.
 inline void g_backward(const TpGroup&, const Tensor&) {}
 

@@ -1,7 +1,7 @@
 #pragma once
 // RowParallelLinear: Y = X A^T + b with A (out, in) split along its input columns; X arrives already split
-// (the output of a ColumnParallelLinear), each rank computes a partial Y, and g sums the partials. The bias is
-// replicated and added once, after g.
+// (the output of a ColumnParallelLinear), each rank computes a partial Y, and g sums the partials. The bias
+// is replicated and added once, after g.
 #include <string>
 
 #include "core/tensor/param_set.h"

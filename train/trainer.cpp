@@ -41,8 +41,8 @@ Trainer::Trainer(const config::Config& cfg, std::string out_dir) : cfg_(cfg), ou
   model_ = std::make_unique<models::Transformer>(models::ModelSpec::from_config(cfg_.model()));
   model_->params().initialize(t.seed());
   const auto& o = cfg_.optim();
-  optim_ = std::make_unique<AdamW>(model_->params(),
-                                   AdamWConfig{o.beta1(), o.beta2(), o.eps(), o.weight_decay()});
+  optim_ =
+      std::make_unique<AdamW>(model_->params(), AdamWConfig{o.beta1(), o.beta2(), o.eps(), o.weight_decay()});
   schedule_ = {o.lr(), o.min_lr(), o.warmup_steps(), t.steps()};
   accum_steps_ = t.global_batch_size() / t.micro_batch_size();
 
@@ -65,7 +65,8 @@ void Trainer::train_step(int64_t step, double& loss, double& norm, double& lr) {
     model_->backward(acts_, 1.0 / static_cast<double>(accum_steps_));
     loss += micro_loss / static_cast<double>(accum_steps_);
   }
-  if (!std::isfinite(loss)) fail("training diverged: loss is {} at step {} (try a lower optim.lr)", loss, step);
+  if (!std::isfinite(loss))
+    fail("training diverged: loss is {} at step {} (try a lower optim.lr)", loss, step);
   norm = clip_grad_norm(model_->params(), cfg_.optim().grad_clip());
   lr = schedule_.at(step);
   optim_->step(lr);
@@ -118,9 +119,9 @@ TrainResult Trainer::run() {
   spdlog::info("model: {} | {} layers, d_model {}, {} heads ({} kv), {:.2f}M parameters", cfg_.model().arch(),
                spec.n_layer, spec.d_model, spec.n_head, spec.n_kv_head,
                static_cast<double>(model_->params().numel()) / 1e6);
-  spdlog::info("data: {} train tokens{} | batch {} x {} tokens ({} micro-batches of {})", train_shard_->count(),
-               val_shard_ ? fmt::format(", {} val tokens", val_shard_->count()) : "", t.global_batch_size(),
-               t.seq_len(), accum_steps_, t.micro_batch_size());
+  spdlog::info("data: {} train tokens{} | batch {} x {} tokens ({} micro-batches of {})",
+               train_shard_->count(), val_shard_ ? fmt::format(", {} val tokens", val_shard_->count()) : "",
+               t.global_batch_size(), t.seq_len(), accum_steps_, t.micro_batch_size());
 
   TrainResult result;
   const auto start = std::chrono::steady_clock::now();

@@ -1,7 +1,7 @@
 #pragma once
 // The single-rank training loop: micro-batches with gradient accumulation up to the global batch, AdamW with
-// warmup + cosine LR, clipping by global norm, periodic evaluation on the val split, metrics.jsonl, and a text
-// sample at the end.
+// warmup + cosine LR, clipping by global norm, periodic evaluation on the val split, metrics.jsonl, and a
+// text sample at the end.
 #include <memory>
 #include <optional>
 #include <string>

@@ -9,6 +9,7 @@ namespace trident::io {
 
 // Copies tensors[prefix + name] into every parameter (converting dtype). A missing name or a shape
 // mismatch is an error naming the parameter; so is a tensor under `prefix` that no parameter claims.
-void load_params(ParamSet& params, const std::map<std::string, Tensor>& tensors, const std::string& prefix = "");
+void load_params(ParamSet& params, const std::map<std::string, Tensor>& tensors,
+                 const std::string& prefix = "");
 
 }  // namespace trident::io

@@ -1,7 +1,8 @@
 #pragma once
 // Ops: free functions over contiguous tensors, dispatched on the device of their arguments.
-// The CPU implementation (core/ops/cpu/) is the reference: f32 for training, f64 for finite-difference checks.
-// Every op supports DType::f32 and DType::f64 on CPU (all float arguments share one dtype; token ids are i32).
+// The CPU implementation (core/ops/cpu/) is the reference: f32 for training, f64 for finite-difference
+// checks. Every op supports DType::f32 and DType::f64 on CPU (all float arguments share one dtype; token ids
+// are i32).
 //
 // Conventions:
 //   * forward ops write their outputs (overwrite);
@@ -42,8 +43,8 @@ void layernorm_backward(Tensor& din, Tensor& dweight, Tensor& dbias, const Tenso
                         const Tensor& weight, const Tensor& mean, const Tensor& rstd);
 // out = x * rstd * weight, rstd (N) = 1 / sqrt(mean(x^2) + eps).
 void rmsnorm_forward(Tensor& out, Tensor& rstd, const Tensor& in, const Tensor& weight, double eps);
-void rmsnorm_backward(Tensor& din, Tensor& dweight, const Tensor& dout, const Tensor& in, const Tensor& weight,
-                      const Tensor& rstd);
+void rmsnorm_backward(Tensor& din, Tensor& dweight, const Tensor& dout, const Tensor& in,
+                      const Tensor& weight, const Tensor& rstd);
 
 // ---- Activations (elementwise) -------------------------------------------------------------------------
 // GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
@@ -61,22 +62,24 @@ void swiglu_backward(Tensor& din, const Tensor& dout, const Tensor& in);
 void rope_forward(Tensor& out, const Tensor& in, double theta, int64_t pos0 = 0);
 void rope_backward(Tensor& din, const Tensor& dout, double theta, int64_t pos0 = 0);
 
-// ---- Causal self-attention with grouped-query heads --------------------------------------------------------
-// q (B, T, H, D), k and v (B, T, Hkv, D) with H % Hkv == 0 (query head h uses kv head h / (H / Hkv)).
-// out (B, T, H, D) = softmax(q k^T / sqrt(D) + causal mask) v; lse (B, H, T) saves the row log-sum-exp of the
-// scaled scores so backward recomputes probabilities without keeping a T x T matrix.
+// ---- Causal self-attention with grouped-query heads
+// -------------------------------------------------------- q (B, T, H, D), k and v (B, T, Hkv, D) with H %
+// Hkv == 0 (query head h uses kv head h / (H / Hkv)). out (B, T, H, D) = softmax(q k^T / sqrt(D) + causal
+// mask) v; lse (B, H, T) saves the row log-sum-exp of the scaled scores so backward recomputes probabilities
+// without keeping a T x T matrix.
 void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v);
 // dq (B, T, H, D), dk, dv (B, T, Hkv, D) written.
-void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q, const Tensor& k,
-                        const Tensor& v, const Tensor& out, const Tensor& lse);
+void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q,
+                        const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse);
 
 // ---- Softmax over the last dim ---------------------------------------------------------------------------
 void softmax_forward(Tensor& out, const Tensor& in);
 void softmax_backward(Tensor& din, const Tensor& dout, const Tensor& out);
 
-// ---- Fused softmax cross-entropy -------------------------------------------------------------------------------
-// logits (N, Vp) where only the first `vocab` columns are real (the rest is padding and ignored);
-// targets (N) i32; losses (N) = lse - logit[target]; lse (N) saved. A target of -1 is ignored (loss 0).
+// ---- Fused softmax cross-entropy
+// ------------------------------------------------------------------------------- logits (N, Vp) where only
+// the first `vocab` columns are real (the rest is padding and ignored); targets (N) i32; losses (N) = lse -
+// logit[target]; lse (N) saved. A target of -1 is ignored (loss 0).
 void cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor& logits, const Tensor& targets,
                            int64_t vocab);
 // dlogits (N, Vp) = (softmax(logits) - onehot(target)) * dloss_scale, padded columns 0, ignored rows 0.
@@ -84,15 +87,16 @@ void cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor& logits, co
 void cross_entropy_backward(Tensor& dlogits, const Tensor& logits, const Tensor& lse, const Tensor& targets,
                             int64_t vocab, double dloss_scale);
 
-// ---- Elementwise helpers ------------------------------------------------------------------------------------
+// ---- Elementwise helpers
+// ------------------------------------------------------------------------------------
 void add(Tensor& out, const Tensor& a, const Tensor& b);  // out may alias a or b
-void add_inplace(Tensor& a, const Tensor& b);            // a += b
-void scale_inplace(Tensor& a, double s);                 // a *= s
-double sum_squares(const Tensor& a);                     // in double, for the global grad norm
+void add_inplace(Tensor& a, const Tensor& b);             // a += b
+void scale_inplace(Tensor& a, double s);                  // a *= s
+double sum_squares(const Tensor& a);                      // in double, for the global grad norm
 
-// ---- AdamW (PyTorch semantics), over flat f32 ranges -------------------------------------------------------------
-// p -= lr * wd * p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
-// p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps).   step counts from 1.
+// ---- AdamW (PyTorch semantics), over flat f32 ranges
+// ------------------------------------------------------------- p -= lr * wd * p; m = b1 m + (1-b1) g; v = b2
+// v + (1-b2) g^2; p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps).   step counts from 1.
 struct AdamWParams {
   double lr, beta1, beta2, eps, weight_decay;
   int64_t step;

@@ -19,13 +19,15 @@ void AdamW::step(double lr) {
     Tensor value = params_.flat_params().flat(p.flat_offset, {n});
     Tensor m = m_.flat(p.flat_offset, {n});
     Tensor v = v_.flat(p.flat_offset, {n});
-    const ops::AdamWParams hp{lr, cfg_.beta1, cfg_.beta2, cfg_.eps, p.weight_decay ? cfg_.weight_decay : 0.0,
-                              step_};
+    const ops::AdamWParams hp{
+        lr, cfg_.beta1, cfg_.beta2, cfg_.eps, p.weight_decay ? cfg_.weight_decay : 0.0, step_};
     ops::adamw_step(value, params_.flat_grads().flat(p.flat_offset, {n}), m, v, hp);
   }
 }
 
-double grad_norm(ParamSet& params) { return std::sqrt(ops::sum_squares(params.flat_grads())); }
+double grad_norm(ParamSet& params) {
+  return std::sqrt(ops::sum_squares(params.flat_grads()));
+}
 
 double clip_grad_norm(ParamSet& params, double max_norm) {
   const double norm = grad_norm(params);

@@ -1,5 +1,6 @@
 #pragma once
-// Learning-rate schedule: linear warmup to lr over warmup_steps, then cosine decay to min_lr at the last step.
+// Learning-rate schedule: linear warmup to lr over warmup_steps, then cosine decay to min_lr at the last
+// step.
 #include <cstdint>
 
 namespace trident {

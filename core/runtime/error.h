@@ -20,9 +20,9 @@ template <typename... Args>
 
 }  // namespace trident
 
-#define TRIDENT_CHECK(cond, ...)                                                                      \
-  do {                                                                                                \
-    if (!(cond))                                                                                      \
+#define TRIDENT_CHECK(cond, ...)                                                                     \
+  do {                                                                                               \
+    if (!(cond))                                                                                     \
       throw ::trident::Error(::fmt::format("{}:{}: check failed: {}: {}", __FILE__, __LINE__, #cond, \
-                                           ::fmt::format(__VA_ARGS__)));                              \
+                                           ::fmt::format(__VA_ARGS__)));                             \
   } while (0)

@@ -35,8 +35,8 @@ class CounterRng {
   CounterRng(uint64_t seed, std::string_view name) : CounterRng(seed, fnv1a64(name)) {}
 
   std::array<uint32_t, 4> block(uint64_t i) const {
-    return philox4x32({static_cast<uint32_t>(i), static_cast<uint32_t>(i >> 32), static_cast<uint32_t>(stream_),
-                       static_cast<uint32_t>(stream_ >> 32)},
+    return philox4x32({static_cast<uint32_t>(i), static_cast<uint32_t>(i >> 32),
+                       static_cast<uint32_t>(stream_), static_cast<uint32_t>(stream_ >> 32)},
                       {static_cast<uint32_t>(seed_), static_cast<uint32_t>(seed_ >> 32)});
   }
   uint64_t u64(uint64_t i) const {

@@ -8,8 +8,8 @@ Shape ShardSpec::local_shape(const Shape& global) const {
   if (replicated()) return global;
   Shape s = global;
   const int64_t block = s.at(dim) / segments;
-  TRIDENT_CHECK(s[dim] % segments == 0 && block % parts == 0, "dim {} of {} is not divisible into {} x {} parts",
-                dim, shape_str(global), segments, parts);
+  TRIDENT_CHECK(s[dim] % segments == 0 && block % parts == 0,
+                "dim {} of {} is not divisible into {} x {} parts", dim, shape_str(global), segments, parts);
   s[dim] = s[dim] / parts;
   return s;
 }
@@ -63,9 +63,14 @@ void ParamSet::initialize(uint64_t seed) {
 #pragma omp parallel for
     for (int64_t i = 0; i < n; ++i) {
       switch (p.init.kind) {
-        case Init::zeros: out[i] = 0.0; break;
-        case Init::ones: out[i] = 1.0; break;
-        case Init::normal: out[i] = p.init.mean + p.init.std * rng.normal(p.shard.global_index(p.global_shape, i));
+        case Init::zeros:
+          out[i] = 0.0;
+          break;
+        case Init::ones:
+          out[i] = 1.0;
+          break;
+        case Init::normal:
+          out[i] = p.init.mean + p.init.std * rng.normal(p.shard.global_index(p.global_shape, i));
       }
     }
     p.value.copy_from(f);

@@ -35,13 +35,13 @@ struct InitSpec {
 };
 
 struct Param {
-  std::string name;     // global name, e.g. "blocks.3.attn.qkv.weight"
+  std::string name;  // global name, e.g. "blocks.3.attn.qkv.weight"
   Shape global_shape;
   ShardSpec shard;
   InitSpec init;
-  bool weight_decay;    // AdamW decays matrices and embeddings, not norms and biases
-  Tensor value;         // local shard, a view into the flat parameter buffer
-  Tensor grad;          // same layout, a view into the flat gradient buffer
+  bool weight_decay;  // AdamW decays matrices and embeddings, not norms and biases
+  Tensor value;       // local shard, a view into the flat parameter buffer
+  Tensor grad;        // same layout, a view into the flat gradient buffer
   int64_t flat_offset = 0;
 };
 

@@ -39,7 +39,8 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
 
 Tensor Tensor::view_of(std::shared_ptr<Storage> storage, int64_t offset, const Shape& shape, DType dtype) {
   TRIDENT_CHECK(static_cast<size_t>(offset + shape_numel(shape)) * dtype_size(dtype) <= storage->bytes(),
-                "view {} at offset {} overruns storage of {} bytes", shape_str(shape), offset, storage->bytes());
+                "view {} at offset {} overruns storage of {} bytes", shape_str(shape), offset,
+                storage->bytes());
   Tensor t;
   t.storage_ = std::move(storage);
   t.offset_ = offset;
@@ -92,13 +93,20 @@ namespace {
 template <typename F>
 void visit_dtype(DType dtype, F&& f) {
   switch (dtype) {
-    case DType::f32: return f(float{});
-    case DType::f64: return f(double{});
-    case DType::bf16: return f(bf16{});
-    case DType::i32: return f(int32_t{});
-    case DType::u16: return f(uint16_t{});
-    case DType::u32: return f(uint32_t{});
-    case DType::f16: fail("f16 tensors are only supported on the CUDA backend");
+    case DType::f32:
+      return f(float{});
+    case DType::f64:
+      return f(double{});
+    case DType::bf16:
+      return f(bf16{});
+    case DType::i32:
+      return f(int32_t{});
+    case DType::u16:
+      return f(uint16_t{});
+    case DType::u32:
+      return f(uint32_t{});
+    case DType::f16:
+      fail("f16 tensors are only supported on the CUDA backend");
   }
 }
 
@@ -150,7 +158,9 @@ void Tensor::fill(double value) {
   });
 }
 
-void Tensor::zero() { std::memset(raw(), 0, nbytes()); }
+void Tensor::zero() {
+  std::memset(raw(), 0, nbytes());
+}
 
 double Tensor::item(int64_t i) const {
   TRIDENT_CHECK(0 <= i && i < numel(), "item {} of {}", i, shape_str(shape_));

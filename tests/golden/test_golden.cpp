@@ -77,18 +77,21 @@ TEST_P(GoldenTest, TenAdamWStepsMatchTheTwin) {
     EXPECT_NEAR(loss, ref.item(s), 1e-5 * std::abs(ref.item(s))) << "step " << s;
     g.model->backward(acts, 1.0);
     const double norm = clip_grad_norm(g.model->params(), o.grad_clip());
-    EXPECT_NEAR(norm, g.at("train.grad_norms").item(s), 1e-4 * g.at("train.grad_norms").item(s)) << "step " << s;
+    EXPECT_NEAR(norm, g.at("train.grad_norms").item(s), 1e-4 * g.at("train.grad_norms").item(s))
+        << "step " << s;
     EXPECT_NEAR(schedule.at(s), g.at("train.lrs").item(s), 1e-9) << "step " << s;
     optim.step(schedule.at(s));
   }
   // Final weights against the float64 twin. Adam divides by sqrt(v), so fp32 rounding in a near-zero gradient
-  // element can move its weight by up to lr per step, and 10 steps at lr 1e-2 amplify it. The bar per tensor is
-  // twice the distance PyTorch's own fp32 run of the same steps lands from the float64 run (train.final_f32.*),
-  // and 1e-4 at least. Measured: Trident 1e-7..1.3e-4 (gpt2 qkv.bias, where PyTorch fp32 is at 3.7e-4).
+  // element can move its weight by up to lr per step, and 10 steps at lr 1e-2 amplify it. The bar per tensor
+  // is twice the distance PyTorch's own fp32 run of the same steps lands from the float64 run
+  // (train.final_f32.*), and 1e-4 at least. Measured: Trident 1e-7..1.3e-4 (gpt2 qkv.bias, where PyTorch fp32
+  // is at 3.7e-4).
   for (const Param& p : g.model->params().params()) {
     const Tensor& ref = g.at("train.final." + p.name);
     const double floor = rel_l2(g.at("train.final_f32." + p.name), ref);
-    EXPECT_LE(rel_l2(p.value, ref), std::max(1e-4, 2.0 * floor)) << p.name << " (PyTorch fp32: " << floor << ")";
+    EXPECT_LE(rel_l2(p.value, ref), std::max(1e-4, 2.0 * floor))
+        << p.name << " (PyTorch fp32: " << floor << ")";
   }
 }
 

@@ -17,7 +17,8 @@ const std::string kData = std::string(TRIDENT_BINARY_DIR) + "/testdata/fortunes"
 
 config::Config tiny_config(const std::vector<std::string>& extra = {}) {
   config::Config cfg = load_config(std::string(TRIDENT_SOURCE_DIR) + "/configs/gpt2_tiny.pbtxt");
-  std::vector<std::string> sets{"data.train_path=" + kData + "/train.bin", "data.val_path=" + kData + "/val.bin"};
+  std::vector<std::string> sets{"data.train_path=" + kData + "/train.bin",
+                                "data.val_path=" + kData + "/val.bin"};
   sets.insert(sets.end(), extra.begin(), extra.end());
   apply_overrides(cfg, sets);
   resolve(cfg);
@@ -62,7 +63,8 @@ TEST(TrainTiny, ValidationLossFallsWellBelowInitial) {
 }
 
 TEST(TrainTiny, SameSeedSameLosses) {
-  const config::Config cfg = tiny_config({"train.steps=3", "optim.warmup_steps=1", "train.sample_tokens=0", "train.eval_interval=0"});
+  const config::Config cfg = tiny_config(
+      {"train.steps=3", "optim.warmup_steps=1", "train.sample_tokens=0", "train.eval_interval=0"});
   const TrainResult a = Trainer(cfg, "").run();
   const TrainResult b = Trainer(cfg, "").run();
   EXPECT_EQ(a.final_loss, b.final_loss);

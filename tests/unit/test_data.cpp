@@ -14,6 +14,7 @@
 #include "core/data/shard.h"
 #include "core/data/tokenizer.h"
 #include "core/runtime/error.h"
+#include "tests/unit/test_util.h"
 
 namespace fs = std::filesystem;
 using namespace trident;
@@ -52,16 +53,7 @@ std::string read_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// The message of the trident::Error that f throws ("" if it throws none).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 #define EXPECT_ERROR_HAS(stmt, ...)                                                           \
   do {                                                                                        \

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/io/safetensors.h"
+#include "tests/unit/test_util.h"
 
 namespace trident {
 namespace {
@@ -36,16 +37,7 @@ class SafetensorsTest : public ::testing::Test {
   fs::path dir_;
 };
 
-// The error message, or "" when `f` does not throw trident::Error.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 Tensor ramp(const Shape& shape, DType dtype, double scale) {
   Tensor t = Tensor::empty(shape, dtype);

@@ -60,13 +60,16 @@ BenchRow bench_trident(const config::Config& cfg, const BenchArgs& a) {
 }
 
 // Runs tools/reference/bench_twin.py; returns false (with the reason) when PyTorch is not available.
-bool bench_torch(const config::Config& cfg, const BenchArgs& a, int threads, BenchRow& row, std::string& why) {
+bool bench_torch(const config::Config& cfg, const BenchArgs& a, int threads, BenchRow& row,
+                 std::string& why) {
   const auto spec = models::ModelSpec::from_config(cfg.model());
   const std::string cmd = fmt::format(
-      "python3 {}/tools/reference/bench_twin.py --arch {} --n-layer {} --d-model {} --n-head {} --n-kv-head {} "
+      "python3 {}/tools/reference/bench_twin.py --arch {} --n-layer {} --d-model {} --n-head {} --n-kv-head "
+      "{} "
       "--d-ff {} --vocab {} --seq-len {} --batch {} --steps {} --warmup-steps {} --threads {} 2>&1",
-      TRIDENT_SOURCE_DIR, cfg.model().arch(), spec.n_layer, spec.d_model, spec.n_head, spec.n_kv_head, spec.d_ff,
-      spec.padded_vocab, cfg.train().seq_len(), cfg.train().micro_batch_size(), a.steps, a.warmup, threads);
+      TRIDENT_SOURCE_DIR, cfg.model().arch(), spec.n_layer, spec.d_model, spec.n_head, spec.n_kv_head,
+      spec.d_ff, spec.padded_vocab, cfg.train().seq_len(), cfg.train().micro_batch_size(), a.steps, a.warmup,
+      threads);
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) {
     why = "cannot start python3";
@@ -105,8 +108,8 @@ void run_bench_train(const BenchArgs& a) {
   fmt::print("trident bench train: {} {} | {:.1f}M params | B={} T={} | {} CPU threads | {} timed steps\n",
              cfg.model().arch(), a.config.path, static_cast<double>(spec.num_params()) / 1e6, B, T, threads,
              a.steps);
-  fmt::print("FLOPs/token = 6N + 6*L*T*C = {:.3f} MFLOP (N = {:.1f}M matmul parameters)\n", flops_per_token / 1e6,
-             (flops_per_token - 6.0 * spec.n_layer * T * spec.d_model) / 6e6);
+  fmt::print("FLOPs/token = 6N + 6*L*T*C = {:.3f} MFLOP (N = {:.1f}M matmul parameters)\n",
+             flops_per_token / 1e6, (flops_per_token - 6.0 * spec.n_layer * T * spec.d_model) / 6e6);
   std::vector<BenchRow> rows{bench_trident(cfg, a)};
   std::string why;
   BenchRow torch_row;
@@ -117,12 +120,12 @@ void run_bench_train(const BenchArgs& a) {
       fmt::print("PyTorch twin not run: {}\n", why);
     }
   }
-  fmt::print("\n| {:<24} | {:>10} | {:>12} | {:>9} | {:>12} |\n", "implementation", "step ms", "tokens/s", "GFLOP/s",
-             "trident/this");
-  fmt::print("|{:-<26}|{:->12}|{:->14}|{:->11}|{:->14}|\n", "", "", "", "", "");
+  fmt::print("\n| {:<28} | {:>10} | {:>12} | {:>9} | {:>12} |\n", "implementation", "step ms", "tokens/s",
+             "GFLOP/s", "trident/this");
+  fmt::print("|{:-<30}|{:->12}|{:->14}|{:->11}|{:->14}|\n", "", "", "", "", "");
   for (const BenchRow& r : rows) {
-    fmt::print("| {:<24} | {:>10.1f} | {:>12.0f} | {:>9.2f} | {:>12.2f} |\n", r.impl, r.step_ms, r.tokens_per_s,
-               r.tokens_per_s * flops_per_token / 1e9, rows[0].tokens_per_s / r.tokens_per_s);
+    fmt::print("| {:<28} | {:>10.1f} | {:>12.0f} | {:>9.2f} | {:>12.2f} |\n", r.impl, r.step_ms,
+               r.tokens_per_s, r.tokens_per_s * flops_per_token / 1e9, rows[0].tokens_per_s / r.tokens_per_s);
   }
 }
 
@@ -132,15 +135,21 @@ void register_bench(CLI::App& app) {
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks that print tables (never timed tests)");
   bench->require_subcommand(1);
   auto args = std::make_shared<BenchArgs>();
-  CLI::App* train = bench->add_subcommand("train", "Training-step throughput (forward, backward, AdamW) vs PyTorch");
+  CLI::App* train =
+      bench->add_subcommand("train", "Training-step throughput (forward, backward, AdamW) vs PyTorch");
   args->config.add_to(*train);
-  train->add_option("--steps", args->steps, "Timed steps")->capture_default_str()->check(CLI::Range(1, 100000));
-  train->add_option("--warmup", args->warmup, "Untimed warmup steps")->capture_default_str()->check(CLI::Range(0, 1000));
+  train->add_option("--steps", args->steps, "Timed steps")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  train->add_option("--warmup", args->warmup, "Untimed warmup steps")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
   train->add_flag("!--no-torch", args->torch, "Skip the PyTorch twin");
   train->footer(
       "Uses random tokens, so no data is needed. Examples:\n"
       "  trident bench train configs/gpt2_tiny.pbtxt\n"
-      "  trident bench train configs/gpt2_124m.pbtxt --set train.micro_batch_size=4 --set train.seq_len=64 \\\n"
+      "  trident bench train configs/gpt2_124m.pbtxt --set train.micro_batch_size=4 --set train.seq_len=64 "
+      "\\\n"
       "      --set train.precision=fp32 --set runtime.device=cpu");
   train->callback([args] { run_bench_train(*args); });
 }

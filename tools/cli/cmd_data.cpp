@@ -51,10 +51,11 @@ void run_prepare(const PrepareOptions& opts) {
   fmt::print("  train  {:>12} tokens  {}\n", stats.train_tokens, stats.train_path);
   fmt::print("  val    {:>12} tokens  {}\n", stats.val_tokens, stats.val_path);
   fmt::print("  {:.3f} bytes per token\n", stats.bytes_per_token());
-  // A directory of fortunes holds an index (.dat) and a UTF-8 twin (.u8) per file: say how many, not each one.
+  // A directory of fortunes holds an index (.dat) and a UTF-8 twin (.u8) per file: say how many, not each
+  // one.
   if (!stats.skipped.empty()) {
-    fmt::print("  skipped {} non-text file{} (e.g. {})\n", stats.skipped.size(), stats.skipped.size() == 1 ? "" : "s",
-               stats.skipped.front());
+    fmt::print("  skipped {} non-text file{} (e.g. {})\n", stats.skipped.size(),
+               stats.skipped.size() == 1 ? "" : "s", stats.skipped.front());
   }
 }
 

@@ -29,13 +29,15 @@ void run_generate(const GenerateArgs& a) {
   const std::string cfg_path = a.run_dir + "/config.pbtxt";
   const std::string weights_path = a.run_dir + "/model.safetensors";
   if (!std::filesystem::exists(weights_path)) {
-    fail("'{}' has no model.safetensors; train first with `trident train CONFIG --out {}`", a.run_dir, a.run_dir);
+    fail("'{}' has no model.safetensors; train first with `trident train CONFIG --out {}`", a.run_dir,
+         a.run_dir);
   }
   config::Config cfg = load_config(cfg_path);
   set_cpu_threads(cfg.runtime().threads());
   models::Transformer model(models::ModelSpec::from_config(cfg.model()));
   io::load_params(model.params(), io::load_safetensors(weights_path).tensors);
-  auto tokenizer = data::make_tokenizer(cfg.data().tokenizer(), cfg.data().vocab_path(), cfg.data().merges_path());
+  auto tokenizer =
+      data::make_tokenizer(cfg.data().tokenizer(), cfg.data().vocab_path(), cfg.data().merges_path());
   SampleOptions opt{a.tokens, a.temperature, a.top_k, a.seed};
   std::cout << tokenizer->decode(generate(model, tokenizer->encode(a.prompt), opt)) << "\n";
 }
@@ -46,7 +48,9 @@ void register_generate(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("generate", "Sample text from a trained run directory");
   cmd->add_option("run_dir", args->run_dir, "Run directory written by `trident train --out DIR`")->required();
   cmd->add_option("--prompt", args->prompt, "Text to continue")->capture_default_str();
-  cmd->add_option("--tokens", args->tokens, "Tokens to generate")->capture_default_str()->check(CLI::Range(1, 100000));
+  cmd->add_option("--tokens", args->tokens, "Tokens to generate")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   cmd->add_option("--temperature", args->temperature, "Sampling temperature (> 0)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

@@ -11,8 +11,8 @@ namespace trident::cli {
 void register_info(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("info", "Show the build (CUDA or CPU-only) and the devices found");
   cmd->callback([] {
-    fmt::print("trident 0.1.0 | CUDA backend: {} | CPU cores: {}\n", built_with_cuda() ? "built" : "not built",
-               std::thread::hardware_concurrency());
+    fmt::print("trident 0.1.0 | CUDA backend: {} | CPU cores: {}\n",
+               built_with_cuda() ? "built" : "not built", std::thread::hardware_concurrency());
     std::string why;
     const auto devices = cuda_devices(&why);
     if (devices.empty()) fmt::print("CUDA devices: none ({})\n", why);

@@ -19,8 +19,9 @@ void register_train(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand("train", "Train a model from a config file");
   args->config.add_to(*cmd);
-  cmd->add_option("--out", args->out,
-                  "Run directory for config.pbtxt, metrics.jsonl and model.safetensors (default: runs/<config name>)");
+  cmd->add_option(
+      "--out", args->out,
+      "Run directory for config.pbtxt, metrics.jsonl and model.safetensors (default: runs/<config name>)");
   cmd->footer(
       "Example:\n"
       "  trident data prepare --input /usr/share/games/fortunes --out data/fortunes\n"

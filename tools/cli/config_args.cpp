@@ -5,9 +5,11 @@
 namespace trident::cli {
 
 void ConfigArgs::add_to(CLI::App& cmd) {
-  cmd.add_option("config", path, "Config file (.pbtxt protobuf text format, or .json), e.g. configs/gpt2_tiny.pbtxt")
+  cmd.add_option("config", path,
+                 "Config file (.pbtxt protobuf text format, or .json), e.g. configs/gpt2_tiny.pbtxt")
       ->required();
-  cmd.add_option("--set", sets, "Override a field, e.g. --set train.steps=100 --set optim.lr=1e-3 (repeatable)")
+  cmd.add_option("--set", sets,
+                 "Override a field, e.g. --set train.steps=100 --set optim.lr=1e-3 (repeatable)")
       ->allow_extra_args(false);
 }
 

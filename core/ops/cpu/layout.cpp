@@ -18,8 +18,8 @@ void copy_blocks(const Tensor& fused, const std::vector<Block>& parts, bool to_p
   const int64_t rows = fused.numel() / fused_cols;
   int64_t total = 0;
   for (const Block& b : parts) total += b.row_bytes;
-  TRIDENT_CHECK(total == fused_cols * static_cast<int64_t>(es), "blocks of {} bytes per row vs fused {}", total,
-                fused_cols * es);
+  TRIDENT_CHECK(total == fused_cols * static_cast<int64_t>(es), "blocks of {} bytes per row vs fused {}",
+                total, fused_cols * es);
   char* f = static_cast<char*>(fused.raw());
 #pragma omp parallel for
   for (int64_t r = 0; r < rows; ++r) {
@@ -37,7 +37,8 @@ void copy_blocks(const Tensor& fused, const std::vector<Block>& parts, bool to_p
 }
 
 Block block_of(const Tensor& t, const Tensor& fused) {
-  TRIDENT_CHECK(t.dtype() == fused.dtype() && t.device().is_cpu(), "part {} vs fused {}", t.str(), fused.str());
+  TRIDENT_CHECK(t.dtype() == fused.dtype() && t.device().is_cpu(), "part {} vs fused {}", t.str(),
+                fused.str());
   const int64_t rows = fused.numel() / fused.dim(-1);
   TRIDENT_CHECK(t.numel() % rows == 0, "part {} does not have {} rows", t.str(), rows);
   return {static_cast<char*>(t.raw()), static_cast<int64_t>(t.numel() / rows * dtype_size(t.dtype()))};

@@ -4,7 +4,9 @@
 
 namespace trident {
 
-bool built_with_cuda() { return true; }
+bool built_with_cuda() {
+  return true;
+}
 
 std::vector<CudaDeviceInfo> cuda_devices(std::string* why_none) {
   int count = 0;
