@@ -447,10 +447,10 @@ TEST(ConfigValidate, UnsupportedParallelismIsRefusedPlainly) {
 
 TEST(ConfigValidate, BatchAndScheduleRules) {
   config::Config c = good_config();
-  apply_overrides(
-      c, {"train.global_batch_size=20", "optim.warmup_steps=400", "optim.lr=0.001", "optim.min_lr=0.01",
-          "train.log_interval=0", "train.eval_steps=0", "optim.eps=0", "optim.grad_clip=-1",
-          "train.sample_temperature=0", "train.sample_top_k=-1", "optim.weight_decay=-0.1"});
+  apply_overrides(c, {"train.global_batch_size=20", "train.steps=300", "optim.warmup_steps=400",
+                      "optim.lr=0.001", "optim.min_lr=0.01", "train.log_interval=0", "train.eval_steps=0",
+                      "optim.eps=0", "optim.grad_clip=-1", "train.sample_temperature=0",
+                      "train.sample_top_k=-1", "optim.weight_decay=-0.1"});
   std::string text = problems_text(c);
   EXPECT_CONTAINS(text,
                   "train.global_batch_size (20) is not divisible by train.micro_batch_size (8) x "
