@@ -49,3 +49,14 @@ foreach(cmd "" train "data prepare" generate "bench train")
   add_test(NAME cli.${name} COMMAND ${TRIDENT_BIN} ${args} --help)
   set_tests_properties(cli.${name} PROPERTIES LABELS unit PASS_REGULAR_EXPRESSION "Usage:.*")
 endforeach()
+
+# The main path end to end in a few seconds: train 20 steps into a run directory, then sample from it.
+add_test(NAME cli.train_short
+         COMMAND ${TRIDENT_BIN} train ${TINY} ${DATA_SETS} --set train.steps=20 --set optim.warmup_steps=5
+                 --set train.eval_interval=10 --set train.sample_tokens=20 --out ${TEST_DATA}/short_run)
+set_tests_properties(cli.train_short PROPERTIES LABELS unit TIMEOUT 120 FIXTURES_REQUIRED fortunes_data
+                     FIXTURES_SETUP short_run
+                     PASS_REGULAR_EXPRESSION "step +20/20 \\| val loss [0-9.]+.*sample \\(temperature")
+add_test(NAME cli.generate COMMAND ${TRIDENT_BIN} generate ${TEST_DATA}/short_run --prompt "The " --tokens 30)
+set_tests_properties(cli.generate PROPERTIES LABELS unit FIXTURES_REQUIRED short_run
+                     PASS_REGULAR_EXPRESSION "^The ")
