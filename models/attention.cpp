@@ -69,6 +69,10 @@ void CausalSelfAttention::backward(Tensor& dx, const Tensor& dy, const Tensor& x
   ops::concat_last_dim(ws.dqkv, {&ws.dq, &ws.dk, &ws.dv});
   Tensor dx2 = dx.view({B * T, C});
   qkv_.backward(dx2, ws.dqkv.view({B * T, qkv_.local_out()}), x.view({B * T, C}));
+  // The key bias adds q . b_k to every score of a query's row, and softmax ignores a constant shift, so its
+  // exact gradient is zero. Computed, it is rounding noise, which Adam would scale up to lr-sized steps that
+  // differ between layouts; keep it at its exact value.
+  if (Param* bias = qkv_.bias()) bias->grad.flat(heads_ * head_dim_, {kv_heads_ * head_dim_}).zero();
 }
 
 }  // namespace trident::models

@@ -15,6 +15,7 @@ class ColumnParallelLinear {
                        bool bias, double init_std, TpGroup group = {}, int segments = 1);
 
   int64_t local_out() const { return local_out_; }
+  Param* bias() const { return bias_; }  // null without bias
   // in (N, in) -> out (N, out/tp)
   void forward(Tensor& out, const Tensor& in) const;
   // din (N, in) written (after f's all-reduce); weight/bias gradients accumulated.

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -23,8 +24,21 @@ std::string format_duration(double s) {
 
 }  // namespace
 
-Trainer::Trainer(const config::Config& cfg, std::string out_dir) : cfg_(cfg), out_dir_(std::move(out_dir)) {
+namespace {
+// Data-parallel bucket size: 25 MB of fp32 gradients unless the config says otherwise (PyTorch DDP's
+// default).
+int64_t bucket_numel(const config::Config& cfg) {
+  const double mb = cfg.parallel().bucket_mb() > 0 ? cfg.parallel().bucket_mb() : 25.0;
+  return std::max<int64_t>(1, static_cast<int64_t>(mb * (1 << 20) / 4));
+}
+}  // namespace
+
+Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communicator& dp)
+    : cfg_(cfg), out_dir_(std::move(out_dir)), dp_(dp) {
   init_logging();
+  // Only rank 0 prints progress; TRIDENT_LOG_ALL_RANKS=1 lets every rank speak.
+  if (!is_main() && std::getenv("TRIDENT_LOG_ALL_RANKS") == nullptr) spdlog::set_level(spdlog::level::warn);
+  check_same_config();
   const auto& t = cfg_.train();
   set_cpu_threads(cfg_.runtime().threads());
 
@@ -44,9 +58,11 @@ Trainer::Trainer(const config::Config& cfg, std::string out_dir) : cfg_(cfg), ou
   optim_ =
       std::make_unique<AdamW>(model_->params(), AdamWConfig{o.beta1(), o.beta2(), o.eps(), o.weight_decay()});
   schedule_ = {o.lr(), o.min_lr(), o.warmup_steps(), t.steps()};
-  accum_steps_ = t.global_batch_size() / t.micro_batch_size();
+  accum_steps_ = t.global_batch_size() / (int64_t{t.micro_batch_size()} * dp_.size());
+  if (dp_.size() > 1)
+    reducer_ = std::make_unique<zero::GradReducer>(model_->params().flat_grads(), dp_, bucket_numel(cfg_));
 
-  if (!out_dir_.empty()) {
+  if (!out_dir_.empty() && is_main()) {
     std::error_code ec;
     std::filesystem::create_directories(out_dir_, ec);
     if (ec) fail("cannot create output directory '{}': {}", out_dir_, ec.message());
@@ -55,15 +71,50 @@ Trainer::Trainer(const config::Config& cfg, std::string out_dir) : cfg_(cfg), ou
   }
 }
 
+void Trainer::check_same_config() {
+  if (dp_.size() == 1) return;
+  const uint64_t hash = config_hash(cfg_);
+  Tensor mine = Tensor::empty({2}, DType::u32);
+  mine.data<uint32_t>()[0] = static_cast<uint32_t>(hash);
+  mine.data<uint32_t>()[1] = static_cast<uint32_t>(hash >> 32);
+  Tensor all = Tensor::empty({2 * dp_.size()}, DType::u32);
+  dp_.all_gather(all, mine);
+  const uint32_t* h = all.data<uint32_t>();
+  std::string differ;
+  for (int r = 1; r < dp_.size(); ++r) {
+    if (h[2 * r] != h[0] || h[2 * r + 1] != h[1]) differ += (differ.empty() ? "" : ", ") + std::to_string(r);
+  }
+  if (!differ.empty()) {
+    fail(
+        "ranks {} hold a different resolved config than rank 0; launch every rank with the same CONFIG and "
+        "--set options",
+        differ);
+  }
+}
+
 void Trainer::train_step(int64_t step, double& loss, double& norm, double& lr) {
   const int64_t B = cfg_.train().micro_batch_size();
+  // This rank's slice of the global batch: sequences [rank * B * accum, (rank + 1) * B * accum).
+  const int64_t first = dp_.rank() * B * accum_steps_;
+  const double scale = 1.0 / static_cast<double>(accum_steps_);
   model_->params().zero_grads();
   loss = 0.0;
   for (int64_t micro = 0; micro < accum_steps_; ++micro) {
-    train_sampler_->fill(step, micro * B, B, tokens_, targets_);
-    const double micro_loss = model_->forward(acts_, tokens_, targets_);
-    model_->backward(acts_, 1.0 / static_cast<double>(accum_steps_));
-    loss += micro_loss / static_cast<double>(accum_steps_);
+    train_sampler_->fill(step, first + micro * B, B, tokens_, targets_);
+    loss += model_->forward(acts_, tokens_, targets_) * scale;
+    // Only the last micro-batch communicates: its backward starts each gradient bucket's all-reduce.
+    if (reducer_ && micro + 1 == accum_steps_) {
+      reducer_->begin();
+      model_->backward(acts_, scale, [this](int64_t n) { reducer_->grads_ready(n); });
+      reducer_->finish();
+    } else {
+      model_->backward(acts_, scale);
+    }
+  }
+  if (dp_.size() > 1) {
+    Tensor l = Tensor::full({1}, loss, DType::f64);
+    dp_.all_reduce(l, comm::ReduceOp::avg);
+    loss = l.item(0);
   }
   if (!std::isfinite(loss))
     fail("training diverged: loss is {} at step {} (try a lower optim.lr)", loss, step);
@@ -90,14 +141,16 @@ void Trainer::log_step(int64_t step, double loss, double norm, double lr, double
 double Trainer::evaluate() {
   if (!eval_sampler_) return -1.0;
   const int64_t B = cfg_.train().micro_batch_size();
-  double sum = 0.0;
   const int64_t n = cfg_.train().eval_steps();
+  // Data-parallel ranks take every dp-th evaluation batch and sum their losses.
+  Tensor sum = Tensor::zeros({1}, DType::f64);
   models::ModelActs acts;
-  for (int64_t e = 0; e < n; ++e) {
+  for (int64_t e = dp_.rank(); e < n; e += dp_.size()) {
     eval_sampler_->fill(e, 0, B, tokens_, targets_);
-    sum += model_->forward(acts, tokens_, targets_);
+    sum.data<double>()[0] += model_->forward(acts, tokens_, targets_);
   }
-  return sum / static_cast<double>(n);
+  if (dp_.size() > 1) dp_.all_reduce(sum, comm::ReduceOp::sum);
+  return sum.item(0) / static_cast<double>(n);
 }
 
 std::string Trainer::sample_text() {
@@ -119,9 +172,11 @@ TrainResult Trainer::run() {
   spdlog::info("model: {} | {} layers, d_model {}, {} heads ({} kv), {:.2f}M parameters", cfg_.model().arch(),
                spec.n_layer, spec.d_model, spec.n_head, spec.n_kv_head,
                static_cast<double>(model_->params().numel()) / 1e6);
-  spdlog::info("data: {} train tokens{} | batch {} x {} tokens ({} micro-batches of {})",
-               train_shard_->count(), val_shard_ ? fmt::format(", {} val tokens", val_shard_->count()) : "",
-               t.global_batch_size(), t.seq_len(), accum_steps_, t.micro_batch_size());
+  spdlog::info(
+      "data: {} train tokens{} | batch {} x {} tokens = {} data-parallel rank{} x {} micro-batch{} of {}",
+      train_shard_->count(), val_shard_ ? fmt::format(", {} val tokens", val_shard_->count()) : "",
+      t.global_batch_size(), t.seq_len(), dp_.size(), dp_.size() == 1 ? "" : "s", accum_steps_,
+      accum_steps_ == 1 ? "" : "es", t.micro_batch_size());
 
   TrainResult result;
   const auto start = std::chrono::steady_clock::now();
@@ -144,13 +199,13 @@ TrainResult Trainer::run() {
   }
   spdlog::info("trained {} steps in {}", t.steps(), format_duration(elapsed_s_));
 
-  if (!out_dir_.empty()) {
+  if (!out_dir_.empty() && is_main()) {
     std::map<std::string, Tensor> weights;
     for (const Param& p : model_->params().params()) weights[p.name] = p.value;
     io::save_safetensors(out_dir_ + "/model.safetensors", weights, {{"config", to_text(cfg_)}});
     spdlog::info("wrote {}/model.safetensors, config.pbtxt and metrics.jsonl", out_dir_);
   }
-  if (t.sample_tokens() > 0) {
+  if (t.sample_tokens() > 0 && is_main()) {
     result.sample = sample_text();
     spdlog::info("sample (temperature {}, top-k {}):\n{}", t.sample_temperature(), t.sample_top_k(),
                  result.sample);

@@ -6,12 +6,14 @@
 #include <optional>
 #include <string>
 
+#include "core/comm/communicator.h"
 #include "core/config/trident.pb.h"
 #include "core/data/sampler.h"
 #include "core/optim/adamw.h"
 #include "core/optim/lr_schedule.h"
 #include "core/runtime/metrics.h"
 #include "models/transformer.h"
+#include "zero/grad_reducer.h"
 
 namespace trident {
 
@@ -23,8 +25,9 @@ struct TrainResult {
 
 class Trainer {
  public:
-  // cfg must be resolved and validated. out_dir may be empty (no files written).
-  Trainer(const config::Config& cfg, std::string out_dir);
+  // cfg must be resolved and validated for dp.size() ranks. out_dir may be empty (no files written).
+  // dp is the data-parallel group (the world, while tensor and pipeline parallelism are 1).
+  Trainer(const config::Config& cfg, std::string out_dir, comm::Communicator& dp);
 
   TrainResult run();
   models::Transformer& model() { return *model_; }
@@ -35,9 +38,13 @@ class Trainer {
   void train_step(int64_t step, double& loss, double& norm, double& lr);
   void log_step(int64_t step, double loss, double norm, double lr, double step_s);
   std::string sample_text();
+  void check_same_config();
+  bool is_main() const { return dp_.rank() == 0; }
 
   config::Config cfg_;
   std::string out_dir_;
+  comm::Communicator& dp_;
+  std::unique_ptr<zero::GradReducer> reducer_;
   std::unique_ptr<models::Transformer> model_;
   std::unique_ptr<AdamW> optim_;
   LrSchedule schedule_;

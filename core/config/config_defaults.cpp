@@ -26,6 +26,8 @@ config::Config default_config() {
   p.set_tensor(1);
   p.set_pipeline(1);
   p.set_expert(1);
+  p.set_context(1);
+  p.set_expert_tensor(1);
   p.set_zero_stage(0);
   p.set_order("tp-cp-ep-dp-pp");  // Megatron's: tensor innermost (fastest links), pipeline outermost
 
@@ -58,6 +60,7 @@ config::Config default_config() {
 
   c.mutable_runtime()->set_device("auto");
   c.mutable_runtime()->set_threads(0);  // all cores
+  c.mutable_comm()->set_timeout_s(300);  // watchdog: seconds before an unfinished collective ends the job
   return c;
 }
 

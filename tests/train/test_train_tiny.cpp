@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/comm/local_communicator.h"
 #include "core/config/config.h"
 #include "train/trainer.h"
 
@@ -30,7 +31,8 @@ TEST(TrainTiny, ValidationLossFallsWellBelowInitial) {
   const std::string out = ::testing::TempDir() + "/trident_train_tiny";
   std::filesystem::remove_all(out);
   const config::Config cfg = tiny_config({"train.sample_tokens=40"});
-  const TrainResult r = Trainer(cfg, out).run();
+  comm::LocalCommunicator one;
+  const TrainResult r = Trainer(cfg, out, one).run();
   // The untrained model sits at ln(257) = 5.55 nats/byte, unigram byte statistics of this corpus at 3.33 and
   // bigram statistics at 2.60; the default schedule (700 steps) measured 2.21. Bar: 2.4.
   EXPECT_LT(r.final_val_loss, 2.4);
@@ -65,8 +67,9 @@ TEST(TrainTiny, ValidationLossFallsWellBelowInitial) {
 TEST(TrainTiny, SameSeedSameLosses) {
   const config::Config cfg = tiny_config(
       {"train.steps=3", "optim.warmup_steps=1", "train.sample_tokens=0", "train.eval_interval=0"});
-  const TrainResult a = Trainer(cfg, "").run();
-  const TrainResult b = Trainer(cfg, "").run();
+  comm::LocalCommunicator one;
+  const TrainResult a = Trainer(cfg, "", one).run();
+  const TrainResult b = Trainer(cfg, "", one).run();
   EXPECT_EQ(a.final_loss, b.final_loss);
   EXPECT_EQ(a.final_val_loss, b.final_val_loss);
 }

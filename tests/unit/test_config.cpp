@@ -421,13 +421,19 @@ TEST(ConfigValidate, UnsupportedParallelismIsRefusedPlainly) {
   apply_overrides(c, {"parallel.tensor=2"});
   EXPECT_CONTAINS(error_of([&] { validate(c, 2); }),
                   "parallel.tensor = 2: tensor parallelism is not supported yet; set it to 1");
-  for (const char* set :
-       {"parallel.pipeline=2", "parallel.expert=2", "parallel.data=2", "parallel.zero_stage=1"}) {
+  for (const char* set : {"parallel.pipeline=2", "parallel.expert=2", "parallel.zero_stage=1"}) {
     SCOPED_TRACE(set);
     config::Config d = good_config();
     apply_overrides(d, {set});
     EXPECT_CONTAINS(problems_text(d, 2), "not supported yet");
   }
+  // Data parallelism is supported: data = 2 on 2 ranks is valid, and so is data = 0 on 4.
+  config::Config dp2 = good_config();
+  apply_overrides(dp2, {"parallel.data=2"});
+  EXPECT_EQ(problems_text(dp2, 2), "");
+  config::Config dp0 = good_config();
+  apply_overrides(dp0, {"parallel.data=0", "train.global_batch_size=32"});
+  EXPECT_EQ(problems_text(dp0, 4), "");
   config::Config data0 = good_config();
   apply_overrides(data0, {"parallel.data=0"});
   EXPECT_EQ(problems_text(data0), "");

@@ -2,6 +2,12 @@
 #include <filesystem>
 #include <memory>
 
+#include <mpi.h>
+
+#include <iostream>
+
+#include "core/comm/bootstrap.h"
+#include "core/config/config.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/config_args.h"
 #include "train/trainer.h"
@@ -27,10 +33,22 @@ void register_train(CLI::App& app) {
       "  trident data prepare --input /usr/share/games/fortunes --out data/fortunes\n"
       "  trident train configs/gpt2_tiny.pbtxt --out runs/tiny --set train.steps=100");
   cmd->callback([args] {
-    const config::Config cfg = args->config.load();
-    std::string out = args->out;
-    if (out.empty()) out = "runs/" + std::filesystem::path(args->config.path).stem().string();
-    Trainer(cfg, out).run();
+    config::Config cfg = args->config.parse();
+    // Under mpirun this initialises MPI and the watchdog; a plain run stays one local rank.
+    comm::Runtime runtime(comm::CommOptions::from_config(cfg));
+    try {
+      resolve(cfg, runtime.world_size());
+      validate(cfg, runtime.world_size());
+      std::string out = args->out;
+      if (out.empty()) out = "runs/" + std::filesystem::path(args->config.path).stem().string();
+      auto world = runtime.world();
+      Trainer(cfg, out, *world).run();
+    } catch (const Error& e) {
+      if (runtime.world_size() == 1) throw;
+      // One rank's mistake must not leave the others waiting in a collective: say which rank, end the job.
+      std::cerr << "trident: error: [rank " << runtime.world_rank() << "] " << e.what() << std::endl;
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
   });
 }
 

@@ -10,5 +10,6 @@ void register_data(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_info(CLI::App& app);
+void register_topo(CLI::App& app);
 
 }  // namespace trident::cli

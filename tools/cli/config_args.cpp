@@ -13,11 +13,16 @@ void ConfigArgs::add_to(CLI::App& cmd) {
       ->allow_extra_args(false);
 }
 
-config::Config ConfigArgs::load() const {
+config::Config ConfigArgs::parse() const {
   config::Config cfg = load_config(path);
   apply_overrides(cfg, sets);
-  resolve(cfg);
-  validate(cfg);
+  return cfg;
+}
+
+config::Config ConfigArgs::load(int world_size) const {
+  config::Config cfg = parse();
+  resolve(cfg, world_size);
+  validate(cfg, world_size);
   return cfg;
 }
 

@@ -14,8 +14,10 @@ struct ConfigArgs {
   std::vector<std::string> sets;
 
   void add_to(CLI::App& cmd);
-  // load, apply --set overrides, resolve defaults, validate (one message listing every problem).
-  config::Config load() const;
+  // load and apply --set overrides (no defaults resolved, nothing validated).
+  config::Config parse() const;
+  // parse, resolve defaults, validate for world_size ranks (one message listing every problem).
+  config::Config load(int world_size = 1) const;
 };
 
 }  // namespace trident::cli

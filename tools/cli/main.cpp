@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   trident::cli::register_bench(app);
   trident::cli::register_generate(app);
   trident::cli::register_info(app);
+  trident::cli::register_topo(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,57 @@
+// The multi-rank GoogleTest binary: ctest runs it under `mpirun -np N`. Every rank runs every test; rank 0
+// prints the usual report, other ranks print only their failures, and the exit code is non-zero when any rank
+// failed. A test that desynchronises the ranks ends through the watchdog (60 s) with the collective named.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "core/comm/bootstrap.h"
+#include "core/comm/mpi_check.h"
+#include "core/runtime/logging.h"
+#include "tests/multirank/multirank.h"
+
+namespace trident::test {
+namespace {
+
+std::unique_ptr<comm::Communicator> g_world;
+
+class FailurePrinter : public ::testing::EmptyTestEventListener {
+ public:
+  explicit FailurePrinter(int rank) : rank_(rank) {}
+  void OnTestPartResult(const ::testing::TestPartResult& r) override {
+    if (!r.failed()) return;
+    std::fprintf(stderr, "[rank %d] %s:%d: failure\n%s\n", rank_, r.file_name() ? r.file_name() : "?",
+                 r.line_number(), r.summary());
+  }
+
+ private:
+  int rank_;
+};
+
+}  // namespace
+
+comm::Communicator& world() {
+  return *g_world;
+}
+
+}  // namespace trident::test
+
+int main(int argc, char** argv) {
+  trident::init_logging();
+  auto options = trident::comm::CommOptions::from_env();
+  options.timeout_s = 60;
+  trident::comm::Runtime runtime(options);
+  ::testing::InitGoogleTest(&argc, argv);
+  trident::test::g_world = runtime.world();
+  const int rank = runtime.world_rank();
+  if (rank != 0) {
+    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+    listeners.Append(new trident::test::FailurePrinter(rank));
+  }
+  int rc = RUN_ALL_TESTS();
+  int any = rc;
+  if (runtime.mpi()) TRIDENT_MPI_CHECK(MPI_Allreduce(&rc, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+  trident::test::g_world.reset();
+  return any;
+}

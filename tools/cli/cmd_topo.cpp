@@ -1,0 +1,94 @@
+// trident topo: the rank layout a config gives on N ranks — coordinates, every group, pipeline neighbours.
+// Nothing is launched; the same DeviceMesh is what training builds its communicators from.
+#include <fmt/format.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config/config.h"
+#include "core/mesh/device_mesh.h"
+#include "core/runtime/error.h"
+#include "tools/cli/commands.h"
+#include "tools/cli/config_args.h"
+
+namespace trident::cli {
+namespace {
+
+struct TopoArgs {
+  ConfigArgs config;
+  int world = 0;
+  int rank = 0;
+  bool one_rank = false;  // --rank given
+};
+
+// The group kinds training uses: dense tp/cp/dp/pp, dp-cp (dense gradient reduction), tp-pp (one model
+// replica), and on the expert grid ep (token all-to-all), edp (expert gradient reduction), etp.
+const std::vector<std::vector<Axis>> kGroupKinds = {{Axis::tp}, {Axis::cp},           {Axis::dp},
+                                                    {Axis::pp}, {Axis::dp, Axis::cp}, {Axis::tp, Axis::pp},
+                                                    {Axis::ep}, {Axis::edp},          {Axis::etp}};
+
+void print_rank(const DeviceMesh& mesh, int rank) {
+  const MeshCoords c = mesh.coords(rank);
+  fmt::print("rank {}: tp {} cp {} dp {} pp {} | ep {} etp {} edp {}\n", rank, c.tp, c.cp, c.dp, c.pp, c.ep,
+             c.etp, c.edp);
+  for (const auto& axes : kGroupKinds) {
+    std::string ranks;
+    for (int r : mesh.group_of(rank, axes)) ranks += (ranks.empty() ? "" : " ") + std::to_string(r);
+    fmt::print("  {:<8} [{}]\n", axes_name(axes), ranks);
+  }
+  fmt::print("  pipeline stage {} of {}: prev {}, next {} (wrapping: prev {}, next {})\n", c.pp,
+             mesh.size(Axis::pp), mesh.prev_stage_rank(rank), mesh.next_stage_rank(rank),
+             mesh.prev_stage_rank(rank, StageEnds::wrap), mesh.next_stage_rank(rank, StageEnds::wrap));
+}
+
+void run_topo(const TopoArgs& args) {
+  if (args.world < 1) fail("--world must be at least 1, got {}", args.world);
+  // Not validate(): it refuses the parallel sizes training does not run yet; the mesh checks the layout.
+  config::Config cfg = load_config(args.config.path);
+  apply_overrides(cfg, args.config.sets);
+  resolve(cfg, args.world);
+  const DeviceMesh mesh(args.world, mesh_sizes(cfg.parallel()), cfg.parallel().order());
+  if (args.one_rank && (args.rank < 0 || args.rank >= args.world))
+    fail("--rank {} is outside world size {}", args.rank, args.world);
+
+  fmt::print("{}\n", mesh.describe());
+  if (args.one_rank) {
+    print_rank(mesh, args.rank);
+    return;
+  }
+  fmt::print("\n{}", mesh.rank_table());
+  fmt::print("\ngroups (ranks in each):\n");
+  for (const auto& axes : kGroupKinds) fmt::print("{}", mesh.groups_table(axes));
+  if (mesh.size(Axis::pp) == 1)
+    fmt::print("\npipeline neighbours: none (pp = 1)\n");
+  else
+    fmt::print("\npipeline neighbours (-1: none):\n{}", mesh.neighbour_table());
+}
+
+}  // namespace
+
+void register_topo(CLI::App& app) {
+  auto args = std::make_shared<TopoArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "topo", "Print the rank layout of a config on N ranks: coordinates, groups, pipeline neighbours");
+  cmd->footer(
+      "Nothing is launched. Axes: tp (parallel.tensor), cp (parallel.context), dp (parallel.data, 0: the "
+      "rest),\n"
+      "pp (parallel.pipeline) on the dense grid; etp (parallel.expert_tensor), ep (parallel.expert) and\n"
+      "edp = world / (etp x ep x pp) on the expert grid. parallel.order lists the axes, first fastest.\n"
+      "Examples:\n"
+      "  trident topo --world 8 --set parallel.tensor=2 --set parallel.pipeline=2 configs/gpt2_tiny.pbtxt\n"
+      "  trident topo --world 16 --set parallel.tensor=2 --set parallel.expert=4 configs/gpt2_tiny.pbtxt\n"
+      "  trident topo --world 8 --set parallel.order=tp-dp-pp-cp-ep --rank 5 configs/gpt2_tiny.pbtxt\n");
+  cmd->add_option("--world,-n", args->world, "Number of ranks (world size)")->required();
+  CLI::Option* rank =
+      cmd->add_option("--rank", args->rank, "Show only this rank's coordinates, groups and neighbours");
+  args->config.add_to(*cmd);
+  cmd->callback([args, rank] {
+    args->one_rank = rank->count() > 0;
+    run_topo(*args);
+  });
+}
+
+}  // namespace trident::cli
