@@ -59,7 +59,7 @@ config::Config default_config() {
   c.mutable_data()->set_tokenizer("byte");
 
   c.mutable_runtime()->set_device("auto");
-  c.mutable_runtime()->set_threads(0);  // all cores
+  c.mutable_runtime()->set_threads(0);   // all cores
   c.mutable_comm()->set_timeout_s(300);  // watchdog: seconds before an unfinished collective ends the job
   return c;
 }

@@ -1,6 +1,7 @@
 // compare_runs REFERENCE_DIR RUN_DIR [--rtol 1e-5]: the layout-equivalence check. Two training runs of the
 // same config under different layouts must log the same loss at every step (relative difference <= rtol) and
-// end with the same weights (per tensor, ||run - ref|| / ||ref|| <= rtol). Prints a table; exit 1 on mismatch.
+// end with the same weights (per tensor, ||run - ref|| / ||ref|| <= rtol). Prints a table; exit 1 on
+// mismatch.
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -49,8 +50,8 @@ int compare(const std::string& ref_dir, const std::string& run_dir, double rtol)
     const double rel = std::abs(it->second - loss) / std::abs(loss);
     worst_loss = std::max(worst_loss, rel);
     if (rel > rtol) {
-      std::printf("step %lld: loss %.9f vs reference %.9f (relative %.2e > %.0e)\n", static_cast<long long>(step),
-                  it->second, loss, rel, rtol);
+      std::printf("step %lld: loss %.9f vs reference %.9f (relative %.2e > %.0e)\n",
+                  static_cast<long long>(step), it->second, loss, rel, rtol);
       ++failures;
     }
   }
@@ -76,8 +77,9 @@ int compare(const std::string& ref_dir, const std::string& run_dir, double rtol)
       ++failures;
     }
   }
-  std::printf("| %-40s | %6zu steps | worst loss rel %.2e | worst weight rel %.2e (%s) | %s |\n", run_dir.c_str(),
-              run.size(), worst_loss, worst_weight, worst_name.c_str(), failures ? "FAIL" : "ok");
+  std::printf("| %-40s | %6zu steps | worst loss rel %.2e | worst weight rel %.2e (%s) | %s |\n",
+              run_dir.c_str(), run.size(), worst_loss, worst_weight, worst_name.c_str(),
+              failures ? "FAIL" : "ok");
   return failures ? 1 : 0;
 }
 

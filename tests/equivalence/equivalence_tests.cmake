@@ -35,3 +35,21 @@ foreach(model gpt2 llama)
                          LABELS multirank TIMEOUT 180 RUN_SERIAL TRUE)
   endforeach()
 endforeach()
+
+# Ranks that hold different configs stop at start with the differing ranks named, instead of training apart.
+set(TINY_DATA ${CMAKE_SOURCE_DIR}/configs/gpt2_tiny.pbtxt --set data.train_path=${CMAKE_BINARY_DIR}/testdata/fortunes/train.bin
+    --set data.val_path=${CMAKE_BINARY_DIR}/testdata/fortunes/val.bin --set train.steps=2 --set optim.warmup_steps=1
+    --set train.sample_tokens=0)
+add_test(NAME multirank.config_mismatch
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/multirank/expect_failure.sh 60
+                 "ranks 1 hold a different resolved config than rank 0" --
+                 ${MPIEXEC_EXECUTABLE} --oversubscribe -np 1 $<TARGET_FILE:trident> train ${TINY_DATA} --set train.seed=1
+                 --out ${EQ_OUT}/mismatch : -np 1 $<TARGET_FILE:trident> train ${TINY_DATA} --set train.seed=2
+                 --out ${EQ_OUT}/mismatch)
+set_tests_properties(multirank.config_mismatch PROPERTIES LABELS multirank TIMEOUT 90 FIXTURES_REQUIRED fortunes_data
+                     ENVIRONMENT "${TRIDENT_MPI_TEST_ENV}")
+
+# trident bench comm runs under mpirun and prints the nccl-tests columns.
+trident_mpi_test(NAME multirank.bench_comm NP 2 LABELS multirank TIMEOUT 60
+                 COMMAND $<TARGET_FILE:trident> bench comm --max-bytes 4K --factor 8 --iters 2 --warmup 1)
+set_tests_properties(multirank.bench_comm PROPERTIES PASS_REGULAR_EXPRESSION "busbw.*sendrecv.*4096")

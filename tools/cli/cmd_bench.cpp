@@ -152,6 +152,7 @@ void register_bench(CLI::App& app) {
       "\\\n"
       "      --set train.precision=fp32 --set runtime.device=cpu");
   train->callback([args] { run_bench_train(*args); });
+  register_bench_comm(*bench);
 }
 
 }  // namespace trident::cli
