@@ -17,6 +17,8 @@ class GradReducer {
   GradReducer(Tensor grads, comm::Communicator& dp, int64_t bucket_numel);
 
   int num_buckets() const { return static_cast<int>(buckets_.size()); }
+  // Buckets whose all-reduce has been started since begin() (all of them after finish()).
+  int started() const { return static_cast<int>(next_); }
   // Call before the backward of the last micro-batch (the only one that communicates).
   void begin();
   // Elements [0, ready_numel) of the buffer are final: start every bucket inside.
