@@ -1,7 +1,13 @@
 #pragma once
 // ColumnParallelLinear: Y = X A^T + b with A (out, in) split along its output rows over the tp group, so each
 // rank produces out/tp columns of Y. Fused projections (qkv, gate_up) pass `segments` so every block is split
-// on its own and each rank holds a matching slice of q, k and v.
+// on its own and each rank holds a matching slice of every block: its local output columns are
+// [block 0 slice r | block 1 slice r | ...] (ShardSpec{0, tp, r, segments}); the bias is split the same way.
+//
+// Entering the column-parallel region is f (identity forward, all-reduce of din backward); with
+// sequence_parallel it is sp_gather instead: the input arrives as this rank's block of rows, is all-gathered
+// before the GEMM (again in backward, for the weight gradient, rather than kept), and din is
+// reduce-scattered.
 #include <string>
 
 #include "core/tensor/param_set.h"
@@ -12,18 +18,24 @@ namespace trident::tp {
 class ColumnParallelLinear {
  public:
   ColumnParallelLinear(ParamSet& params, const std::string& name, int64_t in_features, int64_t out_features,
-                       bool bias, double init_std, TpGroup group = {}, int segments = 1);
+                       bool bias, double init_std, TpGroup group = {}, int segments = 1,
+                       bool sequence_parallel = false);
 
   int64_t local_out() const { return local_out_; }
+  bool sequence_parallel() const { return sequence_parallel_; }
+  Param& weight() const { return *weight_; }
   Param* bias() const { return bias_; }  // null without bias
-  // in (N, in) -> out (N, out/tp)
+  // in (N, in) -> out (N, out/tp); with sequence_parallel, in is (N/tp, in), this rank's rows.
   void forward(Tensor& out, const Tensor& in) const;
-  // din (N, in) written (after f's all-reduce); weight/bias gradients accumulated.
+  // din (same shape as in) written, after f's all-reduce (or sp_gather's reduce-scatter); weight/bias
+  // gradients accumulated. dout (N, out/tp).
   void backward(Tensor& din, const Tensor& dout, const Tensor& in) const;
 
  private:
   TpGroup group_;
+  int64_t in_features_;
   int64_t local_out_;
+  bool sequence_parallel_;
   Param* weight_;
   Param* bias_ = nullptr;
 };

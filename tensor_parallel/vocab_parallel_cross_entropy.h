@@ -1,0 +1,31 @@
+#pragma once
+// Vocab-parallel softmax cross-entropy (Megatron's _VocabParallelCrossEntropy): the logits stay split by
+// vocabulary columns, as a ColumnParallelLinear lm head (or the tied VocabParallelEmbedding weight) produces
+// them, and the full (N, Vp) logits are never gathered. Rank r holds the columns
+// [r*Vp/tp, (r+1)*Vp/tp) of the logits; columns with a global index >= vocab are padding and never enter.
+//
+//   m        = all-reduce max over ranks of the local row max            (N)
+//   s, z     = all-reduce sum of [local sum exp(logit - m) | the target logit picked by its owning rank]
+//   lse      = m + log(s);   loss = lse - z;   a target of -1 is ignored (loss 0)
+//
+// Two collectives of N and 2N doubles, whatever the vocabulary. Backward needs no communication:
+// dlogits_local = (exp(logit - lse) - onehot(target)) * dloss_scale on this rank's columns.
+// f32 and f64 logits on CPU; reductions accumulate in double.
+#include <cstdint>
+
+#include "core/tensor/tensor.h"
+#include "tensor_parallel/tp_group.h"
+
+namespace trident::tp {
+
+// logits (N, Vp/tp) this rank's columns; targets (N) i32 global ids in [0, vocab) or -1. Writes losses (N)
+// and lse (N) (the global row log-sum-exp, saved for backward), identical on every rank.
+void vocab_parallel_cross_entropy_forward(const TpGroup& group, Tensor& losses, Tensor& lse,
+                                          const Tensor& logits, const Tensor& targets, int64_t vocab);
+// dlogits (N, Vp/tp) = (softmax(logits) - onehot(target)) * dloss_scale over this rank's columns; padded
+// columns and ignored rows 0. dlogits may alias logits (written in place).
+void vocab_parallel_cross_entropy_backward(const TpGroup& group, Tensor& dlogits, const Tensor& logits,
+                                           const Tensor& lse, const Tensor& targets, int64_t vocab,
+                                           double dloss_scale);
+
+}  // namespace trident::tp
