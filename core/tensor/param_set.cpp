@@ -4,13 +4,29 @@
 
 namespace trident {
 
+std::vector<int64_t> ShardSpec::blocks(const Shape& global) const {
+  const int64_t extent = global.at(dim);
+  if (!segment_sizes.empty()) {
+    int64_t total = 0;
+    for (int64_t b : segment_sizes) total += b;
+    TRIDENT_CHECK(total == extent, "segment sizes add up to {}, but dim {} of {} is {}", total, dim,
+                  shape_str(global), extent);
+    return segment_sizes;
+  }
+  TRIDENT_CHECK(segments >= 1 && extent % segments == 0, "dim {} of {} is not {} equal segments", dim,
+                shape_str(global), segments);
+  return std::vector<int64_t>(static_cast<size_t>(segments), extent / segments);
+}
+
 Shape ShardSpec::local_shape(const Shape& global) const {
   if (replicated()) return global;
   Shape s = global;
-  const int64_t block = s.at(dim) / segments;
-  TRIDENT_CHECK(s[dim] % segments == 0 && block % parts == 0,
-                "dim {} of {} is not divisible into {} x {} parts", dim, shape_str(global), segments, parts);
-  s[dim] = s[dim] / parts;
+  s[dim] = 0;
+  for (int64_t b : blocks(global)) {
+    TRIDENT_CHECK(b % parts == 0, "a block of {} along dim {} of {} does not split into {} parts", b, dim,
+                  shape_str(global), parts);
+    s[dim] += b / parts;
+  }
   return s;
 }
 
@@ -22,12 +38,17 @@ int64_t ShardSpec::global_index(const Shape& global, int64_t i) const {
   for (size_t k = dim + 1; k < local.size(); ++k) inner *= local[k];
   const int64_t d_local = local[dim];
   const int64_t outer = i / (d_local * inner);
-  const int64_t d = (i / inner) % d_local;
+  int64_t d = (i / inner) % d_local;
   const int64_t in = i % inner;
-  const int64_t seg_local = d_local / segments;  // rows of one segment held here
-  const int64_t seg_global = global[dim] / segments;
-  const int64_t d_global = (d / seg_local) * seg_global + index * seg_local + d % seg_local;
-  return (outer * global[dim] + d_global) * inner + in;
+  int64_t block_start = 0;  // global start of the block that holds local row d
+  for (int64_t b : blocks(global)) {
+    const int64_t held = b / parts;  // rows of this block held here
+    if (d < held) return (outer * global[dim] + block_start + index * held + d) * inner + in;
+    d -= held;
+    block_start += b;
+  }
+  TRIDENT_CHECK(false, "local index {} outside {}", i, shape_str(local));
+  return -1;
 }
 
 Param& ParamSet::add(const std::string& name, const Shape& global_shape, InitSpec init, ShardSpec shard) {

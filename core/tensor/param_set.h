@@ -12,15 +12,19 @@
 namespace trident {
 
 // How the local tensor is cut out of the global one: `parts` equal slices along `dim` (-1: replicated), of
-// which this rank holds slice `index`. A fused weight (qkv, gate_up) is cut per `segments`: each of its
-// `segments` equal blocks along `dim` is split separately, so rank r holds slice r of every block.
+// which this rank holds slice `index`. A fused weight is cut per block: its `segments` equal blocks along
+// `dim` (gate_up), or blocks of the given `segment_sizes` (qkv with grouped-query heads: q, k, v), are each
+// split separately, so rank r holds slice r of every block, concatenated.
 struct ShardSpec {
   int dim = -1;
   int parts = 1;
   int index = 0;
   int segments = 1;
+  std::vector<int64_t> segment_sizes = {};  // global block sizes along dim; overrides `segments` when set
 
   bool replicated() const { return dim < 0 || parts == 1; }
+  // The global sizes of the blocks along dim.
+  std::vector<int64_t> blocks(const Shape& global) const;
   Shape local_shape(const Shape& global) const;
   // The global flat index of local flat element i.
   int64_t global_index(const Shape& global, int64_t i) const;

@@ -72,6 +72,20 @@ TEST(ParamSet, SegmentedShardsTakeTheirSliceOfEveryBlock) {
   EXPECT_EQ(rows, (std::vector<int64_t>{2, 3, 6, 7, 10, 11}));
 }
 
+TEST(ParamSet, UnequalSegmentsSplitEachBlock) {
+  // Grouped-query qkv: q has 8 rows, k and v 4 each; rank 1 of 2 holds q rows 4-7, k rows 10-11, v rows
+  // 14-15.
+  const ShardSpec spec{0, 2, 1, 1, {8, 4, 4}};
+  const Shape global{16, 1};
+  EXPECT_EQ(spec.local_shape(global), (Shape{8, 1}));
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < 8; ++i) rows.push_back(spec.global_index(global, i));
+  EXPECT_EQ(rows, (std::vector<int64_t>{4, 5, 6, 7, 10, 11, 14, 15}));
+  // A block that does not split evenly is refused.
+  EXPECT_THROW(ShardSpec({0, 4, 0, 1, {8, 2, 2}}).local_shape({12, 3}), Error);
+  EXPECT_THROW(ShardSpec({0, 2, 0, 1, {8, 4}}).local_shape({16, 3}), Error);
+}
+
 TEST(ParamSet, InitDependsOnSeedAndName) {
   auto value = [](uint64_t seed, const std::string& name) {
     ParamSet ps;
