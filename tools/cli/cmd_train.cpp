@@ -4,6 +4,8 @@
 
 #include <mpi.h>
 
+#include <unistd.h>
+
 #include <iostream>
 
 #include "core/comm/bootstrap.h"
@@ -46,7 +48,9 @@ void register_train(CLI::App& app) {
     } catch (const Error& e) {
       if (runtime.world_size() == 1) throw;
       // One rank's mistake must not leave the others waiting in a collective: say which rank, end the job.
-      std::cerr << "trident: error: [rank " << runtime.world_rank() << "] " << e.what() << std::endl;
+      // One write per message, so the ranks' messages do not interleave mid-line.
+      const std::string msg = fmt::format("trident: error: [rank {}] {}\n", runtime.world_rank(), e.what());
+      [[maybe_unused]] const ssize_t n = ::write(2, msg.data(), msg.size());
       MPI_Abort(MPI_COMM_WORLD, 1);
     }
   });
