@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "core/comm/comm_checks.h"
+#include "core/comm/mpi_staging.h"
 
 namespace trident::comm {
 
@@ -115,13 +116,6 @@ int to_int(int64_t n, const char* op, const std::string& group) {
   return static_cast<int>(n);
 }
 
-void host_only(const char* op, const Tensor& t) {
-  if (!t.device().is_cpu()) {
-    fail("MPI communicator: device buffers arrive with the CUDA backend ({} of a {} tensor)", op,
-         t.device().str());
-  }
-}
-
 uint64_t fnv1a(const std::string& s) {
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
@@ -191,6 +185,16 @@ std::unique_ptr<MpiWork> new_work(const std::shared_ptr<CommLog>& log, uint64_t 
   if (a.defined()) w->keep(a.storage());
   if (b.defined()) w->keep(b.storage());
   return w;
+}
+
+// A staged output: copied back to its device tensor once the op is done (after the epilogue, e.g. avg's
+// divide, which runs on the host copy).
+void copy_back(MpiWork& w, const Tensor& device_tensor, const Tensor& host) {
+  if (!staged(device_tensor, host)) return;
+  w.on_done = [then = std::move(w.on_done), d = device_tensor, host](std::vector<MPI_Status>& s) mutable {
+    if (then) then(s);
+    d.copy_from(host);
+  };
 }
 
 // Ends a record if posting throws before a Work takes it over.
@@ -269,9 +273,9 @@ void MpiCommunicator::verify(uint64_t ticket, const std::string& agree) {
       r.label(), name_, global_rank(), r.what(), fmt::join(parts, "; "));
 }
 
-WorkPtr MpiCommunicator::all_reduce_async(Tensor& t, ReduceOp op) {
-  checks::all_reduce(*this, t, op);
-  host_only("all_reduce", t);
+WorkPtr MpiCommunicator::all_reduce_async(Tensor& device_t, ReduceOp op) {
+  checks::all_reduce(*this, device_t, op);
+  Tensor t = host_side(device_t, true);
   uint64_t ticket = begin_collective("all_reduce", t.dtype(), t.numel(), reduce_op_name(op), "");
   auto w = new_work(log_, ticket, t);
   const MPI_Datatype type = mpi_type(t.dtype());
@@ -283,13 +287,13 @@ WorkPtr MpiCommunicator::all_reduce_async(Tensor& t, ReduceOp op) {
     TRIDENT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, p, n, type, mop, comm_, w->add_request()));
   }
   if (op == ReduceOp::avg) w->on_done = [t, n = size_](std::vector<MPI_Status>&) mutable { divide(t, n); };
+  copy_back(*w, device_t, t);
   return w;
 }
 
-WorkPtr MpiCommunicator::reduce_scatter_async(Tensor& out, const Tensor& in, ReduceOp op) {
-  checks::reduce_scatter(*this, out, in, op);
-  host_only("reduce_scatter", in);
-  host_only("reduce_scatter", out);
+WorkPtr MpiCommunicator::reduce_scatter_async(Tensor& device_out, const Tensor& device_in, ReduceOp op) {
+  checks::reduce_scatter(*this, device_out, device_in, op);
+  Tensor out = host_side(device_out, false), in = host_side(device_in, true);
   const int n = to_int(out.numel(), "reduce_scatter", name_);
   uint64_t ticket = begin_collective("reduce_scatter", in.dtype(), in.numel(), reduce_op_name(op), "");
   auto w = new_work(log_, ticket, out, in);
@@ -297,24 +301,25 @@ WorkPtr MpiCommunicator::reduce_scatter_async(Tensor& out, const Tensor& in, Red
                                               mpi_op(in.dtype(), op), comm_, w->add_request()));
   if (op == ReduceOp::avg)
     w->on_done = [out, s = size_](std::vector<MPI_Status>&) mutable { divide(out, s); };
+  copy_back(*w, device_out, out);
   return w;
 }
 
-WorkPtr MpiCommunicator::all_gather_async(Tensor& out, const Tensor& in) {
-  checks::all_gather(*this, out, in);
-  host_only("all_gather", in);
-  host_only("all_gather", out);
+WorkPtr MpiCommunicator::all_gather_async(Tensor& device_out, const Tensor& device_in) {
+  checks::all_gather(*this, device_out, device_in);
+  Tensor out = host_side(device_out, false), in = host_side(device_in, true);
   const int n = to_int(in.numel(), "all_gather", name_);
   uint64_t ticket = begin_collective("all_gather", in.dtype(), in.numel(), "", "");
   auto w = new_work(log_, ticket, out, in);
   const MPI_Datatype type = mpi_type(in.dtype());
   TRIDENT_MPI_CHECK(MPI_Iallgather(in.raw(), n, type, out.raw(), n, type, comm_, w->add_request()));
+  copy_back(*w, device_out, out);
   return w;
 }
 
-WorkPtr MpiCommunicator::broadcast_async(Tensor& t, int root) {
-  checks::broadcast(*this, t, root);
-  host_only("broadcast", t);
+WorkPtr MpiCommunicator::broadcast_async(Tensor& device_t, int root) {
+  checks::broadcast(*this, device_t, root);
+  Tensor t = host_side(device_t, rank_ == root);
   uint64_t ticket = begin_collective("broadcast", t.dtype(), t.numel(), fmt::format("root {}", root), "");
   auto w = new_work(log_, ticket, t);
   const MPI_Datatype type = mpi_type(t.dtype());
@@ -324,12 +329,13 @@ WorkPtr MpiCommunicator::broadcast_async(Tensor& t, int root) {
     void* p = static_cast<char*>(t.raw()) + off * esize;
     TRIDENT_MPI_CHECK(MPI_Ibcast(p, n, type, root, comm_, w->add_request()));
   }
+  if (rank_ != root) copy_back(*w, device_t, t);
   return w;
 }
 
-WorkPtr MpiCommunicator::send_async(const Tensor& t, int peer, int tag) {
-  checks::peer(*this, "send", t, peer);
-  host_only("send", t);
+WorkPtr MpiCommunicator::send_async(const Tensor& device_t, int peer, int tag) {
+  checks::peer(*this, "send", device_t, peer);
+  const Tensor t = host_side(device_t, true);
   TRIDENT_CHECK(tag >= 0, "send on '{}': negative tag {}", name_, tag);
   const int n = to_int(t.numel(), "send", name_);
   uint64_t ticket =
@@ -339,9 +345,9 @@ WorkPtr MpiCommunicator::send_async(const Tensor& t, int peer, int tag) {
   return w;
 }
 
-WorkPtr MpiCommunicator::recv_async(Tensor& t, int peer, int tag) {
-  checks::peer(*this, "recv", t, peer);
-  host_only("recv", t);
+WorkPtr MpiCommunicator::recv_async(Tensor& device_t, int peer, int tag) {
+  checks::peer(*this, "recv", device_t, peer);
+  Tensor t = host_side(device_t, false);
   TRIDENT_CHECK(tag >= 0, "recv on '{}': negative tag {}", name_, tag);
   const int n = to_int(t.numel(), "recv", name_);
   uint64_t ticket =
@@ -354,26 +360,26 @@ WorkPtr MpiCommunicator::recv_async(Tensor& t, int peer, int tag) {
     TRIDENT_MPI_CHECK(MPI_Get_count(&s[0], type, &got));
     if (got != n) fail("recv on '{}' from rank {}: got {} elements, expected {}", name, peer, got, n);
   };
+  copy_back(*w, device_t, t);
   return w;
 }
 
-WorkPtr MpiCommunicator::all_to_all_async(Tensor& out, const Tensor& in) {
-  checks::all_to_all(*this, out, in);
-  host_only("all_to_all", in);
-  host_only("all_to_all", out);
+WorkPtr MpiCommunicator::all_to_all_async(Tensor& device_out, const Tensor& device_in) {
+  checks::all_to_all(*this, device_out, device_in);
+  Tensor out = host_side(device_out, false), in = host_side(device_in, true);
   const int n = to_int(in.numel() / size_, "all_to_all", name_);
   uint64_t ticket = begin_collective("all_to_all", in.dtype(), in.numel(), "", "");
   auto w = new_work(log_, ticket, out, in);
   const MPI_Datatype type = mpi_type(in.dtype());
   TRIDENT_MPI_CHECK(MPI_Ialltoall(in.raw(), n, type, out.raw(), n, type, comm_, w->add_request()));
+  copy_back(*w, device_out, out);
   return w;
 }
 
-WorkPtr MpiCommunicator::all_to_allv_async(Tensor& out, const std::vector<int64_t>& recv_counts,
-                                           const Tensor& in, const std::vector<int64_t>& send_counts) {
-  checks::all_to_allv(*this, out, recv_counts, in, send_counts);
-  host_only("all_to_allv", in);
-  host_only("all_to_allv", out);
+WorkPtr MpiCommunicator::all_to_allv_async(Tensor& device_out, const std::vector<int64_t>& recv_counts,
+                                           const Tensor& device_in, const std::vector<int64_t>& send_counts) {
+  checks::all_to_allv(*this, device_out, recv_counts, device_in, send_counts);
+  Tensor out = host_side(device_out, false), in = host_side(device_in, true);
   // counts and displacements, as MPI's ints; MPI reads them until the op completes, so the Work keeps them.
   auto arrays = std::make_shared<std::vector<int>>(4 * size_);
   int* sc = arrays->data();
@@ -395,6 +401,7 @@ WorkPtr MpiCommunicator::all_to_allv_async(Tensor& out, const std::vector<int64_
   w->keep(arrays);
   const MPI_Datatype type = mpi_type(in.dtype());
   TRIDENT_MPI_CHECK(MPI_Ialltoallv(in.raw(), sc, sd, type, out.raw(), rc, rd, type, comm_, w->add_request()));
+  copy_back(*w, device_out, out);
   return w;
 }
 

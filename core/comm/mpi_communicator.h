@@ -3,7 +3,8 @@
 // non-blocking MPI call (MPI_Iallreduce, MPI_Ireduce_scatter_block, ...) and its Work waits on the requests.
 // Reductions: f32, f64, i32, u16, u32 natively; bf16 (which MPI lacks) through user-defined ops on 2-byte
 // elements that add or compare in float and round back. avg = sum, then divide by size on completion (integer
-// tensors: integer division, truncating). Device tensors are refused until the CUDA backend stages them.
+// tensors: integer division, truncating). Device tensors (CUDA build) are staged through pinned host memory,
+// synchronously: copied to the host before the op, copied back when its Work completes (mpi_staging.h).
 //
 // Verify mode (TRIDENT_COMM_VERIFY=1): every collective is preceded by a tiny MPI_Allreduce of a fingerprint
 // of (seq, op, dtype, count, reduce op/root), so ranks whose collective sequences diverge get a
@@ -40,6 +41,7 @@ class MpiCommunicator final : public Communicator {
   const std::string& name() const override { return name_; }
   MPI_Comm handle() const { return comm_; }
   const CommLog& log() const { return *log_; }
+  const std::shared_ptr<Watchdog>& watchdog() const { return watchdog_; }
 
   WorkPtr all_reduce_async(Tensor& t, ReduceOp op) override;
   WorkPtr reduce_scatter_async(Tensor& out, const Tensor& in, ReduceOp op) override;

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "core/runtime/cuda_memory.h"
+
 namespace trident {
 
 int64_t shape_numel(const Shape& shape) {
@@ -75,9 +77,26 @@ Tensor Tensor::flat(int64_t offset, const Shape& shape) const {
   return t;
 }
 
+namespace {
+
+// Device tensors are converted, filled and read on a host copy: cheap enough for tests and setup, never a
+// hot path (the CUDA ops work on device memory directly).
+Tensor on_host(const Tensor& t) {
+  if (t.device().is_cpu()) return t;
+  Tensor h = Tensor::empty(t.shape(), t.dtype());
+  cuda_copy(h.raw(), h.device(), t.raw(), t.device(), t.nbytes());
+  return h;
+}
+
+}  // namespace
+
 Tensor Tensor::clone() const {
   Tensor t = empty(shape_, dtype_, device());
-  std::memcpy(t.raw(), raw(), nbytes());
+  if (device().is_cpu()) {
+    std::memcpy(t.raw(), raw(), nbytes());
+  } else {
+    cuda_copy(t.raw(), t.device(), raw(), device(), nbytes());
+  }
   return t;
 }
 
@@ -132,8 +151,19 @@ T from_double(double v) {
 
 void Tensor::copy_from(const Tensor& src) {
   TRIDENT_CHECK(src.numel() == numel(), "copy of {} into {}", shape_str(src.shape_), shape_str(shape_));
+  const bool on_device = !device().is_cpu() || !src.device().is_cpu();
   if (src.dtype_ == dtype_) {
-    std::memmove(raw(), src.raw(), nbytes());
+    if (on_device) {
+      cuda_copy(raw(), device(), src.raw(), src.device(), nbytes());
+    } else {
+      std::memmove(raw(), src.raw(), nbytes());
+    }
+    return;
+  }
+  if (on_device) {  // convert on the host, then one copy
+    Tensor converted = empty(shape_, dtype_);
+    converted.copy_from(on_host(src));
+    copy_from(converted);
     return;
   }
   const int64_t n = numel();
@@ -149,6 +179,12 @@ void Tensor::copy_from(const Tensor& src) {
 }
 
 void Tensor::fill(double value) {
+  if (!device().is_cpu()) {
+    Tensor h = empty(shape_, dtype_);
+    h.fill(value);
+    copy_from(h);
+    return;
+  }
   const int64_t n = numel();
   visit_dtype(dtype_, [&](auto tag) {
     using T = decltype(tag);
@@ -159,11 +195,13 @@ void Tensor::fill(double value) {
 }
 
 void Tensor::zero() {
+  if (!device().is_cpu()) return cuda_zero(raw(), device().index, nbytes());
   std::memset(raw(), 0, nbytes());
 }
 
 double Tensor::item(int64_t i) const {
   TRIDENT_CHECK(0 <= i && i < numel(), "item {} of {}", i, shape_str(shape_));
+  if (!device().is_cpu()) return on_host(flat(i, {1})).item(0);
   double out = 0;
   visit_dtype(dtype_, [&](auto tag) {
     using T = decltype(tag);
@@ -173,6 +211,7 @@ double Tensor::item(int64_t i) const {
 }
 
 std::vector<float> Tensor::to_vector() const {
+  if (!device().is_cpu()) return on_host(*this).to_vector();
   std::vector<float> v(static_cast<size_t>(numel()));
   for (int64_t i = 0; i < numel(); ++i) v[i] = static_cast<float>(item(i));
   return v;

@@ -1,0 +1,12 @@
+# GPU tests (label gpu; tools/gpu_check.sh runs `ctest -L gpu`). Built with the CUDA backend only; every test
+# skips, with the reason, on a machine without a GPU.
+#
+# trident_gpu_tests: the NCCL communicator, the MPI communicator on device buffers and device tensors, under
+# mpirun with the multi-rank main (tests/multirank/multirank_main.cpp). np2 on a one-GPU machine skips the NCCL
+# tests (NCCL needs a GPU per rank) and still runs the MPI-with-device-buffer ones.
+add_executable(trident_gpu_tests ${CMAKE_CURRENT_SOURCE_DIR}/multirank/multirank_main.cpp
+                                 ${CMAKE_CURRENT_SOURCE_DIR}/gpu/test_nccl.cpp)
+target_link_libraries(trident_gpu_tests PRIVATE trident_core GTest::gtest)
+foreach(np 1 2)
+  trident_mpi_test(NAME gpu.nccl.np${np} NP ${np} LABELS gpu COMMAND $<TARGET_FILE:trident_gpu_tests>)
+endforeach()
