@@ -11,6 +11,7 @@
 
 #include "core/comm/communicator.h"
 #include "core/runtime/error.h"
+#include "tests/unit/test_util.h"
 
 namespace trident::test {
 
@@ -58,16 +59,6 @@ inline bool is_float(DType t) {
 inline const std::vector<DType>& all_dtypes() {
   static const std::vector<DType> d{DType::f32, DType::f64, DType::bf16, DType::i32, DType::u16, DType::u32};
   return d;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace trident::test
