@@ -1,5 +1,7 @@
 #include "core/tensor/tensor.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/runtime/cuda_memory.h"
@@ -229,6 +231,17 @@ Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape,
 
 std::string Tensor::str() const {
   return std::string(dtype_name(dtype_)) + shape_str(shape_) + " on " + device().str();
+}
+
+double relative_l2(const Tensor& a, const Tensor& ref) {
+  TRIDENT_CHECK(a.numel() == ref.numel(), "comparing {} with {}", a.str(), ref.str());
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    const double r = ref.item(i), d = a.item(i) - r;
+    num += d * d;
+    den += r * r;
+  }
+  return std::sqrt(num / std::max(den, 1e-300));
 }
 
 }  // namespace trident

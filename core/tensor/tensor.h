@@ -74,4 +74,7 @@ class Tensor {
   DType dtype_ = DType::f32;
 };
 
+// ||a - ref|| / ||ref|| over all elements, in double: how tests and layout checks compare tensors.
+double relative_l2(const Tensor& a, const Tensor& ref);
+
 }  // namespace trident

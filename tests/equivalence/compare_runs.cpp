@@ -26,16 +26,6 @@ std::map<int64_t, double> step_losses(const std::string& dir) {
   return out;
 }
 
-double rel_l2(const trident::Tensor& a, const trident::Tensor& ref) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
-    const double d = a.item(i) - ref.item(i);
-    num += d * d;
-    den += ref.item(i) * ref.item(i);
-  }
-  return std::sqrt(num / std::max(den, 1e-300));
-}
-
 int compare(const std::string& ref_dir, const std::string& run_dir, double rtol) {
   int failures = 0;
   const auto ref = step_losses(ref_dir), run = step_losses(run_dir);
@@ -70,7 +60,7 @@ int compare(const std::string& ref_dir, const std::string& run_dir, double rtol)
       ++failures;
       continue;
     }
-    const double rel = rel_l2(it->second, t);
+    const double rel = trident::relative_l2(it->second, t);
     if (rel > worst_weight) worst_weight = rel, worst_name = name;
     if (rel > rtol) {
       std::printf("weight %s: relative L2 difference %.2e > %.0e\n", name.c_str(), rel, rtol);

@@ -66,16 +66,6 @@ Tensor to_host(const Tensor& d) {
   return h;
 }
 
-double reduce(ReduceOp op, DType dtype, int size, const std::function<double(int)>& v) {
-  double sum = 0, max = v(0);
-  for (int q = 0; q < size; ++q) {
-    sum += v(q);
-    max = std::max(max, v(q));
-  }
-  if (op == ReduceOp::max) return max;
-  return op == ReduceOp::avg ? avg_of(dtype, sum, size) : sum;
-}
-
 const std::vector<DType>& gpu_dtypes() {
   static const std::vector<DType> d{DType::f32, DType::bf16, DType::i32};
   return d;

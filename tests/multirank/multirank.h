@@ -4,6 +4,7 @@
 // result.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -41,6 +42,17 @@ inline double avg_of(DType dtype, double sum, int n) {
     default:
       return std::floor(sum / n);  // inputs are non-negative
   }
+}
+
+// The expected reduction over ranks q = 0..size-1 of the values v(q), as a rank computes it locally.
+inline double reduce(comm::ReduceOp op, DType dtype, int size, const std::function<double(int)>& v) {
+  double sum = 0, max = v(0);
+  for (int q = 0; q < size; ++q) {
+    sum += v(q);
+    max = std::max(max, v(q));
+  }
+  if (op == comm::ReduceOp::max) return max;
+  return op == comm::ReduceOp::avg ? avg_of(dtype, sum, size) : sum;
 }
 
 inline bool is_float(DType t) {

@@ -10,16 +10,6 @@ namespace {
 
 using comm::ReduceOp;
 
-double reduce(ReduceOp op, DType dtype, int size, const std::function<double(int)>& v) {
-  double sum = 0, max = v(0);
-  for (int q = 0; q < size; ++q) {
-    sum += v(q);
-    max = std::max(max, v(q));
-  }
-  if (op == ReduceOp::max) return max;
-  return op == ReduceOp::avg ? avg_of(dtype, sum, size) : sum;
-}
-
 TEST(Multirank, WorldRankAndSize) {
   auto& w = world();
   EXPECT_EQ(w.name(), "world");
