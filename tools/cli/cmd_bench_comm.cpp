@@ -8,6 +8,9 @@
 #include <memory>
 
 #include "core/comm/bootstrap.h"
+#ifdef TRIDENT_WITH_CUDA
+#include "core/comm/nccl_communicator.h"
+#endif
 #include "tools/cli/commands.h"
 
 namespace trident::cli {
@@ -19,6 +22,7 @@ struct CommBenchArgs {
                                "broadcast",  "all_to_all",     "sendrecv"};
   std::string min_bytes = "8", max_bytes = "64M";
   int factor = 2, iters = 20, warmup = 5;
+  std::string backend = "mpi";  // mpi (host memory) | nccl (device memory, CUDA builds)
 };
 
 // "64", "16K", "64M", "1G" -> bytes.
@@ -82,12 +86,22 @@ void run_bench_comm(const CommBenchArgs& a) {
   const int64_t min_bytes = parse_bytes(a.min_bytes), max_bytes = parse_bytes(a.max_bytes);
   comm::Runtime runtime;
   auto world = runtime.world();
-  comm::Communicator& c = *world;
+  Device device = Device::cpu();
+  std::unique_ptr<comm::Communicator> nccl;
+  if (a.backend == "nccl") {
+#ifdef TRIDENT_WITH_CUDA
+    device = Device::cuda(comm::local_device());
+    nccl = comm::make_nccl_world(*world, device.index);
+#else
+    fail("bench comm --backend nccl needs the CUDA backend (this build has no nvcc)");
+#endif
+  }
+  comm::Communicator& c = nccl ? *nccl : *world;
   const int n = c.size();
   if (n < 2 && c.rank() == 0) fmt::print("# one rank: launch with mpirun -np N for a meaningful table\n");
   if (c.rank() == 0) {
-    fmt::print("# trident bench comm: {} ranks, {} iterations after {} warmup, f32, MPI host memory\n", n,
-               a.iters, a.warmup);
+    fmt::print("# trident bench comm: {} ranks, {} iterations after {} warmup, f32, {}\n", n, a.iters,
+               a.warmup, nccl ? "NCCL, device memory" : "MPI, host memory");
   }
   for (const std::string& op : a.ops) {
     if (c.rank() == 0) {
@@ -100,7 +114,10 @@ void run_bench_comm(const CommBenchArgs& a) {
       // Element count divisible by the rank count, as reduce-scatter and all-gather need.
       const int64_t count = std::max<int64_t>(n, bytes / 4 / n * n);
       // buf: the message; big: the receive side of all-gather, all-to-all and send/recv (count elements).
-      Tensor buf = Tensor::full({count}, 1.0), big = Tensor::zeros({count});
+      Tensor buf = Tensor::empty({count}, DType::f32, device),
+             big = Tensor::empty({count}, DType::f32, device);
+      buf.fill(1.0);
+      big.zero();
       for (int i = 0; i < a.warmup; ++i) run_op(c, op, buf, big);
       c.barrier();
       const auto start = std::chrono::steady_clock::now();
@@ -108,7 +125,7 @@ void run_bench_comm(const CommBenchArgs& a) {
       Tensor t = Tensor::full(
           {1}, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / a.iters,
           DType::f64);
-      c.all_reduce(t, comm::ReduceOp::max);  // the slowest rank sets the time
+      world->all_reduce(t, comm::ReduceOp::max);  // the slowest rank sets the time (host memory: MPI)
       const double s = t.item(0), size = static_cast<double>(count) * 4;
       if (c.rank() == 0) {
         fmt::print("   {:>12} {:>12} {:>6} {:>6} {:>10.1f} {:>8.3f} {:>8.3f}\n", static_cast<int64_t>(size),
@@ -137,7 +154,13 @@ void register_bench_comm(CLI::App& bench) {
   cmd->add_option("--warmup", args->warmup, "Untimed iterations per size")
       ->capture_default_str()
       ->check(CLI::Range(0, 1000));
-  cmd->footer("Example:\n  mpirun -np 4 build/trident bench comm --max-bytes 16M");
+  cmd->add_option("--backend", args->backend,
+                  "mpi (host memory) or nccl (device memory; CUDA builds, one GPU per rank)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mpi", "nccl"}));
+  cmd->footer(
+      "Examples:\n  mpirun -np 4 build/trident bench comm --max-bytes 16M\n"
+      "  mpirun -np 8 build/trident bench comm --backend nccl --max-bytes 1G");
   cmd->callback([args] { run_bench_comm(*args); });
 }
 
