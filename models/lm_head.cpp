@@ -31,17 +31,18 @@ double LmHead::forward(HeadActs& acts, const Tensor& x, const Tensor& targets) c
   return acts.n_targets ? sum / static_cast<double>(acts.n_targets) : 0.0;
 }
 
-void LmHead::backward(Tensor& dx, const Tensor& x, const Tensor& targets, HeadActs& acts,
-                      double loss_scale) const {
+void LmHead::backward(Tensor& dx, const Tensor& x, const Tensor& targets, HeadActs& acts, double loss_scale,
+                      Workspace& ws) const {
   const int64_t N = x.numel() / x.dim(-1), C = x.dim(-1);
   const double scale = acts.n_targets ? loss_scale / static_cast<double>(acts.n_targets) : 0.0;
   // dlogits overwrite the logits: the (N, Vp) buffer is the largest activation of a small model.
   ops::cross_entropy_backward(acts.logits, acts.logits, acts.lse, targets.view({N}), vocab_, scale);
   Tensor no_bias;
-  Tensor dnorm = Tensor::empty({N, C}, x.dtype());
+  // ws.dnorm keeps the (B, T, C) shape the blocks use, so the buffer is reused rather than reallocated.
+  Tensor dnorm = ensure(ws.dnorm, x.shape(), x.dtype()).view({N, C});
   ops::linear_backward(dnorm, weight_->grad, no_bias, acts.logits, acts.norm.out.view({N, C}),
                        weight_->value);
-  norm_.backward(dx, dnorm.view(x.shape()), x, acts.norm);
+  norm_.backward(dx, ws.dnorm, x, acts.norm);
 }
 
 }  // namespace trident::models

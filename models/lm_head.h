@@ -14,7 +14,8 @@ class LmHead {
   // x (B, T, C) -> acts.logits (B*T, Vp); with targets, returns the mean loss (else 0).
   double forward(HeadActs& acts, const Tensor& x, const Tensor& targets) const;
   // dx (B, T, C) written; loss_scale multiplies the mean loss's gradient (1/accumulation steps).
-  void backward(Tensor& dx, const Tensor& x, const Tensor& targets, HeadActs& acts, double loss_scale) const;
+  void backward(Tensor& dx, const Tensor& x, const Tensor& targets, HeadActs& acts, double loss_scale,
+                Workspace& ws) const;
 
  private:
   Norm norm_;

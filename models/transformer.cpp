@@ -48,7 +48,7 @@ void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady&
   // The last residual is no longer needed once the head's backward has read it, so its gradient reuses
   // ws_.dmid; each block then turns d(x_out) into d(x_in) in place.
   Tensor& dres = ensure(ws_.dmid, acts.residual.back().shape(), spec_.dtype);
-  head_->backward(dres, acts.residual.back(), acts.targets, acts.head, loss_scale);
+  head_->backward(dres, acts.residual.back(), acts.targets, acts.head, loss_scale, ws_);
   if (grads_ready) grads_ready(ready_after_head_);
   for (size_t l = blocks_.size(); l-- > 0;) {
     blocks_[l]->backward(dres, acts.residual[l], acts.blocks[l], ws_);

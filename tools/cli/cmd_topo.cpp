@@ -45,8 +45,7 @@ void print_rank(const DeviceMesh& mesh, int rank) {
 void run_topo(const TopoArgs& args) {
   if (args.world < 1) fail("--world must be at least 1, got {}", args.world);
   // Not validate(): it refuses the parallel sizes training does not run yet; the mesh checks the layout.
-  config::Config cfg = load_config(args.config.path);
-  apply_overrides(cfg, args.config.sets);
+  config::Config cfg = args.config.parse();
   resolve(cfg, args.world);
   const DeviceMesh mesh(args.world, mesh_sizes(cfg.parallel()), cfg.parallel().order());
   if (args.one_rank && (args.rank < 0 || args.rank >= args.world))
