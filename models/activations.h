@@ -2,6 +2,10 @@
 // Per-micro-batch activation contexts: what each module saves in forward for its backward. A pipeline stage
 // keeps one ModelActs per micro-batch in flight; dropping a block's acts and re-running its forward is
 // activation checkpointing.
+//
+// Shapes: N = B*T token rows of the micro-batch; R = the rows a tp rank holds between tensor-parallel
+// regions: N, or N/tp under sequence parallelism. Inside attention and the MLP every rank holds all N rows of
+// its heads and columns.
 #include <vector>
 
 #include "core/tensor/tensor.h"
@@ -15,9 +19,9 @@ inline Tensor& ensure(Tensor& t, const Shape& shape, DType dtype) {
 }
 
 struct NormActs {
-  Tensor out;   // (B, T, C)
-  Tensor mean;  // (B*T) layernorm only
-  Tensor rstd;  // (B*T)
+  Tensor out;   // (R, C)
+  Tensor mean;  // (R) layernorm only
+  Tensor rstd;  // (R)
 };
 
 struct AttentionActs {
@@ -37,35 +41,36 @@ struct MlpActs {
 struct BlockActs {
   NormActs norm1;
   AttentionActs attn;
-  Tensor x_mid;  // (B, T, C) residual after attention
+  Tensor x_mid;  // (R, C) residual after attention
   NormActs norm2;
   MlpActs mlp;
 };
 
 struct HeadActs {
   NormActs norm;
-  Tensor logits;  // (B*T, Vp); overwritten by dlogits in backward
-  Tensor losses;  // (B*T)
-  Tensor lse;     // (B*T)
+  Tensor logits;  // (N, Vp/tp) this rank's vocabulary columns; overwritten by dlogits in backward
+  Tensor losses;  // (N)
+  Tensor lse;     // (N)
   int64_t n_targets = 0;
 };
 
 struct ModelActs {
   Tensor tokens;                  // (B, T) i32
   Tensor targets;                 // (B, T) i32, -1 = ignored; undefined for inference
-  std::vector<Tensor> residual;   // L + 1 tensors (B, T, C): the input of block l, then the last output
+  std::vector<Tensor> residual;   // L + 1 tensors (R, C): the input of block l, then the last output
   std::vector<BlockActs> blocks;  // L
   HeadActs head;
 };
 
 // Scratch for backward, shared by every block (backward runs one block at a time).
 struct Workspace {
-  Tensor y;                  // (B, T, C) a sub-layer's output before the residual add
-  Tensor dnorm, dtmp, dmid;  // (B, T, C)
+  Tensor y;                  // (R, C) a sub-layer's output before the residual add
+  Tensor dnorm, dtmp, dmid;  // (R, C)
   Tensor datt, dq, dk, dv;   // attention gradients
-  Tensor dqkv;               // (B, T, qkv)
+  Tensor dqkv;               // (B, T, qkv/tp)
   Tensor dh, da;             // MLP gradients
-  Tensor positions;          // (B, T) i32 for learned position embeddings
+  Tensor positions;          // (R) i32 for learned position embeddings: each row's position in its sequence
+  int64_t positions_T = 0;   // the sequence length `positions` was built for
 };
 
 }  // namespace trident::models

@@ -12,23 +12,41 @@ namespace {
 double residual_std(const ModelSpec& s) {
   return s.init_std / std::sqrt(2.0 * s.n_layer);
 }
+
+// The fused qkv output blocks [q | k | v] of H*D, Hkv*D, Hkv*D rows; k and v replicated when Hkv < tp.
+tp::OutputBlocks qkv_blocks(const ModelSpec& s, int tp) {
+  const int64_t q = int64_t{s.n_head} * s.head_dim, kv = int64_t{s.n_kv_head} * s.head_dim;
+  const int rep = CausalSelfAttention::kv_replicas(s, tp);
+  return tp::OutputBlocks({q, kv, kv}, {1, rep, rep});
+}
 }  // namespace
+
+int CausalSelfAttention::kv_replicas(const ModelSpec& spec, int tp) {
+  return spec.n_kv_head < tp ? tp / spec.n_kv_head : 1;
+}
 
 CausalSelfAttention::CausalSelfAttention(ParamSet& params, const std::string& name, const ModelSpec& spec,
                                          tp::TpGroup group)
     : rope_(!spec.gpt2()),
       rope_theta_(spec.rope_theta),
+      kv_replicas_(kv_replicas(spec, group.size)),
+      tp_(group.size),
       heads_(spec.n_head / group.size),
-      kv_heads_(spec.n_kv_head / group.size),
+      kv_heads_(int64_t{spec.n_kv_head} * kv_replicas_ / group.size),
       head_dim_(spec.head_dim),
       qkv_(params, name + ".qkv", spec.d_model, spec.qkv_dim(), spec.gpt2(), spec.init_std, group,
-           /*segments=*/1),
+           qkv_blocks(spec, group.size), spec.sequence_parallel),
       proj_(params, name + ".proj", static_cast<int64_t>(spec.n_head) * spec.head_dim, spec.d_model,
-            spec.gpt2(), residual_std(spec), group) {}
+            spec.gpt2(), residual_std(spec), group, spec.sequence_parallel) {
+  if (spec.n_head % group.size != 0 || (spec.n_kv_head % group.size != 0 && group.size % spec.n_kv_head != 0))
+    fail("{}: {} query and {} key/value heads do not split over {} tensor-parallel ranks", name, spec.n_head,
+         spec.n_kv_head, group.size);
+}
 
-void CausalSelfAttention::forward(AttentionActs& acts, Tensor& y, const Tensor& x, Workspace& ws) const {
-  const int64_t B = x.dim(0), T = x.dim(1), C = x.dim(2);
+void CausalSelfAttention::forward(AttentionActs& acts, Tensor& y, const Tensor& x, int64_t T) const {
   const DType dt = x.dtype();
+  // Under sequence parallelism x holds this rank's rows; the qkv projection gathers all N of them.
+  const int64_t N = x.dim(0) * (qkv_.sequence_parallel() ? tp_ : 1), B = N / T;
   ensure(acts.qkv, {B, T, qkv_.local_out()}, dt);
   ensure(acts.q, {B, T, heads_, head_dim_}, dt);
   ensure(acts.k, {B, T, kv_heads_, head_dim_}, dt);
@@ -36,43 +54,51 @@ void CausalSelfAttention::forward(AttentionActs& acts, Tensor& y, const Tensor& 
   ensure(acts.out, {B, T, heads_, head_dim_}, dt);
   ensure(acts.lse, {B, heads_, T}, dt);
 
-  Tensor x2 = x.view({B * T, C});
-  Tensor qkv2 = acts.qkv.view({B * T, qkv_.local_out()});
-  qkv_.forward(qkv2, x2);
+  Tensor qkv2 = acts.qkv.view({N, qkv_.local_out()});
+  qkv_.forward(qkv2, x);  // (N, (H + 2*Hkv)*D / tp)
   ops::split_last_dim(acts.qkv, {&acts.q, &acts.k, &acts.v});
   if (rope_) {
     ops::rope_forward(acts.q, acts.q, rope_theta_);
     ops::rope_forward(acts.k, acts.k, rope_theta_);
   }
   ops::attention_forward(acts.out, acts.lse, acts.q, acts.k, acts.v);
-  Tensor y2 = y.view({B * T, C});
-  proj_.forward(y2, acts.out.view({B * T, heads_ * head_dim_}));
+  proj_.forward(y, acts.out.view({N, heads_ * head_dim_}));
 }
 
 void CausalSelfAttention::backward(Tensor& dx, const Tensor& dy, const Tensor& x, const AttentionActs& acts,
                                    Workspace& ws) const {
-  const int64_t B = x.dim(0), T = x.dim(1), C = x.dim(2);
   const DType dt = x.dtype();
+  const int64_t N = acts.q.dim(0) * acts.q.dim(1);
   ensure(ws.datt, acts.out.shape(), dt);
   ensure(ws.dq, acts.q.shape(), dt);
   ensure(ws.dk, acts.k.shape(), dt);
   ensure(ws.dv, acts.v.shape(), dt);
   ensure(ws.dqkv, acts.qkv.shape(), dt);
 
-  Tensor datt2 = ws.datt.view({B * T, heads_ * head_dim_});
-  proj_.backward(datt2, dy.view({B * T, C}), acts.out.view({B * T, heads_ * head_dim_}));
+  Tensor datt2 = ws.datt.view({N, heads_ * head_dim_});
+  proj_.backward(datt2, dy, acts.out.view({N, heads_ * head_dim_}));
   ops::attention_backward(ws.dq, ws.dk, ws.dv, ws.datt, acts.q, acts.k, acts.v, acts.out, acts.lse);
   if (rope_) {
     ops::rope_backward(ws.dq, ws.dq, rope_theta_);
     ops::rope_backward(ws.dk, ws.dk, rope_theta_);
   }
   ops::concat_last_dim(ws.dqkv, {&ws.dq, &ws.dk, &ws.dv});
-  Tensor dx2 = dx.view({B * T, C});
-  qkv_.backward(dx2, ws.dqkv.view({B * T, qkv_.local_out()}), x.view({B * T, C}));
+  qkv_.backward(dx, ws.dqkv.view({N, qkv_.local_out()}), x);
   // The key bias adds q . b_k to every score of a query's row, and softmax ignores a constant shift, so its
   // exact gradient is zero. Computed, it is rounding noise, which Adam would scale up to lr-sized steps that
   // differ between layouts; keep it at its exact value.
   if (Param* bias = qkv_.bias()) bias->grad.flat(heads_ * head_dim_, {kv_heads_ * head_dim_}).zero();
+}
+
+std::vector<Tensor> CausalSelfAttention::kv_replica_grads() const {
+  if (kv_replicas_ == 1) return {};
+  // The local rows are [q | k | v]; k and v are the last 2 * kv_heads * D rows, contiguous.
+  const int64_t q_rows = heads_ * head_dim_, kv_rows = 2 * kv_heads_ * head_dim_;
+  const Tensor& w = qkv_.weight().grad;
+  const int64_t C = w.dim(1);
+  std::vector<Tensor> out{w.flat(q_rows * C, {kv_rows * C})};
+  if (Param* bias = qkv_.bias()) out.push_back(bias->grad.flat(q_rows, {kv_rows}));
+  return out;
 }
 
 }  // namespace trident::models

@@ -1,7 +1,13 @@
 #pragma once
 // Causal self-attention with grouped-query heads: a fused column-parallel qkv projection (heads split over
 // tp), RoPE on q and k for LLaMA, causal attention, and a row-parallel output projection.
+//
+// Rank r of tp holds query heads [r*H/tp, (r+1)*H/tp). With n_kv_head >= tp it holds n_kv_head/tp key/value
+// heads; with fewer kv heads than ranks, the tp / n_kv_head consecutive ranks whose query heads share one
+// kv head all hold that head (Megatron's replication), and its gradient is summed over them once per step
+// (kv_replica_grads).
 #include <string>
+#include <vector>
 
 #include "models/activations.h"
 #include "models/model_spec.h"
@@ -14,15 +20,23 @@ class CausalSelfAttention {
  public:
   CausalSelfAttention(ParamSet& params, const std::string& name, const ModelSpec& spec, tp::TpGroup group);
 
-  // x (B, T, C) -> y (B, T, C)
-  void forward(AttentionActs& acts, Tensor& y, const Tensor& x, Workspace& ws) const;
-  // dx (B, T, C) written from dy (B, T, C); x is the forward input.
+  // Ranks holding the same key/value head: 1, or tp / n_kv_head when there are fewer kv heads than ranks.
+  static int kv_replicas(const ModelSpec& spec, int tp);
+
+  // x (R, C) -> y (R, C), for a micro-batch of sequences of T tokens.
+  void forward(AttentionActs& acts, Tensor& y, const Tensor& x, int64_t T) const;
+  // dx (R, C) written from dy (R, C); x is the forward input.
   void backward(Tensor& dx, const Tensor& dy, const Tensor& x, const AttentionActs& acts,
                 Workspace& ws) const;
+  // The gradient views of this rank's replicated key/value rows (qkv weight, and bias for GPT-2): partial
+  // sums over the ranks sharing the kv head. Empty unless kv_replicas > 1.
+  std::vector<Tensor> kv_replica_grads() const;
 
  private:
   bool rope_;
   double rope_theta_;
+  int kv_replicas_;
+  int tp_;
   int64_t heads_, kv_heads_, head_dim_;  // local to this tp rank
   tp::ColumnParallelLinear qkv_;
   tp::RowParallelLinear proj_;

@@ -11,11 +11,12 @@ TransformerBlock::TransformerBlock(ParamSet& params, const std::string& name, co
       norm2_(params, name + ".mlp_norm", spec.d_model, spec.gpt2(), spec.norm_eps),
       mlp_(params, name + ".mlp", spec, group) {}
 
-void TransformerBlock::forward(BlockActs& acts, Tensor& x_out, const Tensor& x_in, Workspace& ws) const {
+void TransformerBlock::forward(BlockActs& acts, Tensor& x_out, const Tensor& x_in, int64_t T,
+                               Workspace& ws) const {
   ensure(ws.y, x_in.shape(), x_in.dtype());
   ensure(acts.x_mid, x_in.shape(), x_in.dtype());
   norm1_.forward(acts.norm1, x_in);
-  attn_.forward(acts.attn, ws.y, acts.norm1.out, ws);
+  attn_.forward(acts.attn, ws.y, acts.norm1.out, T);
   ops::add(acts.x_mid, x_in, ws.y);
   norm2_.forward(acts.norm2, acts.x_mid);
   mlp_.forward(acts.mlp, ws.y, acts.norm2.out);

@@ -12,10 +12,18 @@ class TransformerBlock {
  public:
   TransformerBlock(ParamSet& params, const std::string& name, const ModelSpec& spec, tp::TpGroup group);
 
-  // x_in, x_out (B, T, C); x_in must stay alive until backward (it is the previous block's output).
-  void forward(BlockActs& acts, Tensor& x_out, const Tensor& x_in, Workspace& ws) const;
+  // x_in, x_out (R, C) for sequences of T tokens; x_in must stay alive until backward (it is the previous
+  // block's output).
+  void forward(BlockActs& acts, Tensor& x_out, const Tensor& x_in, int64_t T, Workspace& ws) const;
   // dres: in, the gradient w.r.t. x_out; out, the gradient w.r.t. x_in (updated in place).
   void backward(Tensor& dres, const Tensor& x_in, const BlockActs& acts, Workspace& ws) const;
+
+  const CausalSelfAttention& attention() const { return attn_; }
+  // Appends the gradients of the norms: partial sums over tp under sequence parallelism.
+  void append_norm_grads(std::vector<Tensor>& out) const {
+    norm1_.append_grads(out);
+    norm2_.append_grads(out);
+  }
 
  private:
   Norm norm1_;

@@ -1,25 +1,40 @@
 #include "models/lm_head.h"
 
 #include "core/ops/ops.h"
+#include "tensor_parallel/vocab_parallel_cross_entropy.h"
 
 namespace trident::models {
 
-LmHead::LmHead(ParamSet& params, const ModelSpec& spec, Param* tied_wte)
-    : norm_(params, "final_norm", spec.d_model, spec.gpt2(), spec.norm_eps), vocab_(spec.vocab) {
-  weight_ = tied_wte ? tied_wte
-                     : &params.add("head.weight", {spec.padded_vocab, spec.d_model},
-                                   {Init::normal, 0.0, spec.init_std});
+namespace {
+tp::ColumnParallelLinear make_projection(ParamSet& params, const ModelSpec& spec, tp::TpGroup group,
+                                         Param* tied_wte) {
+  if (tied_wte) return tp::ColumnParallelLinear(*tied_wte, group, spec.sequence_parallel);
+  return tp::ColumnParallelLinear(params, "head", spec.d_model, spec.padded_vocab, /*bias=*/false,
+                                  spec.init_std, group, /*blocks=*/1, spec.sequence_parallel);
 }
+}  // namespace
+
+LmHead::LmHead(ParamSet& params, const ModelSpec& spec, tp::TpGroup group, Param* tied_wte)
+    : group_(group),
+      norm_(params, "final_norm", spec.d_model, spec.gpt2(), spec.norm_eps),
+      proj_(make_projection(params, spec, group, tied_wte)),
+      vocab_(spec.vocab) {}
 
 double LmHead::forward(HeadActs& acts, const Tensor& x, const Tensor& targets) const {
-  const int64_t N = x.numel() / x.dim(-1), C = x.dim(-1), Vp = weight_->value.dim(0);
   norm_.forward(acts.norm, x);
-  ensure(acts.logits, {N, Vp}, x.dtype());
-  ops::linear_forward(acts.logits, acts.norm.out.view({N, C}), weight_->value, Tensor{});
+  const int64_t N =
+      targets.defined() ? targets.numel() : x.dim(0) * (proj_.sequence_parallel() ? group_.size : 1);
+  ensure(acts.logits, {N, proj_.local_out()}, x.dtype());
+  proj_.forward(acts.logits, acts.norm.out);  // (N, Vp/tp)
   if (!targets.defined()) return 0.0;
   ensure(acts.losses, {N}, x.dtype());
   ensure(acts.lse, {N}, x.dtype());
-  ops::cross_entropy_forward(acts.losses, acts.lse, acts.logits, targets.view({N}), vocab_);
+  if (group_.size == 1) {
+    ops::cross_entropy_forward(acts.losses, acts.lse, acts.logits, targets.view({N}), vocab_);
+  } else {
+    tp::vocab_parallel_cross_entropy_forward(group_, acts.losses, acts.lse, acts.logits, targets.view({N}),
+                                             vocab_);
+  }
   const int32_t* t = targets.data<int32_t>();
   acts.n_targets = 0;
   double sum = 0.0;
@@ -33,16 +48,19 @@ double LmHead::forward(HeadActs& acts, const Tensor& x, const Tensor& targets) c
 
 void LmHead::backward(Tensor& dx, const Tensor& x, const Tensor& targets, HeadActs& acts, double loss_scale,
                       Workspace& ws) const {
-  const int64_t N = x.numel() / x.dim(-1), C = x.dim(-1);
+  const int64_t N = acts.logits.dim(0);
   const double scale = acts.n_targets ? loss_scale / static_cast<double>(acts.n_targets) : 0.0;
-  // dlogits overwrite the logits: the (N, Vp) buffer is the largest activation of a small model.
-  ops::cross_entropy_backward(acts.logits, acts.logits, acts.lse, targets.view({N}), vocab_, scale);
-  Tensor no_bias;
-  // ws.dnorm keeps the (B, T, C) shape the blocks use, so the buffer is reused rather than reallocated.
-  Tensor dnorm = ensure(ws.dnorm, x.shape(), x.dtype()).view({N, C});
-  ops::linear_backward(dnorm, weight_->grad, no_bias, acts.logits, acts.norm.out.view({N, C}),
-                       weight_->value);
-  norm_.backward(dx, ws.dnorm, x, acts.norm);
+  // dlogits overwrite the logits: the (N, Vp/tp) buffer is the largest activation of a small model.
+  if (group_.size == 1) {
+    ops::cross_entropy_backward(acts.logits, acts.logits, acts.lse, targets.view({N}), vocab_, scale);
+  } else {
+    tp::vocab_parallel_cross_entropy_backward(group_, acts.logits, acts.logits, acts.lse, targets.view({N}),
+                                              vocab_, scale);
+  }
+  // ws.dnorm keeps the (R, C) shape the blocks use, so the buffer is reused rather than reallocated.
+  Tensor& dnorm = ensure(ws.dnorm, x.shape(), x.dtype());
+  proj_.backward(dnorm, acts.logits, acts.norm.out);
+  norm_.backward(dx, dnorm, x, acts.norm);
 }
 
 }  // namespace trident::models

@@ -8,38 +8,37 @@ namespace trident::models {
 
 Mlp::Mlp(ParamSet& params, const std::string& name, const ModelSpec& spec, tp::TpGroup group)
     : swiglu_(!spec.gpt2()),
+      tp_(group.size),
       hidden_(spec.d_ff / group.size),
       up_(params, name + (spec.gpt2() ? ".fc" : ".gate_up"), spec.d_model, (spec.gpt2() ? 1 : 2) * spec.d_ff,
-          spec.gpt2(), spec.init_std, group, /*segments=*/spec.gpt2() ? 1 : 2),
+          spec.gpt2(), spec.init_std, group, /*segments=*/spec.gpt2() ? 1 : 2, spec.sequence_parallel),
       down_(params, name + (spec.gpt2() ? ".proj" : ".down"), spec.d_ff, spec.d_model, spec.gpt2(),
-            spec.init_std / std::sqrt(2.0 * spec.n_layer), group) {}
+            spec.init_std / std::sqrt(2.0 * spec.n_layer), group, spec.sequence_parallel) {}
 
 void Mlp::forward(MlpActs& acts, Tensor& y, const Tensor& x) const {
-  const int64_t N = x.numel() / x.dim(-1), C = x.dim(-1);
+  // x, y (R, C); under sequence parallelism up_ gathers all N rows.
+  const int64_t N = x.dim(0) * (up_.sequence_parallel() ? tp_ : 1);
   ensure(acts.h, {N, up_.local_out()}, x.dtype());
   ensure(acts.a, {N, hidden_}, x.dtype());
-  up_.forward(acts.h, x.view({N, C}));
+  up_.forward(acts.h, x);
   if (swiglu_) {
     ops::swiglu_forward(acts.a, acts.h);
   } else {
     ops::gelu_forward(acts.a, acts.h);
   }
-  Tensor y2 = y.view({N, C});
-  down_.forward(y2, acts.a);
+  down_.forward(y, acts.a);
 }
 
 void Mlp::backward(Tensor& dx, const Tensor& dy, const Tensor& x, const MlpActs& acts, Workspace& ws) const {
-  const int64_t N = x.numel() / x.dim(-1), C = x.dim(-1);
   ensure(ws.da, acts.a.shape(), x.dtype());
   ensure(ws.dh, acts.h.shape(), x.dtype());
-  down_.backward(ws.da, dy.view({N, C}), acts.a);
+  down_.backward(ws.da, dy, acts.a);
   if (swiglu_) {
     ops::swiglu_backward(ws.dh, ws.da, acts.h);
   } else {
     ops::gelu_backward(ws.dh, ws.da, acts.h);
   }
-  Tensor dx2 = dx.view({N, C});
-  up_.backward(dx2, ws.dh, x.view({N, C}));
+  up_.backward(dx, ws.dh, x);
 }
 
 }  // namespace trident::models

@@ -14,11 +14,12 @@ class Mlp {
  public:
   Mlp(ParamSet& params, const std::string& name, const ModelSpec& spec, tp::TpGroup group);
 
-  void forward(MlpActs& acts, Tensor& y, const Tensor& x) const;  // x, y (B, T, C)
+  void forward(MlpActs& acts, Tensor& y, const Tensor& x) const;  // x, y (R, C)
   void backward(Tensor& dx, const Tensor& dy, const Tensor& x, const MlpActs& acts, Workspace& ws) const;
 
  private:
   bool swiglu_;
+  int tp_;
   int64_t hidden_;  // F / tp
   tp::ColumnParallelLinear up_;
   tp::RowParallelLinear down_;

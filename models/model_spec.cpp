@@ -1,10 +1,11 @@
 #include "models/model_spec.h"
 
+#include "core/config/config.h"
 #include "core/runtime/error.h"
 
 namespace trident::models {
 
-ModelSpec ModelSpec::from_config(const config::ModelConfig& m) {
+ModelSpec ModelSpec::from_config(const config::ModelConfig& m, int tensor_parallel, bool sequence_parallel) {
   ModelSpec s;
   if (m.arch() == "gpt2") {
     s.arch = Arch::gpt2;
@@ -21,8 +22,8 @@ ModelSpec ModelSpec::from_config(const config::ModelConfig& m) {
   s.head_dim = s.d_model / s.n_head;
   s.d_ff = m.d_ff() > 0 ? m.d_ff() : 4 * s.d_model;
   s.vocab = m.vocab_size();
-  const int64_t pad = std::max(1, m.vocab_pad_multiple());
-  s.padded_vocab = (s.vocab + pad - 1) / pad * pad;
+  s.padded_vocab = trident::padded_vocab(m, std::max(1, tensor_parallel));
+  s.sequence_parallel = sequence_parallel;
   s.max_seq_len = m.max_seq_len();
   s.norm_eps = m.norm_eps();
   s.rope_theta = m.rope_theta();

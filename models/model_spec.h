@@ -18,11 +18,20 @@ struct ModelSpec {
   double norm_eps = 1e-5, rope_theta = 10000.0, init_std = 0.02;
   bool tie_embeddings = false;
   DType dtype = DType::f32;  // parameters and activations
+  // parallel.sequence_parallel: between the tensor-parallel regions (norms, residual adds) each tp rank holds
+  // its block of the micro-batch's B*T rows (tensor_parallel/mappings.h). No effect when tp is 1.
+  bool sequence_parallel = false;
 
   bool gpt2() const { return arch == Arch::gpt2; }
   int64_t qkv_dim() const { return static_cast<int64_t>(n_head + 2 * n_kv_head) * head_dim; }
 
-  static ModelSpec from_config(const config::ModelConfig& m);
+  // tensor_parallel only pads the vocabulary (to a multiple of it and of model.vocab_pad_multiple): a model
+  // loaded for one rank from a run trained at tp > 1 passes that run's parallel.tensor to get its shapes.
+  static ModelSpec from_config(const config::ModelConfig& m, int tensor_parallel = 1,
+                               bool sequence_parallel = false);
+  static ModelSpec from_config(const config::Config& c) {
+    return from_config(c.model(), c.parallel().tensor(), c.parallel().sequence_parallel());
+  }
   // Parameters (global count), and training FLOPs per token = 6N + 6*L*T*C: N counts the matmul parameters
   // (no lookup tables, the head's GEMM included); attention is 12*L*T*C halved by the causal mask.
   int64_t num_params() const;

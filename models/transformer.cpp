@@ -2,45 +2,66 @@
 
 #include <string>
 
+#include "core/comm/coalesced.h"
+#include "tensor_parallel/sharded_params.h"
+
 namespace trident::models {
 
-Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group) : spec_(spec) {
+Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group) : spec_(spec), group_(group) {
+  group.check("transformer");
+  if (spec.sequence_parallel && group.size == 1) spec_.sequence_parallel = false;  // nothing to shard
   // The first parameter each module registers: once its gradient is final, so is every gradient registered
   // after it, and those fill the flat buffer from its start up to the end of this parameter.
   std::vector<size_t> first_param;
-  embed_ = std::make_unique<Embedding>(params_, spec);
-  for (int l = 0; l < spec.n_layer; ++l) {
+  embed_ = std::make_unique<Embedding>(params_, spec_, group);
+  for (int l = 0; l < spec_.n_layer; ++l) {
     first_param.push_back(params_.params().size());
     blocks_.push_back(
-        std::make_unique<TransformerBlock>(params_, "blocks." + std::to_string(l), spec, group));
+        std::make_unique<TransformerBlock>(params_, "blocks." + std::to_string(l), spec_, group));
   }
   first_param.push_back(params_.params().size());
-  head_ = std::make_unique<LmHead>(params_, spec, spec.tie_embeddings ? &embed_->wte() : nullptr);
-  params_.finalize(spec.dtype);
+  head_ = std::make_unique<LmHead>(params_, spec_, group, spec_.tie_embeddings ? &embed_->wte() : nullptr);
+  params_.finalize(spec_.dtype);
 
   auto ready_after = [&](size_t index) {
     const Param& p = params_.params()[index];
     return p.flat_offset + p.value.numel();
   };
-  for (int l = 0; l < spec.n_layer; ++l) ready_after_block_.push_back(ready_after(first_param[l]));
+  for (int l = 0; l < spec_.n_layer; ++l) ready_after_block_.push_back(ready_after(first_param[l]));
   ready_after_head_ = ready_after(first_param.back());
+
+  // Ranks whose query heads share one replicated key/value head: consecutive runs of `rep` tp ranks.
+  if (const int rep = CausalSelfAttention::kv_replicas(spec_, group.size); rep > 1) {
+    std::vector<int> ranks;
+    for (int r = group.rank / rep * rep; r < (group.rank / rep + 1) * rep; ++r) ranks.push_back(r);
+    kv_group_ = group.comm->split(ranks, group.comm->name() + ".kv" + std::to_string(group.rank / rep));
+  }
 }
 
 double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor& targets) {
   TRIDENT_CHECK(tokens.ndim() == 2 && tokens.dtype() == DType::i32, "tokens must be (B, T) i32, got {}",
                 tokens.str());
   const int64_t B = tokens.dim(0), T = tokens.dim(1), C = spec_.d_model;
+  const int64_t shards = spec_.sequence_parallel ? group_.size : 1;
+  if ((B * T) % shards != 0) {
+    fail(
+        "sequence parallelism splits the {} x {} = {} token rows of a micro-batch over {} ranks; they do not "
+        "divide evenly",
+        B, T, B * T, shards);
+  }
+  const int64_t R = B * T / shards;  // rows this rank holds between the tensor-parallel regions
   acts.tokens = tokens;
   acts.targets = targets;
   acts.residual.resize(blocks_.size() + 1);
   acts.blocks.resize(blocks_.size());
-  for (Tensor& r : acts.residual) ensure(r, {B, T, C}, spec_.dtype);
+  for (Tensor& r : acts.residual) ensure(r, {R, C}, spec_.dtype);
 
   embed_->forward(acts.residual[0], tokens, ws_);
   for (size_t l = 0; l < blocks_.size(); ++l) {
-    blocks_[l]->forward(acts.blocks[l], acts.residual[l + 1], acts.residual[l], ws_);
+    blocks_[l]->forward(acts.blocks[l], acts.residual[l + 1], acts.residual[l], T, ws_);
   }
-  return head_->forward(acts.head, acts.residual.back(), targets);
+  const Tensor flat_targets = targets.defined() ? targets.view({B * T}) : Tensor{};
+  return head_->forward(acts.head, acts.residual.back(), flat_targets);
 }
 
 void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady& grads_ready) {
@@ -48,7 +69,8 @@ void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady&
   // The last residual is no longer needed once the head's backward has read it, so its gradient reuses
   // ws_.dmid; each block then turns d(x_out) into d(x_in) in place.
   Tensor& dres = ensure(ws_.dmid, acts.residual.back().shape(), spec_.dtype);
-  head_->backward(dres, acts.residual.back(), acts.targets, acts.head, loss_scale, ws_);
+  head_->backward(dres, acts.residual.back(), acts.targets.view({acts.targets.numel()}), acts.head,
+                  loss_scale, ws_);
   if (grads_ready) grads_ready(ready_after_head_);
   for (size_t l = blocks_.size(); l-- > 0;) {
     blocks_[l]->backward(dres, acts.residual[l], acts.blocks[l], ws_);
@@ -56,6 +78,42 @@ void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady&
   }
   embed_->backward(dres, acts.tokens, ws_);
   if (grads_ready) grads_ready(params_.numel());
+}
+
+void Transformer::finalize_grads() {
+  if (group_.size == 1) return;
+  if (spec_.sequence_parallel) {
+    // Each rank saw only its block of rows: its norm (and position-embedding) gradients are partial sums.
+    std::vector<Tensor> partial;
+    for (const auto& block : blocks_) block->append_norm_grads(partial);
+    head_->append_norm_grads(partial);
+    if (Param* wpe = embed_->wpe()) partial.push_back(wpe->grad);
+    comm::all_reduce_coalesced(*group_.comm, partial, comm::ReduceOp::sum);
+  }
+  if (kv_group_) {
+    // Each replica saw only its own query heads' share of the key/value head's gradient.
+    std::vector<Tensor> partial;
+    for (const auto& block : blocks_) {
+      for (Tensor& t : block->attention().kv_replica_grads()) partial.push_back(t);
+    }
+    comm::all_reduce_coalesced(*kv_group_, partial, comm::ReduceOp::sum);
+  }
+}
+
+double Transformer::grad_norm() const {
+  return tp::grad_norm(params_, group_);
+}
+
+Tensor Transformer::logits_row(const ModelActs& acts, int64_t row) const {
+  const Tensor local = acts.head.logits.narrow0(row, row + 1);  // (1, Vp/tp)
+  if (group_.size == 1) return local.view({local.numel()});
+  Tensor all = Tensor::empty({local.numel() * group_.size}, local.dtype());
+  group_.comm->all_gather(all, local.view({local.numel()}));  // rank r's columns are block r
+  return all;
+}
+
+std::map<std::string, Tensor> Transformer::gather_params() const {
+  return tp::gather_params(params_, group_);
 }
 
 }  // namespace trident::models

@@ -2,8 +2,13 @@
 // The decoder-only transformer behind both GPT-2 and LLaMA: embedding, L pre-norm blocks, final norm + head.
 // GPT-2: learned positions, LayerNorm, GELU MLP, biases, tied head. LLaMA: RoPE, RMSNorm, SwiGLU, GQA, no
 // biases, untied head. Parameters are registered in execution order, so the flat buffers run in reverse.
+//
+// Over a tensor-parallel group every layer is split Megatron style (tensor_parallel/); each rank holds its
+// shard of every parameter under the parameter's global name, shape and ShardSpec.
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/tensor/param_set.h"
@@ -15,27 +20,43 @@ namespace trident::models {
 
 class Transformer {
  public:
+  // Every rank of `group` must construct the model together (it may split the group's communicator).
   explicit Transformer(const ModelSpec& spec, tp::TpGroup group = {});
 
   const ModelSpec& spec() const { return spec_; }
+  const tp::TpGroup& tp_group() const { return group_; }
   ParamSet& params() { return params_; }
   const ParamSet& params() const { return params_; }
 
   // tokens, targets (B, T) i32. Returns the mean loss over the targets (0 when targets is undefined, for
-  // inference; the logits are then in acts.head.logits).
+  // inference; the logits are then in acts.head.logits, this rank's vocabulary columns).
   double forward(ModelActs& acts, const Tensor& tokens, const Tensor& targets);
   // Called during backward with n: the first n elements of the flat gradient buffer are final for this
   // backward (the buffer runs in reverse execution order), so their data-parallel reduction can start.
   using GradsReady = std::function<void(int64_t n)>;
   // Accumulates parameter gradients of loss * loss_scale. Consumes acts (the logits become dlogits).
   void backward(ModelActs& acts, double loss_scale, const GradsReady& grads_ready = {});
+  // Once per step, after every micro-batch's backward (Megatron's finalize_model_grads): sums over tp the
+  // gradients that are partial sums there — norm weights and wpe under sequence parallelism, key/value heads
+  // replicated over several ranks. A no-op on one rank.
+  void finalize_grads();
+  // The global L2 norm of the gradients over the tp group, each element counted once however many ranks
+  // hold it (identical on every rank of the group).
+  double grad_norm() const;
+
+  // Row `row` of the forward's logits over the whole padded vocabulary (Vp), gathered over tp.
+  Tensor logits_row(const ModelActs& acts, int64_t row) const;
+  // Every parameter at its global shape, gathered over tp (a collective: every rank of the group calls it).
+  std::map<std::string, Tensor> gather_params() const;
 
  private:
   ModelSpec spec_;
+  tp::TpGroup group_;
   ParamSet params_;
   std::unique_ptr<Embedding> embed_;
   std::vector<std::unique_ptr<TransformerBlock>> blocks_;
   std::unique_ptr<LmHead> head_;
+  std::unique_ptr<comm::Communicator> kv_group_;  // ranks sharing a key/value head, when replicated
   Workspace ws_;
   // Flat-buffer prefix that is final after the head's backward, and after block l's backward.
   int64_t ready_after_head_ = 0;

@@ -5,21 +5,58 @@
 
 namespace trident::tp {
 
+namespace {
+
+// The weight's row split, after checking every block splits into whole slices.
+ShardSpec output_split(const std::string& name, int64_t out_features, const TpGroup& group,
+                       const OutputBlocks& b) {
+  const ShardSpec rows{0, group.size, group.rank, b.segments, b.sizes, b.replicas};
+  const bool equal = b.sizes.empty();
+  if (equal &&
+      (b.segments < 1 || out_features % b.segments != 0 || (out_features / b.segments) % group.size)) {
+    fail("{}: {} output features do not split into {} blocks of a multiple of {} (tensor-parallel size)",
+         name, out_features, b.segments, group.size);
+  }
+  if (!equal) {
+    int64_t total = 0;
+    for (size_t k = 0; k < b.sizes.size(); ++k) {
+      total += b.sizes[k];
+      const int rep = rows.replicas(k);
+      if (rep < 1 || group.size % rep != 0 || b.sizes[k] % (group.size / rep) != 0)
+        fail(
+            "{}: output block {} of {} features does not split into {} slices (tensor-parallel size {}, {} "
+            "ranks per slice)",
+            name, k, b.sizes[k], group.size / std::max(rep, 1), group.size, rep);
+    }
+    if (total != out_features)
+      fail("{}: output blocks add up to {} features, not {}", name, total, out_features);
+  }
+  return rows;
+}
+
+}  // namespace
+
 ColumnParallelLinear::ColumnParallelLinear(ParamSet& params, const std::string& name, int64_t in_features,
                                            int64_t out_features, bool bias, double init_std, TpGroup group,
-                                           int segments, bool sequence_parallel)
-    : group_(group),
-      in_features_(in_features),
-      local_out_(out_features / group.size),
-      sequence_parallel_(sequence_parallel) {
+                                           OutputBlocks blocks, bool sequence_parallel)
+    : group_(group), in_features_(in_features), sequence_parallel_(sequence_parallel) {
   group.check(name.c_str());
-  if (segments < 1 || out_features % segments != 0 || (out_features / segments) % group.size != 0) {
-    fail("{}: {} output features do not split into {} blocks of a multiple of {} (tensor-parallel size)",
-         name, out_features, segments, group.size);
-  }
-  const ShardSpec rows{0, group.size, group.rank, segments};
+  const ShardSpec rows = output_split(name, out_features, group, blocks);
+  local_out_ = rows.local_shape({out_features, in_features})[0];
   weight_ = &params.add(name + ".weight", {out_features, in_features}, {Init::normal, 0.0, init_std}, rows);
   if (bias) bias_ = &params.add(name + ".bias", {out_features}, {Init::zeros}, rows);
+}
+
+ColumnParallelLinear::ColumnParallelLinear(Param& shared_weight, TpGroup group, bool sequence_parallel)
+    : group_(group),
+      in_features_(shared_weight.global_shape.at(1)),
+      sequence_parallel_(sequence_parallel),
+      weight_(&shared_weight) {
+  group.check(shared_weight.name.c_str());
+  const ShardSpec& s = shared_weight.shard;
+  TRIDENT_CHECK(group.size == 1 || (s.dim == 0 && s.parts == group.size && s.index == group.rank),
+                "{} is not split by rows over the {} tensor-parallel ranks", shared_weight.name, group.size);
+  local_out_ = s.local_shape(shared_weight.global_shape)[0];
 }
 
 void ColumnParallelLinear::forward(Tensor& out, const Tensor& in) const {

@@ -8,18 +8,38 @@
 // sequence_parallel it is sp_gather instead: the input arrives as this rank's block of rows, is all-gathered
 // before the GEMM (again in backward, for the weight gradient, rather than kept), and din is
 // reduce-scattered.
+//
+// Grouped-query qkv has blocks of unequal size (q, k, v) and, with fewer key/value heads than ranks, blocks
+// whose slices are shared by several ranks (OutputBlocks::replicas, ShardSpec::block_replicas). A replicated
+// slice's weight gradient is partial on each of its ranks: the model sums it over those ranks once per step.
 #include <string>
+#include <vector>
 
 #include "core/tensor/param_set.h"
 #include "tensor_parallel/tp_group.h"
 
 namespace trident::tp {
 
+// How the output features split: `segments` equal blocks, or blocks of the given global `sizes`, each block
+// cut into tp / replicas[b] slices (replicas empty: every block split over all tp ranks).
+struct OutputBlocks {
+  int segments = 1;
+  std::vector<int64_t> sizes = {};
+  std::vector<int> replicas = {};
+
+  OutputBlocks(int segments = 1) : segments(segments) {}  // NOLINT: an int means equal segments
+  OutputBlocks(std::vector<int64_t> sizes, std::vector<int> replicas)
+      : sizes(std::move(sizes)), replicas(std::move(replicas)) {}
+};
+
 class ColumnParallelLinear {
  public:
   ColumnParallelLinear(ParamSet& params, const std::string& name, int64_t in_features, int64_t out_features,
-                       bool bias, double init_std, TpGroup group = {}, int segments = 1,
+                       bool bias, double init_std, TpGroup group = {}, OutputBlocks blocks = {},
                        bool sequence_parallel = false);
+  // Over a weight registered elsewhere (the lm head tied to the vocab-parallel embedding's (Vp, C) rows,
+  // split the same way), without bias.
+  ColumnParallelLinear(Param& shared_weight, TpGroup group, bool sequence_parallel = false);
 
   int64_t local_out() const { return local_out_; }
   bool sequence_parallel() const { return sequence_parallel_; }

@@ -15,7 +15,8 @@ struct SampleOptions {
   int64_t stop_token = -1;  // stop early at this id (e.g. end-of-text); -1: never
 };
 
-// Returns the prompt followed by the sampled tokens. The context is the last max_seq_len tokens.
+// Returns the prompt followed by the sampled tokens. The context is the last max_seq_len tokens. Over a tp
+// group every rank of the group calls it together and gets the same tokens (same logits, same seed).
 std::vector<uint32_t> generate(models::Transformer& model, const std::vector<uint32_t>& prompt,
                                const SampleOptions& opt);
 

@@ -1,7 +1,8 @@
 #pragma once
-// The single-rank training loop: micro-batches with gradient accumulation up to the global batch, AdamW with
-// warmup + cosine LR, clipping by global norm, periodic evaluation on the val split, metrics.jsonl, and a
-// text sample at the end.
+// The training loop: micro-batches with gradient accumulation up to the global batch, AdamW with warmup +
+// cosine LR, clipping by global norm, periodic evaluation on the val split, metrics.jsonl, and a text sample
+// at the end. Over the world the mesh gives each rank a tensor-parallel group (the model is split over it)
+// and a data-parallel group (the global batch is split over it and gradients are averaged across it).
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,9 +26,9 @@ struct TrainResult {
 
 class Trainer {
  public:
-  // cfg must be resolved and validated for dp.size() ranks. out_dir may be empty (no files written).
-  // dp is the data-parallel group (the world, while tensor and pipeline parallelism are 1).
-  Trainer(const config::Config& cfg, std::string out_dir, comm::Communicator& dp);
+  // cfg must be resolved and validated for world.size() ranks. out_dir may be empty (no files written).
+  // Every rank of `world` constructs its Trainer together.
+  Trainer(const config::Config& cfg, std::string out_dir, comm::Communicator& world);
 
   TrainResult run();
   models::Transformer& model() { return *model_; }
@@ -39,11 +40,14 @@ class Trainer {
   void log_step(int64_t step, double loss, double norm, double lr, double step_s);
   std::string sample_text();
   void check_same_config();
-  bool is_main() const { return dp_.rank() == 0; }
+  void make_groups();
+  bool is_main() const { return world_.rank() == 0; }
 
   config::Config cfg_;
   std::string out_dir_;
-  comm::Communicator& dp_;
+  comm::Communicator& world_;
+  std::unique_ptr<comm::Communicator> tp_comm_, dp_comm_;
+  comm::Communicator* dp_ = nullptr;  // dp_comm_
   std::unique_ptr<zero::GradReducer> reducer_;
   std::unique_ptr<models::Transformer> model_;
   std::unique_ptr<AdamW> optim_;

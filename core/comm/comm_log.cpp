@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "core/runtime/error.h"
 
 namespace trident::comm {
@@ -44,6 +46,11 @@ uint64_t CommLog::begin(bool collective, std::string op, DType dtype, int64_t co
     std::lock_guard lock(mu_);
     r.seq = collective ? next_seq_++ : next_p2p_seq_++;
     ticket = next_ticket_++;
+    OpTotals& total = totals_[r.op];
+    const int64_t elements = std::max<int64_t>(count, 0);
+    total.calls += 1;
+    total.elements += elements;
+    total.bytes += elements * static_cast<int64_t>(dtype_size(dtype));
     pending_.emplace(ticket, r);
   }
   auto level = log_info_ ? spdlog::level::info : spdlog::level::debug;
@@ -85,6 +92,16 @@ std::optional<OpRecord> CommLog::last_completed() const {
 uint64_t CommLog::collectives() const {
   std::lock_guard lock(mu_);
   return next_seq_ - 1;
+}
+
+std::map<std::string, OpTotals> CommLog::totals() const {
+  std::lock_guard lock(mu_);
+  return totals_;
+}
+
+void CommLog::reset_totals() const {
+  std::lock_guard lock(mu_);
+  totals_.clear();
 }
 
 }  // namespace trident::comm

@@ -31,6 +31,15 @@ struct OpRecord {
   std::string what() const;   // "all_reduce f32 x 4096 (sum)"
 };
 
+// What one kind of op has moved through a communicator, summed over its calls: for tests and benchmarks that
+// measure communication volume. `elements` counts what this rank passed in (reduce_scatter: the whole size *
+// n input; all_gather: its n-element block); ops without a buffer (barrier, split) add calls only.
+struct OpTotals {
+  int64_t calls = 0;
+  int64_t elements = 0;
+  int64_t bytes = 0;
+};
+
 class CommLog {
  public:
   // `global_ranks`: the world ranks of the group's members, for messages.
@@ -46,6 +55,12 @@ class CommLog {
   std::optional<OpRecord> last_completed() const;  // the latest-started collective that completed
   uint64_t collectives() const;                    // collectives begun so far
 
+  // Per-op totals since construction or the last reset_totals(), keyed by op name: "all_reduce", "send", ...
+  std::map<std::string, OpTotals> totals() const;
+  // const so that a test can reset through Communicator::log(), which is const: the totals are bookkeeping
+  // for observers, like the mutex, not state the communicator depends on.
+  void reset_totals() const;
+
   const std::string& group() const { return group_; }
   int global_rank() const { return global_rank_; }
   const std::vector<int>& global_ranks() const { return global_ranks_; }
@@ -59,6 +74,7 @@ class CommLog {
   uint64_t next_ticket_ = 1, next_seq_ = 1, next_p2p_seq_ = 1;
   std::map<uint64_t, OpRecord> pending_;  // by ticket, so oldest first
   std::optional<OpRecord> last_completed_;
+  mutable std::map<std::string, OpTotals> totals_;
 };
 
 // "0,2,4,6" (or "0..7" for a contiguous run).

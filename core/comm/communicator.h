@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/comm/comm_log.h"
 #include "core/tensor/tensor.h"
 
 namespace trident::comm {
@@ -34,6 +35,8 @@ class Communicator {
   virtual int global_rank() const = 0;  // rank in the world, for messages
   // The group's name for logs and errors, e.g. "world" or "dp[0,2,4,6]".
   virtual const std::string& name() const = 0;
+  // Every op this communicator has run: pending ops for the watchdog, per-op totals for volume checks.
+  virtual const CommLog& log() const = 0;
 
   // In place over t (sum, avg = sum / size, or max).
   virtual WorkPtr all_reduce_async(Tensor& t, ReduceOp op) = 0;

@@ -17,7 +17,7 @@ class LocalCommunicator final : public Communicator {
   int size() const override { return 1; }
   int global_rank() const override { return 0; }
   const std::string& name() const override { return name_; }
-  const CommLog& log() const { return *log_; }
+  const CommLog& log() const override { return *log_; }
 
   WorkPtr all_reduce_async(Tensor& t, ReduceOp op) override;
   WorkPtr reduce_scatter_async(Tensor& out, const Tensor& in, ReduceOp op) override;

@@ -40,7 +40,7 @@ class MpiCommunicator final : public Communicator {
   int global_rank() const override { return global_ranks_[rank_]; }
   const std::string& name() const override { return name_; }
   MPI_Comm handle() const { return comm_; }
-  const CommLog& log() const { return *log_; }
+  const CommLog& log() const override { return *log_; }
   const std::shared_ptr<Watchdog>& watchdog() const { return watchdog_; }
 
   WorkPtr all_reduce_async(Tensor& t, ReduceOp op) override;

@@ -42,7 +42,7 @@ class NcclCommunicator final : public Communicator {
   int global_rank() const override { return global_ranks_[rank_]; }
   const std::string& name() const override { return name_; }
   int device() const;  // the CUDA device every tensor passed in must be on
-  const CommLog& log() const { return *log_; }
+  const CommLog& log() const override { return *log_; }
 
   WorkPtr all_reduce_async(Tensor& t, ReduceOp op) override;
   WorkPtr reduce_scatter_async(Tensor& out, const Tensor& in, ReduceOp op) override;

@@ -49,8 +49,10 @@ uint64_t config_hash(const config::Config& cfg);
 
 // Data-parallel size: parallel.data, or when 0 the ranks left after tensor and pipeline parallelism.
 int data_parallel_size(const config::Config& cfg, int world_size = 1);
-// vocab_size rounded up to a multiple of vocab_pad_multiple (rows of the embedding and the head).
-int64_t padded_vocab(const config::ModelConfig& m);
+// vocab_size rounded up to a multiple of lcm(vocab_pad_multiple, tensor_parallel): the rows of the embedding
+// and the head, split evenly over the tensor-parallel ranks. When tensor_parallel divides vocab_pad_multiple
+// the result does not depend on it, so checkpoint shapes agree across layouts.
+int64_t padded_vocab(const config::ModelConfig& m, int tensor_parallel = 1);
 // d_model / n_head (0 when n_head is not positive).
 int head_dim(const config::ModelConfig& m);
 

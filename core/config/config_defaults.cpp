@@ -1,6 +1,7 @@
 // Every default of a Trident run, in one place, and the derived values resolve() fills in.
 #include <algorithm>
 #include <cstdint>
+#include <numeric>
 
 #include "core/config/config.h"
 
@@ -29,7 +30,8 @@ config::Config default_config() {
   p.set_context(1);
   p.set_expert_tensor(1);
   p.set_zero_stage(0);
-  p.set_order("tp-cp-ep-dp-pp");  // Megatron's: tensor innermost (fastest links), pipeline outermost
+  p.set_sequence_parallel(false);  // needs tensor > 1 to change anything
+  p.set_order("tp-cp-ep-dp-pp");   // Megatron's: tensor innermost (fastest links), pipeline outermost
 
   config::TrainConfig& t = *c.mutable_train();
   t.set_micro_batch_size(1);
@@ -101,8 +103,12 @@ void resolve(config::Config& cfg, int world_size) {
   if (o.min_lr() == kMinLrFromLr) o.set_min_lr(o.lr() / 10);
 }
 
-int64_t padded_vocab(const config::ModelConfig& m) {
-  int64_t multiple = std::max(m.vocab_pad_multiple(), 1);
+// Rounds up to lcm(pad multiple, tp): the embedding and head rows split evenly over the tensor-parallel
+// ranks, and whenever tp divides vocab_pad_multiple the padded size, and so every checkpoint shape, is the
+// same under every tp (Megatron pads to pad_multiple * tp instead, so its shapes change with tp).
+int64_t padded_vocab(const config::ModelConfig& m, int tensor_parallel) {
+  int64_t multiple =
+      std::lcm(int64_t{std::max(m.vocab_pad_multiple(), 1)}, int64_t{std::max(tensor_parallel, 1)});
   return (int64_t{m.vocab_size()} + multiple - 1) / multiple * multiple;
 }
 

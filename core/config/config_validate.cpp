@@ -87,6 +87,38 @@ void check_model(const config::Config& c, Problems& p) {
   }
 }
 
+// Megatron's layout: each tensor-parallel rank gets whole heads and whole MLP columns. The vocabulary needs
+// no rule here: padded_vocab(m, tp) pads to a multiple of tp.
+void check_tensor_parallel(const config::Config& c, Problems& p) {
+  const config::ModelConfig& m = c.model();
+  const int tp = c.parallel().tensor();
+  if (m.n_head() > 0 && m.n_head() % tp != 0)
+    p.add(
+        "model.n_head ({}) is not divisible by parallel.tensor ({}); each tensor-parallel rank computes "
+        "whole attention heads",
+        m.n_head(), tp);
+  // Fewer key/value heads than ranks: each is replicated on tp / n_kv_head ranks, as Megatron does.
+  const int kv = m.n_kv_head();
+  if (kv > 0 && kv % tp != 0 && tp % kv != 0)
+    p.add(
+        "model.n_kv_head ({}) and parallel.tensor ({}): key/value heads must split evenly over the "
+        "tensor-parallel ranks (n_kv_head % tensor == 0) or be replicated evenly (tensor % n_kv_head == 0)",
+        kv, tp);
+  if (m.d_ff() > 0 && m.d_ff() % tp != 0)
+    p.add(
+        "model.d_ff ({}) is not divisible by parallel.tensor ({}); each tensor-parallel rank computes whole "
+        "MLP columns",
+        m.d_ff(), tp);
+  // Sequence parallelism splits the micro-batch's B*T token rows into tp equal blocks.
+  const config::TrainConfig& t = c.train();
+  const int64_t rows = int64_t{t.micro_batch_size()} * t.seq_len();
+  if (c.parallel().sequence_parallel() && rows > 0 && rows % tp != 0)
+    p.add(
+        "parallel.sequence_parallel needs train.micro_batch_size ({}) x train.seq_len ({}) = {} token rows "
+        "divisible by parallel.tensor ({}); each tensor-parallel rank holds an equal block of them",
+        t.micro_batch_size(), t.seq_len(), rows, tp);
+}
+
 void check_parallel(const config::Config& c, int world_size, Problems& p) {
   const config::ParallelConfig& par = c.parallel();
   const config::ModelConfig& m = c.model();
@@ -95,9 +127,11 @@ void check_parallel(const config::Config& c, int world_size, Problems& p) {
     const char* what;
     int size;
   };
-  for (Dim d : {Dim{"tensor", "tensor parallelism", par.tensor()},
-                Dim{"pipeline", "pipeline parallelism", par.pipeline()},
-                Dim{"expert", "expert parallelism", par.expert()}}) {
+  if (par.tensor() < 1) p.add("parallel.tensor ({}) must be >= 1", par.tensor());
+  for (Dim d : {Dim{"pipeline", "pipeline parallelism", par.pipeline()},
+                Dim{"expert", "expert parallelism", par.expert()},
+                Dim{"context", "context parallelism", par.context()},
+                Dim{"expert_tensor", "expert tensor parallelism", par.expert_tensor()}}) {
     if (d.size < 1) p.add("parallel.{} ({}) must be >= 1", d.name, d.size);
     if (d.size > 1) p.add("parallel.{} = {}: {} is not supported yet; set it to 1", d.name, d.size, d.what);
   }
@@ -117,19 +151,8 @@ void check_parallel(const config::Config& c, int world_size, Problems& p) {
         "parallel.order '{}' must name each of tp, cp, ep, dp, pp once, joined by '-' (e.g. tp-cp-ep-dp-pp)",
         par.order());
 
-  // Layout rules that hold once these dimensions are supported (Megatron's): each rank gets whole heads,
-  // whole MLP columns, whole vocabulary rows and whole layers.
-  if (par.tensor() > 1) {
-    if (m.n_head() > 0 && m.n_head() % par.tensor() != 0)
-      p.add("model.n_head ({}) is not divisible by parallel.tensor ({})", m.n_head(), par.tensor());
-    if (m.n_kv_head() > 0 && m.n_kv_head() % par.tensor() != 0)
-      p.add("model.n_kv_head ({}) is not divisible by parallel.tensor ({})", m.n_kv_head(), par.tensor());
-    if (m.d_ff() > 0 && m.d_ff() % par.tensor() != 0)
-      p.add("model.d_ff ({}) is not divisible by parallel.tensor ({})", m.d_ff(), par.tensor());
-    if (padded_vocab(m) % par.tensor() != 0)
-      p.add("padded vocabulary ({}) is not divisible by parallel.tensor ({}); raise model.vocab_pad_multiple",
-            padded_vocab(m), par.tensor());
-  }
+  if (par.tensor() > 1) check_tensor_parallel(c, p);
+  // Layout rule that holds once pipeline parallelism is supported: each stage gets whole layers.
   if (par.pipeline() > 1 && m.n_layer() > 0 && m.n_layer() % par.pipeline() != 0)
     p.add("model.n_layer ({}) is not divisible by parallel.pipeline ({})", m.n_layer(), par.pipeline());
 

@@ -31,8 +31,12 @@ double grad_norm(ParamSet& params) {
 
 double clip_grad_norm(ParamSet& params, double max_norm) {
   const double norm = grad_norm(params);
-  if (max_norm > 0.0 && norm > max_norm) ops::scale_inplace(params.flat_grads(), max_norm / (norm + 1e-6));
+  clip_grads(params, norm, max_norm);
   return norm;
+}
+
+void clip_grads(ParamSet& params, double norm, double max_norm) {
+  if (max_norm > 0.0 && norm > max_norm) ops::scale_inplace(params.flat_grads(), max_norm / (norm + 1e-6));
 }
 
 }  // namespace trident

@@ -33,5 +33,7 @@ double grad_norm(ParamSet& params);
 // Scales gradients by max_norm / (norm + 1e-6) when norm > max_norm (PyTorch's clip_grad_norm_); returns the
 // norm before clipping. max_norm <= 0 only measures.
 double clip_grad_norm(ParamSet& params, double max_norm);
+// The scaling of clip_grad_norm with a norm measured elsewhere (over tensor-parallel shards).
+void clip_grads(ParamSet& params, double norm, double max_norm);
 
 }  // namespace trident

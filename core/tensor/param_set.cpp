@@ -22,10 +22,15 @@ Shape ShardSpec::local_shape(const Shape& global) const {
   if (replicated()) return global;
   Shape s = global;
   s[dim] = 0;
-  for (int64_t b : blocks(global)) {
-    TRIDENT_CHECK(b % parts == 0, "a block of {} along dim {} of {} does not split into {} parts", b, dim,
-                  shape_str(global), parts);
-    s[dim] += b / parts;
+  const std::vector<int64_t> sizes = blocks(global);
+  TRIDENT_CHECK(block_replicas.empty() || block_replicas.size() == sizes.size(),
+                "{} block replica counts for {} blocks", block_replicas.size(), sizes.size());
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    const int rep = replicas(k);
+    TRIDENT_CHECK(rep >= 1 && parts % rep == 0 && sizes[k] % (parts / rep) == 0,
+                  "a block of {} along dim {} of {} does not split into {} parts held by {} ranks each",
+                  sizes[k], dim, shape_str(global), parts / std::max(rep, 1), rep);
+    s[dim] += sizes[k] / (parts / rep);
   }
   return s;
 }
@@ -41,11 +46,13 @@ int64_t ShardSpec::global_index(const Shape& global, int64_t i) const {
   int64_t d = (i / inner) % d_local;
   const int64_t in = i % inner;
   int64_t block_start = 0;  // global start of the block that holds local row d
-  for (int64_t b : blocks(global)) {
-    const int64_t held = b / parts;  // rows of this block held here
-    if (d < held) return (outer * global[dim] + block_start + index * held + d) * inner + in;
+  const std::vector<int64_t> sizes = blocks(global);
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    const int rep = replicas(k);
+    const int64_t held = sizes[k] / (parts / rep);  // rows of this block held here: slice index / rep
+    if (d < held) return (outer * global[dim] + block_start + (index / rep) * held + d) * inner + in;
     d -= held;
-    block_start += b;
+    block_start += sizes[k];
   }
   TRIDENT_CHECK(false, "local index {} outside {}", i, shape_str(local));
   return -1;

@@ -15,16 +15,23 @@ namespace trident {
 // which this rank holds slice `index`. A fused weight is cut per block: its `segments` equal blocks along
 // `dim` (gate_up), or blocks of the given `segment_sizes` (qkv with grouped-query heads: q, k, v), are each
 // split separately, so rank r holds slice r of every block, concatenated.
+//
+// A block may have fewer slices than there are ranks: with `block_replicas[b]` = k, block b is cut into
+// parts / k slices and k consecutive ranks hold the same one (rank r holds slice r / k). This is how key and
+// value heads are replicated when a model has fewer of them than tensor-parallel ranks (Megatron's GQA rule).
 struct ShardSpec {
   int dim = -1;
   int parts = 1;
   int index = 0;
   int segments = 1;
   std::vector<int64_t> segment_sizes = {};  // global block sizes along dim; overrides `segments` when set
+  std::vector<int> block_replicas = {};     // per block, ranks holding each slice; empty: 1 for every block
 
   bool replicated() const { return dim < 0 || parts == 1; }
   // The global sizes of the blocks along dim.
   std::vector<int64_t> blocks(const Shape& global) const;
+  // How many ranks hold the same slice of block b (1 unless block_replicas says otherwise).
+  int replicas(size_t b) const { return block_replicas.empty() ? 1 : block_replicas.at(b); }
   Shape local_shape(const Shape& global) const;
   // The global flat index of local flat element i.
   int64_t global_index(const Shape& global, int64_t i) const;

@@ -92,6 +92,8 @@ TEST(ConfigShipped, TinyConfigsValidateOnCpu) {
     EXPECT_EQ(c.train().seq_len(), 128);
     EXPECT_EQ(c.train().global_batch_size(), 16);
     EXPECT_EQ(padded_vocab(c.model()), 320);
+    EXPECT_EQ(padded_vocab(c.model(), 2), 320) << "tp dividing the pad multiple keeps checkpoint shapes";
+    EXPECT_EQ(padded_vocab(c.model(), 8), 320);
     EXPECT_EQ(head_dim(c.model()), 32);
     EXPECT_EQ(c.runtime().device(), "cpu");
   }
@@ -138,6 +140,7 @@ TEST(ConfigDefaults, DocumentedValues) {
   EXPECT_EQ(c.parallel().pipeline(), 1);
   EXPECT_EQ(c.parallel().expert(), 1);
   EXPECT_EQ(c.parallel().zero_stage(), 0);
+  EXPECT_FALSE(c.parallel().sequence_parallel());
   EXPECT_EQ(c.parallel().order(), "tp-cp-ep-dp-pp");
   EXPECT_EQ(c.train().precision(), "fp32");
   EXPECT_EQ(c.train().seed(), 1337u);
@@ -379,6 +382,15 @@ TEST(ConfigResolve, Helpers) {
   EXPECT_EQ(padded_vocab(m), 50257);
   m.set_vocab_pad_multiple(0);
   EXPECT_EQ(padded_vocab(m), 50257);
+  // With tensor parallelism: the least multiple of lcm(pad multiple, tp) that holds the vocabulary.
+  m.set_vocab_size(257);
+  m.set_vocab_pad_multiple(64);
+  EXPECT_EQ(padded_vocab(m, 2), 320);
+  EXPECT_EQ(padded_vocab(m, 3), 384);  // lcm(64, 3) = 192
+  m.set_vocab_pad_multiple(1);
+  EXPECT_EQ(padded_vocab(m, 2), 258);
+  EXPECT_EQ(padded_vocab(m, 1), 257);
+  EXPECT_EQ(padded_vocab(m, 0), 257) << "tp below 1 counts as 1, as the pad multiple does";
   m.set_d_model(768);
   m.set_n_head(12);
   EXPECT_EQ(head_dim(m), 64);
@@ -418,9 +430,9 @@ TEST(ConfigValidate, SeqLenBeyondMaxNamesBoth) {
 
 TEST(ConfigValidate, UnsupportedParallelismIsRefusedPlainly) {
   config::Config c = good_config();
-  apply_overrides(c, {"parallel.tensor=2"});
+  apply_overrides(c, {"parallel.pipeline=2"});
   EXPECT_CONTAINS(error_of([&] { validate(c, 2); }),
-                  "parallel.tensor = 2: tensor parallelism is not supported yet; set it to 1");
+                  "parallel.pipeline = 2: pipeline parallelism is not supported yet; set it to 1");
   for (const char* set : {"parallel.pipeline=2", "parallel.expert=2", "parallel.zero_stage=1"}) {
     SCOPED_TRACE(set);
     config::Config d = good_config();
@@ -449,6 +461,72 @@ TEST(ConfigValidate, UnsupportedParallelismIsRefusedPlainly) {
   apply_overrides(mismatch, {"parallel.data=1"});
   EXPECT_CONTAINS(problems_text(mismatch, 2),
                   "tensor (1) x pipeline (1) x data (1) = 1 do not match the 2 ranks launched");
+}
+
+TEST(ConfigValidate, TensorParallelLayouts) {
+  config::Config tp2 = good_config();  // gpt2_tiny: 4 heads, d_ff 4 * 128, vocabulary padded to 320
+  apply_overrides(tp2, {"parallel.tensor=2"});
+  EXPECT_EQ(problems_text(tp2, 2), "");
+  EXPECT_EQ(problems_text(tp2, 4), "") << "tp 2 x dp 2";
+  EXPECT_CONTAINS(problems_text(tp2, 3),
+                  "the 3 ranks launched are not divisible by tensor (2) x pipeline (1)");
+
+  config::Config replicated = load_config(kConfigs + "llama_tiny.pbtxt");  // 4 heads, 2 key/value heads
+  apply_overrides(replicated, {"parallel.tensor=4"});
+  EXPECT_EQ(problems_text(replicated, 4), "") << "each key/value head replicated on 2 of the 4 ranks";
+
+  config::Config no_pad = good_config();
+  apply_overrides(no_pad, {"parallel.tensor=2", "model.vocab_pad_multiple=1"});
+  EXPECT_EQ(problems_text(no_pad, 2), "") << "257 rows pad to 258: the vocabulary always splits";
+}
+
+TEST(ConfigValidate, TensorParallelRules) {
+  config::Config heads = good_config();
+  apply_overrides(heads, {"parallel.tensor=3"});
+  EXPECT_CONTAINS(
+      problems_text(heads, 3),
+      "model.n_head (4) is not divisible by parallel.tensor (3); each tensor-parallel rank computes "
+      "whole attention heads");
+
+  config::Config kv = good_config();
+  apply_overrides(kv, {"model.d_model=192", "model.n_head=6", "model.n_kv_head=3", "parallel.tensor=2"});
+  EXPECT_EQ(problems_text(kv, 2),
+            "model.n_kv_head (3) and parallel.tensor (2): key/value heads must split evenly over the "
+            "tensor-parallel ranks (n_kv_head % tensor == 0) or be replicated evenly (tensor % n_kv_head == "
+            "0)\n");
+
+  config::Config ff = good_config();
+  apply_overrides(ff, {"model.d_ff=510", "parallel.tensor=4"});
+  EXPECT_EQ(
+      problems_text(ff, 4),
+      "model.d_ff (510) is not divisible by parallel.tensor (4); each tensor-parallel rank computes whole "
+      "MLP columns\n");
+  // The derived width is checked: LLaMA's rule gives round_up(8 * 96 / 3, 64) = 256 for d_model 96.
+  config::Config derived = load_config(kConfigs + "llama_tiny.pbtxt");
+  apply_overrides(derived, {"model.d_model=96", "model.n_head=3", "model.n_kv_head=3", "model.d_ff=0",
+                            "parallel.tensor=3"});
+  EXPECT_EQ(
+      problems_text(derived, 3),
+      "model.d_ff (256) is not divisible by parallel.tensor (3); each tensor-parallel rank computes whole "
+      "MLP columns\n");
+}
+
+TEST(ConfigValidate, SequenceParallelRules) {
+  config::Config sp = good_config();
+  apply_overrides(sp, {"parallel.tensor=2", "parallel.sequence_parallel=true"});
+  EXPECT_TRUE(sp.parallel().sequence_parallel());
+  EXPECT_EQ(problems_text(sp, 2), "");
+  apply_overrides(sp, {"train.micro_batch_size=1", "train.seq_len=127"});
+  EXPECT_EQ(
+      problems_text(sp, 2),
+      "parallel.sequence_parallel needs train.micro_batch_size (1) x train.seq_len (127) = 127 token rows "
+      "divisible by parallel.tensor (2); each tensor-parallel rank holds an equal block of them\n");
+  apply_overrides(sp, {"parallel.sequence_parallel=false"});
+  EXPECT_EQ(problems_text(sp, 2), "") << "without sequence parallelism the rows are not split";
+
+  config::Config tp1 = good_config();  // allowed with tensor 1, where it changes nothing
+  apply_overrides(tp1, {"parallel.sequence_parallel=1", "train.micro_batch_size=1", "train.seq_len=127"});
+  EXPECT_EQ(problems_text(tp1), "");
 }
 
 TEST(ConfigValidate, BatchAndScheduleRules) {

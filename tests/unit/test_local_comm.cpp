@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <map>
+#include <string>
 
 #include "core/comm/bootstrap.h"
 #include "core/comm/comm_log.h"
@@ -63,6 +65,41 @@ TEST(LocalComm, CollectivesAreCopiesOrNoOps) {
   EXPECT_EQ(c.log().collectives(), 6u * (3 * 2 + 4) + 2);
   EXPECT_FALSE(c.log().oldest_pending().has_value());
   EXPECT_EQ(c.log().last_completed()->op, "barrier");
+}
+
+TEST(LocalComm, TotalsCountCallsElementsAndBytesPerOp) {
+  LocalCommunicator c;
+  Tensor a = iota(6);
+  c.all_reduce(a, ReduceOp::sum);
+  Tensor h = iota(10, DType::bf16);
+  c.all_reduce(h, ReduceOp::avg);
+  Tensor rs = Tensor::zeros({4});
+  c.reduce_scatter(rs, iota(4), ReduceOp::sum);
+  Tensor ag = Tensor::zeros({3}, DType::f64);
+  c.all_gather(ag, iota(3, DType::f64));
+  c.barrier();
+
+  const Communicator& base = c;  // reachable through the interface
+  std::map<std::string, OpTotals> t = base.log().totals();
+  EXPECT_EQ(t.size(), 4u);
+  EXPECT_EQ(t["all_reduce"].calls, 2);
+  EXPECT_EQ(t["all_reduce"].elements, 6 + 10);
+  EXPECT_EQ(t["all_reduce"].bytes, 6 * 4 + 10 * 2);
+  EXPECT_EQ(t["reduce_scatter"].calls, 1);
+  EXPECT_EQ(t["reduce_scatter"].elements, 4);
+  EXPECT_EQ(t["reduce_scatter"].bytes, 16);
+  EXPECT_EQ(t["all_gather"].elements, 3);
+  EXPECT_EQ(t["all_gather"].bytes, 24);
+  EXPECT_EQ(t["barrier"].calls, 1);
+  EXPECT_EQ(t["barrier"].elements, 0) << "an op without a buffer counts its call only";
+  EXPECT_EQ(t["barrier"].bytes, 0);
+
+  c.log().reset_totals();  // the watchdog's records are not touched
+  EXPECT_TRUE(c.log().totals().empty());
+  EXPECT_EQ(c.log().collectives(), 5u);
+  c.all_reduce(a, ReduceOp::max);
+  EXPECT_EQ(c.log().totals().at("all_reduce").calls, 1);
+  EXPECT_EQ(c.log().totals().at("all_reduce").bytes, 24);
 }
 
 TEST(LocalComm, ShapeChecksMatchTheMpiCommunicator) {
@@ -129,6 +166,11 @@ TEST(CommLog, RecordsSequenceNumbersAndPendingOps) {
   EXPECT_FALSE(log.oldest_pending().has_value());
   EXPECT_EQ(log.last_completed()->seq, 2u);
   EXPECT_EQ(log.collectives(), 2u);
+  const std::map<std::string, OpTotals> t = log.totals();  // counted when begun, point-to-point ops too
+  EXPECT_EQ(t.at("send").calls, 1);
+  EXPECT_EQ(t.at("send").bytes, 16);
+  EXPECT_EQ(t.at("all_reduce").elements, 4096);
+  EXPECT_EQ(t.at("barrier").elements, 0);
   EXPECT_EQ(ranks_str({0, 1, 2, 3}), "0..3");
   EXPECT_EQ(ranks_str({1, 3}), "1,3");
 }

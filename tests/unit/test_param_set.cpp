@@ -86,6 +86,26 @@ TEST(ParamSet, UnequalSegmentsSplitEachBlock) {
   EXPECT_THROW(ShardSpec({0, 2, 0, 1, {8, 4}}).local_shape({16, 3}), Error);
 }
 
+TEST(ParamSet, ReplicatedBlocksAreSharedByConsecutiveRanks) {
+  // 4 query heads and 1 key/value head of 2 rows each over 4 ranks: each rank holds one q head, and all
+  // four hold the one k and v head (block_replicas 4).
+  const Shape global{12, 1};
+  for (int r = 0; r < 4; ++r) {
+    const ShardSpec spec{0, 4, r, 1, {8, 2, 2}, {1, 4, 4}};
+    EXPECT_EQ(spec.local_shape(global), (Shape{6, 1}));
+    std::vector<int64_t> rows;
+    for (int64_t i = 0; i < 6; ++i) rows.push_back(spec.global_index(global, i));
+    EXPECT_EQ(rows, (std::vector<int64_t>{2 * r, 2 * r + 1, 8, 9, 10, 11})) << "rank " << r;
+  }
+  // 2 kv heads over 4 ranks: ranks 0-1 hold kv head 0, ranks 2-3 kv head 1.
+  const ShardSpec spec{0, 4, 3, 1, {8, 4, 4}, {1, 2, 2}};
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < 6; ++i) rows.push_back(spec.global_index({16, 1}, i));
+  EXPECT_EQ(rows, (std::vector<int64_t>{6, 7, 10, 11, 14, 15}));
+  // Replica counts must divide the parts.
+  EXPECT_THROW(ShardSpec({0, 4, 0, 1, {8, 2, 2}, {1, 3, 3}}).local_shape({12, 1}), Error);
+}
+
 TEST(ParamSet, InitDependsOnSeedAndName) {
   auto value = [](uint64_t seed, const std::string& name) {
     ParamSet ps;

@@ -34,7 +34,7 @@ void run_generate(const GenerateArgs& a) {
   }
   config::Config cfg = load_config(cfg_path);
   set_cpu_threads(cfg.runtime().threads());
-  models::Transformer model(models::ModelSpec::from_config(cfg.model()));
+  models::Transformer model(models::ModelSpec::from_config(cfg.model(), cfg.parallel().tensor()));
   io::load_params(model.params(), io::load_safetensors(weights_path).tensors);
   auto tokenizer =
       data::make_tokenizer(cfg.data().tokenizer(), cfg.data().vocab_path(), cfg.data().merges_path());
