@@ -1,5 +1,6 @@
 #include "models/transformer.h"
 
+#include <cmath>
 #include <string>
 
 #include "core/comm/coalesced.h"
@@ -7,27 +8,45 @@
 
 namespace trident::models {
 
-Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group) : spec_(spec), group_(group) {
+Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group, ChunkSpec chunk)
+    : spec_(spec), group_(group), chunk_(chunk) {
   group.check("transformer");
   if (spec.sequence_parallel && group.size == 1) spec_.sequence_parallel = false;  // nothing to shard
+  if (chunk_.num_layers < 0) chunk_.num_layers = spec_.n_layer - chunk_.first_layer;
+  TRIDENT_CHECK(chunk_.first_layer >= 0 && chunk_.num_layers >= 0 &&
+                    chunk_.first_layer + chunk_.num_layers <= spec_.n_layer,
+                "layers [{}, {}) of a {}-layer model", chunk_.first_layer,
+                chunk_.first_layer + chunk_.num_layers, spec_.n_layer);
   // The first parameter each module registers: once its gradient is final, so is every gradient registered
   // after it, and those fill the flat buffer from its start up to the end of this parameter.
   std::vector<size_t> first_param;
-  embed_ = std::make_unique<Embedding>(params_, spec_, group);
-  for (int l = 0; l < spec_.n_layer; ++l) {
+  if (chunk_.first) {
+    embed_ = std::make_unique<Embedding>(params_, spec_, group);
+    if (spec_.tie_embeddings) tied_wte_ = &embed_->wte();
+  }
+  for (int l = chunk_.first_layer; l < chunk_.first_layer + chunk_.num_layers; ++l) {
     first_param.push_back(params_.params().size());
     blocks_.push_back(
         std::make_unique<TransformerBlock>(params_, "blocks." + std::to_string(l), spec_, group));
   }
   first_param.push_back(params_.params().size());
-  head_ = std::make_unique<LmHead>(params_, spec_, group, spec_.tie_embeddings ? &embed_->wte() : nullptr);
+  if (chunk_.last) {
+    if (spec_.tie_embeddings && !chunk_.first) {
+      // The last stage's copy of the tied embedding: registered as VocabParallelEmbedding registers wte.
+      tied_wte_ = &params_.add("embed.wte", {spec_.padded_vocab, spec_.d_model},
+                               {Init::normal, 0.0, spec_.init_std}, ShardSpec{0, group.size, group.rank});
+      wte_copy_ = true;
+    }
+    head_ = std::make_unique<LmHead>(params_, spec_, group, spec_.tie_embeddings ? tied_wte_ : nullptr);
+  }
   params_.finalize(spec_.dtype);
 
   auto ready_after = [&](size_t index) {
+    if (index >= params_.params().size()) return int64_t{0};  // nothing registered after this point
     const Param& p = params_.params()[index];
     return p.flat_offset + p.value.numel();
   };
-  for (int l = 0; l < spec_.n_layer; ++l) ready_after_block_.push_back(ready_after(first_param[l]));
+  for (size_t b = 0; b < blocks_.size(); ++b) ready_after_block_.push_back(ready_after(first_param[b]));
   ready_after_head_ = ready_after(first_param.back());
 
   // Ranks whose query heads share one replicated key/value head: consecutive runs of `rep` tp ranks.
@@ -38,7 +57,8 @@ Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group) : spec_(spec)
   }
 }
 
-double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor& targets) {
+double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor& targets,
+                            const Tensor& input) {
   TRIDENT_CHECK(tokens.ndim() == 2 && tokens.dtype() == DType::i32, "tokens must be (B, T) i32, got {}",
                 tokens.str());
   const int64_t B = tokens.dim(0), T = tokens.dim(1), C = spec_.d_model;
@@ -56,27 +76,41 @@ double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor&
   acts.blocks.resize(blocks_.size());
   for (Tensor& r : acts.residual) ensure(r, {R, C}, spec_.dtype);
 
-  embed_->forward(acts.residual[0], tokens, ws_);
+  if (chunk_.first) {
+    embed_->forward(acts.residual[0], tokens, ws_);
+  } else {
+    TRIDENT_CHECK(input.defined() && input.numel() == R * C, "stage input {} for {} rows of {}",
+                  input.defined() ? input.str() : "(none)", R, C);
+    acts.residual[0].copy_from(input);
+  }
   for (size_t l = 0; l < blocks_.size(); ++l) {
     blocks_[l]->forward(acts.blocks[l], acts.residual[l + 1], acts.residual[l], T, ws_);
   }
+  if (!chunk_.last) return 0.0;
   const Tensor flat_targets = targets.defined() ? targets.view({B * T}) : Tensor{};
   return head_->forward(acts.head, acts.residual.back(), flat_targets);
 }
 
-void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady& grads_ready) {
+void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady& grads_ready,
+                           const Tensor& dout) {
   TRIDENT_CHECK(acts.targets.defined(), "backward needs a forward with targets");
   // The last residual is no longer needed once the head's backward has read it, so its gradient reuses
   // ws_.dmid; each block then turns d(x_out) into d(x_in) in place.
   Tensor& dres = ensure(ws_.dmid, acts.residual.back().shape(), spec_.dtype);
-  head_->backward(dres, acts.residual.back(), acts.targets.view({acts.targets.numel()}), acts.head,
-                  loss_scale, ws_);
+  if (chunk_.last) {
+    head_->backward(dres, acts.residual.back(), acts.targets.view({acts.targets.numel()}), acts.head,
+                    loss_scale, ws_);
+  } else {
+    TRIDENT_CHECK(dout.defined() && dout.numel() == dres.numel(), "stage output gradient {} for {}",
+                  dout.defined() ? dout.str() : "(none)", dres.str());
+    dres.copy_from(dout);
+  }
   if (grads_ready) grads_ready(ready_after_head_);
   for (size_t l = blocks_.size(); l-- > 0;) {
     blocks_[l]->backward(dres, acts.residual[l], acts.blocks[l], ws_);
     if (grads_ready) grads_ready(ready_after_block_[l]);
   }
-  embed_->backward(dres, acts.tokens, ws_);
+  if (chunk_.first) embed_->backward(dres, acts.tokens, ws_);
   if (grads_ready) grads_ready(params_.numel());
 }
 
@@ -86,8 +120,8 @@ void Transformer::finalize_grads() {
     // Each rank saw only its block of rows: its norm (and position-embedding) gradients are partial sums.
     std::vector<Tensor> partial;
     for (const auto& block : blocks_) block->append_norm_grads(partial);
-    head_->append_norm_grads(partial);
-    if (Param* wpe = embed_->wpe()) partial.push_back(wpe->grad);
+    if (head_) head_->append_norm_grads(partial);
+    if (embed_ && embed_->wpe()) partial.push_back(embed_->wpe()->grad);
     comm::all_reduce_coalesced(*group_.comm, partial, comm::ReduceOp::sum);
   }
   if (kv_group_) {
@@ -101,7 +135,11 @@ void Transformer::finalize_grads() {
 }
 
 double Transformer::grad_norm() const {
-  return tp::grad_norm(params_, group_);
+  return std::sqrt(grad_squares());
+}
+
+double Transformer::grad_squares() const {
+  return tp::grad_squares(params_, group_, wte_copy_ ? tied_wte_ : nullptr);
 }
 
 Tensor Transformer::logits_row(const ModelActs& acts, int64_t row) const {
@@ -113,7 +151,9 @@ Tensor Transformer::logits_row(const ModelActs& acts, int64_t row) const {
 }
 
 std::map<std::string, Tensor> Transformer::gather_params() const {
-  return tp::gather_params(params_, group_);
+  std::map<std::string, Tensor> out = tp::gather_params(params_, group_);
+  if (wte_copy_) out.erase(tied_wte_->name);
+  return out;
 }
 
 }  // namespace trident::models

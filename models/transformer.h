@@ -18,24 +18,46 @@
 
 namespace trident::models {
 
+// The part of the model a pipeline stage (one model chunk) holds: layers [first_layer, first_layer +
+// num_layers), the embedding when `first`, the final norm, head and loss when `last`. The default is the
+// whole model. A last stage of a tied model that is not also the first holds its own copy of embed.wte (same
+// name, so the same initial values), kept equal to the first stage's by summing their gradients every step.
+struct ChunkSpec {
+  int first_layer = 0;
+  int num_layers = -1;  // -1: all of model.n_layer
+  bool first = true;
+  bool last = true;
+};
+
 class Transformer {
  public:
   // Every rank of `group` must construct the model together (it may split the group's communicator).
-  explicit Transformer(const ModelSpec& spec, tp::TpGroup group = {});
+  explicit Transformer(const ModelSpec& spec, tp::TpGroup group = {}, ChunkSpec chunk = {});
 
   const ModelSpec& spec() const { return spec_; }
+  const ChunkSpec& chunk() const { return chunk_; }
   const tp::TpGroup& tp_group() const { return group_; }
   ParamSet& params() { return params_; }
   const ParamSet& params() const { return params_; }
 
   // tokens, targets (B, T) i32. Returns the mean loss over the targets (0 when targets is undefined, for
-  // inference; the logits are then in acts.head.logits, this rank's vocabulary columns).
-  double forward(ModelActs& acts, const Tensor& tokens, const Tensor& targets);
+  // inference; the logits are then in acts.head.logits, this rank's vocabulary columns). A chunk that is not
+  // the first takes its input (R, C) from the previous stage; one that is not the last returns 0 and leaves
+  // its output in acts.residual.back().
+  double forward(ModelActs& acts, const Tensor& tokens, const Tensor& targets, const Tensor& input = {});
   // Called during backward with n: the first n elements of the flat gradient buffer are final for this
   // backward (the buffer runs in reverse execution order), so their data-parallel reduction can start.
   using GradsReady = std::function<void(int64_t n)>;
-  // Accumulates parameter gradients of loss * loss_scale. Consumes acts (the logits become dlogits).
-  void backward(ModelActs& acts, double loss_scale, const GradsReady& grads_ready = {});
+  // Accumulates parameter gradients of loss * loss_scale. Consumes acts (the logits become dlogits). A chunk
+  // that is not the last starts from dout (R, C), the gradient of its output; one that is not the first
+  // leaves the gradient of its input in input_grad().
+  void backward(ModelActs& acts, double loss_scale, const GradsReady& grads_ready = {},
+                const Tensor& dout = {});
+  // (R, C) after backward on a chunk that is not the first; overwritten by the next backward.
+  const Tensor& input_grad() const { return ws_.dmid; }
+  // The token embedding this chunk holds for a tied head or the embedding (null if neither): the weight
+  // whose gradient a tied model sums between its first and last pipeline stage.
+  Param* tied_embedding() const { return tied_wte_; }
   // Once per step, after every micro-batch's backward (Megatron's finalize_model_grads): sums over tp the
   // gradients that are partial sums there — norm weights and wpe under sequence parallelism, key/value heads
   // replicated over several ranks. A no-op on one rank.
@@ -43,15 +65,22 @@ class Transformer {
   // The global L2 norm of the gradients over the tp group, each element counted once however many ranks
   // hold it (identical on every rank of the group).
   double grad_norm() const;
+  // The squared norm behind grad_norm, without the last stage's copy of a tied embedding (counted on the
+  // first stage), for summing over pipeline stages.
+  double grad_squares() const;
 
   // Row `row` of the forward's logits over the whole padded vocabulary (Vp), gathered over tp.
   Tensor logits_row(const ModelActs& acts, int64_t row) const;
-  // Every parameter at its global shape, gathered over tp (a collective: every rank of the group calls it).
+  // Every parameter at its global shape, gathered over tp (a collective: every rank of the group calls it);
+  // without the last stage's copy of a tied embedding.
   std::map<std::string, Tensor> gather_params() const;
 
  private:
   ModelSpec spec_;
   tp::TpGroup group_;
+  ChunkSpec chunk_;
+  Param* tied_wte_ = nullptr;
+  bool wte_copy_ = false;  // tied_wte_ is the last stage's copy
   ParamSet params_;
   std::unique_ptr<Embedding> embed_;
   std::vector<std::unique_ptr<TransformerBlock>> blocks_;

@@ -28,12 +28,17 @@ double weighted_squares(const Param& p, int tp) {
 
 }  // namespace
 
-double grad_norm(const ParamSet& params, const TpGroup& group) {
+double grad_squares(const ParamSet& params, const TpGroup& group, const Param* skip) {
   group.check("tensor-parallel grad norm");
   Tensor sum = Tensor::zeros({1}, DType::f64);
-  for (const Param& p : params.params()) sum.data<double>()[0] += weighted_squares(p, group.size);
+  for (const Param& p : params.params())
+    if (&p != skip) sum.data<double>()[0] += weighted_squares(p, group.size);
   if (group.size > 1) group.comm->all_reduce(sum, comm::ReduceOp::sum);
-  return std::sqrt(sum.item(0));
+  return sum.item(0);
+}
+
+double grad_norm(const ParamSet& params, const TpGroup& group) {
+  return std::sqrt(grad_squares(params, group));
 }
 
 Tensor gather_param(const Param& p, const TpGroup& group) {

@@ -14,6 +14,8 @@ namespace trident::tp {
 // holding it): a replicated parameter (ShardSpec replicated) is held by all tp ranks, a replicated block
 // (ShardSpec::block_replicas) by its replicas. One all-reduce of one double. Identical on every rank.
 double grad_norm(const ParamSet& params, const TpGroup& group);
+// The squared norm behind grad_norm, leaving out `skip` (a parameter counted elsewhere).
+double grad_squares(const ParamSet& params, const TpGroup& group, const Param* skip = nullptr);
 
 // The parameter's full tensor: the shards all-gathered over the group, placed by ShardSpec::global_index.
 // Every rank of the group must call it for the same parameter.

@@ -6,11 +6,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/comm/comm_log.h"
 #include "core/config/config.h"
 #include "core/data/tokenizer.h"
+#include "core/io/param_io.h"
 #include "core/io/safetensors.h"
-#include "core/mesh/device_mesh.h"
 #include "core/runtime/logging.h"
 #include "core/runtime/threads.h"
 #include "train/generate.h"
@@ -26,22 +25,12 @@ std::string format_duration(double s) {
 
 }  // namespace
 
-namespace {
-// Data-parallel bucket size: 25 MB of fp32 gradients unless the config says otherwise (PyTorch DDP's
-// default).
-int64_t bucket_numel(const config::Config& cfg) {
-  const double mb = cfg.parallel().bucket_mb() > 0 ? cfg.parallel().bucket_mb() : 25.0;
-  return std::max<int64_t>(1, static_cast<int64_t>(mb * (1 << 20) / 4));
-}
-}  // namespace
-
 Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communicator& world)
     : cfg_(cfg), out_dir_(std::move(out_dir)), world_(world) {
   init_logging();
   // Only rank 0 prints progress; TRIDENT_LOG_ALL_RANKS=1 lets every rank speak.
   if (!is_main() && std::getenv("TRIDENT_LOG_ALL_RANKS") == nullptr) spdlog::set_level(spdlog::level::warn);
   check_same_config();
-  make_groups();
   const auto& t = cfg_.train();
   set_cpu_threads(cfg_.runtime().threads());
 
@@ -55,16 +44,9 @@ Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communica
     eval_sampler_ = std::make_unique<data::EvalSampler>(*val_shard_, t.seq_len(), t.micro_batch_size());
   }
 
-  model_ =
-      std::make_unique<models::Transformer>(models::ModelSpec::from_config(cfg_), tp::TpGroup::of(*tp_comm_));
-  model_->params().initialize(t.seed());
+  model_ = std::make_unique<ParallelModel>(cfg_, world_);
   const auto& o = cfg_.optim();
-  optim_ =
-      std::make_unique<AdamW>(model_->params(), AdamWConfig{o.beta1(), o.beta2(), o.eps(), o.weight_decay()});
   schedule_ = {o.lr(), o.min_lr(), o.warmup_steps(), t.steps()};
-  accum_steps_ = t.global_batch_size() / (int64_t{t.micro_batch_size()} * dp_->size());
-  if (dp_->size() > 1)
-    reducer_ = std::make_unique<zero::GradReducer>(model_->params().flat_grads(), *dp_, bucket_numel(cfg_));
 
   if (!out_dir_.empty() && is_main()) {
     std::error_code ec;
@@ -73,18 +55,6 @@ Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communica
     std::ofstream(out_dir_ + "/config.pbtxt") << to_text(cfg_);
     metrics_ = MetricsWriter(out_dir_ + "/metrics.jsonl");
   }
-}
-
-void Trainer::make_groups() {
-  // Every rank splits the world into its own tensor- and data-parallel groups, the mesh's rank lists.
-  const DeviceMesh mesh(world_.size(), mesh_sizes(cfg_.parallel()), cfg_.parallel().order());
-  const auto split = [&](const std::vector<Axis>& axes) {
-    const std::vector<int> ranks = mesh.group_of(world_.rank(), axes);
-    return world_.split(ranks, fmt::format("{}[{}]", axes_name(axes), comm::ranks_str(ranks)));
-  };
-  tp_comm_ = split({Axis::tp});
-  dp_comm_ = split({Axis::dp, Axis::cp});
-  dp_ = dp_comm_.get();
 }
 
 void Trainer::check_same_config() {
@@ -108,54 +78,85 @@ void Trainer::check_same_config() {
   }
 }
 
-void Trainer::train_step(int64_t step, double& loss, double& norm, double& lr) {
-  const int64_t B = cfg_.train().micro_batch_size();
-  // This rank's slice of the global batch: sequences [rank * B * accum, (rank + 1) * B * accum).
-  const int64_t first = dp_->rank() * B * accum_steps_;
-  const double scale = 1.0 / static_cast<double>(accum_steps_);
-  model_->params().zero_grads();
-  loss = 0.0;
-  for (int64_t micro = 0; micro < accum_steps_; ++micro) {
-    train_sampler_->fill(step, first + micro * B, B, tokens_, targets_);
-    loss += model_->forward(acts_, tokens_, targets_) * scale;
-    // Only the last micro-batch communicates: its backward starts each gradient bucket's all-reduce.
-    if (reducer_ && micro + 1 == accum_steps_) {
-      reducer_->begin();
-      model_->backward(acts_, scale, [this](int64_t n) { reducer_->grads_ready(n); });
-      reducer_->finish();
-    } else {
-      model_->backward(acts_, scale);
-    }
-  }
-  // Gradients that are partial sums over tp ranks (sequence-parallel norms, replicated kv heads) are summed
-  // once, after the data-parallel reduction (both are sums, so the order does not matter).
-  model_->finalize_grads();
-  if (dp_->size() > 1) {
-    Tensor l = Tensor::full({1}, loss, DType::f64);
-    dp_->all_reduce(l, comm::ReduceOp::avg);
-    loss = l.item(0);
-  }
-  if (!std::isfinite(loss))
-    fail("training diverged: loss is {} at step {} (try a lower optim.lr)", loss, step);
-  norm = model_->grad_norm();  // over the tp shards; data-parallel replicas hold equal gradients
-  clip_grads(model_->params(), norm, cfg_.optim().grad_clip());
-  lr = schedule_.at(step);
-  optim_->step(lr);
-}
-
-void Trainer::log_step(int64_t step, double loss, double norm, double lr, double step_s) {
+void Trainer::log_step(int64_t step, const ParallelModel::StepResult& r, double lr, double step_s) {
   const auto& t = cfg_.train();
   const double tokens = static_cast<double>(t.global_batch_size()) * t.seq_len();
   const double tok_s = tokens / step_s;
   const double eta = (elapsed_s_ / static_cast<double>(step + 1)) * static_cast<double>(t.steps() - step - 1);
-  spdlog::info("step {:>5}/{} | loss {:.4f} | lr {:.2e} | norm {:.3f} | {:.0f} tok/s | ETA {}", step + 1,
-               t.steps(), loss, lr, norm, tok_s, format_duration(eta));
-  metrics_.write({{"step", step + 1},
-                  {"loss", loss},
-                  {"lr", lr},
-                  {"grad_norm", norm},
-                  {"tokens_per_s", tok_s},
-                  {"elapsed_s", elapsed_s_}});
+  nlohmann::json m = {{"step", step + 1},         {"loss", r.loss},        {"lr", lr},
+                      {"grad_norm", r.grad_norm}, {"tokens_per_s", tok_s}, {"elapsed_s", elapsed_s_}};
+  std::string pipeline;
+  ParallelModel& pm = *model_;
+  if (pm.pp().size() > 1) {
+    // Every stage's compute and wait time this step; the bubble is the idle share of the busiest step time.
+    Tensor mine = Tensor::empty({3}, DType::f64);
+    mine.data<double>()[0] = r.times.compute_s;
+    mine.data<double>()[1] = r.times.wait_s;
+    mine.data<double>()[2] = r.times.step_s;
+    Tensor all = Tensor::empty({3 * pm.pp().size()}, DType::f64);
+    pm.pp().all_gather(all, mine);
+    std::vector<double> compute, wait;
+    double step_max = 0, compute_sum = 0;
+    for (int s = 0; s < pm.pp().size(); ++s) {
+      compute.push_back(all.item(3 * s));
+      wait.push_back(all.item(3 * s + 1));
+      compute_sum += compute.back();
+      step_max = std::max(step_max, all.item(3 * s + 2));
+    }
+    const double bubble = 1.0 - compute_sum / (pm.pp().size() * step_max);
+    m["pp_compute_s"] = compute;
+    m["pp_wait_s"] = wait;
+    m["pp_bubble"] = bubble;
+    pipeline = fmt::format(" | bubble {:.0f}%", 100 * bubble);
+  }
+  spdlog::info("step {:>5}/{} | loss {:.4f} | lr {:.2e} | norm {:.3f} | {:.0f} tok/s{} | ETA {}", step + 1,
+               t.steps(), r.loss, lr, r.grad_norm, tok_s, pipeline, format_duration(eta));
+  metrics_.write(m);
+}
+
+void Trainer::write_trace(const pp::StepTimes& times) {
+  // The pipeline of world rank 0's replica: each stage's events, sent to pipeline rank 0 as numbers
+  // (category, action kind, micro-batch, chunk, start, duration) and written as one chrome trace.
+  ParallelModel& pm = *model_;
+  if (pm.pp().size() == 1 || pm.tp().rank() != 0 || pm.dp().rank() != 0 || out_dir_.empty()) return;
+  const auto code = [](const std::string& c) { return c == "forward" ? 0.0 : c == "backward" ? 1.0 : 2.0; };
+  Tensor count = Tensor::full({1}, static_cast<double>(times.events.size()), DType::f64);
+  pm.pp().all_reduce(count, comm::ReduceOp::max);
+  const int64_t n = static_cast<int64_t>(count.item(0));
+  Tensor mine = Tensor::full({n * 6}, -1.0, DType::f64);
+  for (size_t i = 0; i < times.events.size(); ++i) {
+    const pp::TraceEvent& e = times.events[i];
+    double* row = mine.data<double>() + 6 * i;
+    const pp::Action& a = times.event_actions[i];
+    row[0] = code(e.category);
+    row[1] = static_cast<double>(a.kind);
+    row[2] = a.microbatch;
+    row[3] = a.chunk;
+    row[4] = e.start_us;
+    row[5] = e.dur_us;
+  }
+  Tensor all = Tensor::empty({n * 6 * pm.pp().size()}, DType::f64);
+  pm.pp().all_gather(all, mine);
+  std::vector<pp::TraceEvent> events;
+  std::map<int, std::string> names;
+  for (int s = 0; s < pm.pp().size(); ++s) {
+    names[s] = fmt::format("pipeline rank {}", s);
+    for (int64_t i = 0; i < n; ++i) {
+      const double* row = all.data<double>() + (s * n + i) * 6;
+      if (row[0] < 0) continue;
+      pp::TraceEvent e;
+      e.category = row[0] == 0 ? "forward" : row[0] == 1 ? "backward" : "wait";
+      pp::Action a{static_cast<pp::ActionKind>(static_cast<int>(row[1]))};
+      a.microbatch = static_cast<int>(row[2]);
+      a.chunk = static_cast<int>(row[3]);
+      e.name = (row[0] == 2 ? "wait " : "") + pp::action_str(a);
+      e.tid = s;
+      e.start_us = row[4];
+      e.dur_us = row[5];
+      events.push_back(std::move(e));
+    }
+  }
+  if (pm.pp().rank() == 0) pp::write_chrome_trace(out_dir_ + "/pipeline_trace.json", events, names);
 }
 
 double Trainer::evaluate() {
@@ -164,16 +165,16 @@ double Trainer::evaluate() {
   const int64_t n = cfg_.train().eval_steps();
   // Data-parallel ranks take every dp-th evaluation batch and sum their losses.
   Tensor sum = Tensor::zeros({1}, DType::f64);
-  models::ModelActs acts;
-  for (int64_t e = dp_->rank(); e < n; e += dp_->size()) {
+  comm::Communicator& dp = model_->dp();
+  for (int64_t e = dp.rank(); e < n; e += dp.size()) {
     eval_sampler_->fill(e, 0, B, tokens_, targets_);
-    sum.data<double>()[0] += model_->forward(acts, tokens_, targets_);
+    sum.data<double>()[0] += model_->eval_loss(tokens_, targets_);
   }
-  if (dp_->size() > 1) dp_->all_reduce(sum, comm::ReduceOp::sum);
+  if (dp.size() > 1) dp.all_reduce(sum, comm::ReduceOp::sum);
   return sum.item(0) / static_cast<double>(n);
 }
 
-std::string Trainer::sample_text() {
+std::string Trainer::sample_text(const std::map<std::string, Tensor>& weights) {
   const auto& t = cfg_.train();
   const auto& d = cfg_.data();
   auto tokenizer = data::make_tokenizer(d.tokenizer(), d.vocab_path(), d.merges_path());
@@ -182,40 +183,59 @@ std::string Trainer::sample_text() {
   opt.temperature = t.sample_temperature();
   opt.top_k = t.sample_top_k();
   opt.seed = t.seed();
-  const std::vector<uint32_t> out = generate(*model_, tokenizer->encode(t.sample_prompt()), opt);
-  return tokenizer->decode(out);
+  const std::vector<uint32_t> prompt = tokenizer->encode(t.sample_prompt());
+  if (models::Transformer* whole = model_->whole_model())
+    return tokenizer->decode(generate(*whole, prompt, opt));
+  // A split model samples on rank 0 from its gathered weights, as one unsplit model.
+  models::Transformer whole(models::ModelSpec::from_config(cfg_.model(), cfg_.parallel().tensor()));
+  io::load_params(whole.params(), weights);
+  return tokenizer->decode(generate(whole, prompt, opt));
 }
 
 TrainResult Trainer::run() {
   const auto& t = cfg_.train();
-  const auto& spec = model_->spec();
+  ParallelModel& pm = *model_;
+  const auto& spec = pm.spec();
   spdlog::info("model: {} | {} layers, d_model {}, {} heads ({} kv), {:.2f}M parameters", cfg_.model().arch(),
                spec.n_layer, spec.d_model, spec.n_head, spec.n_kv_head,
                static_cast<double>(spec.num_params()) / 1e6);
-  if (tp_comm_->size() > 1) {
-    spdlog::info("layout: tensor-parallel {}{} x data-parallel {} | {:.2f}M parameters per rank",
-                 tp_comm_->size(), spec.sequence_parallel ? " (sequence parallel)" : "", dp_->size(),
-                 static_cast<double>(model_->params().numel()) / 1e6);
+  if (pm.tp().size() * pm.pp().size() > 1) {
+    spdlog::info(
+        "layout: tensor-parallel {}{} x pipeline {} ({} schedule, {} chunk{} per rank) x data-parallel {} | "
+        "{:.2f}M parameters on rank 0",
+        pm.tp().size(), spec.sequence_parallel ? " (sequence parallel)" : "", pm.pp().size(), t.schedule(),
+        cfg_.parallel().virtual_stages(), cfg_.parallel().virtual_stages() == 1 ? "" : "s", pm.dp().size(),
+        static_cast<double>(pm.local_numel()) / 1e6);
   }
+  const int m = pm.microbatches();
   spdlog::info(
       "data: {} train tokens{} | batch {} x {} tokens = {} data-parallel rank{} x {} micro-batch{} of {}",
       train_shard_->count(), val_shard_ ? fmt::format(", {} val tokens", val_shard_->count()) : "",
-      t.global_batch_size(), t.seq_len(), dp_->size(), dp_->size() == 1 ? "" : "s", accum_steps_,
-      accum_steps_ == 1 ? "" : "es", t.micro_batch_size());
+      t.global_batch_size(), t.seq_len(), pm.dp().size(), pm.dp().size() == 1 ? "" : "s", m,
+      m == 1 ? "" : "es", t.micro_batch_size());
 
+  const int64_t B = t.micro_batch_size();
   TrainResult result;
   const auto start = std::chrono::steady_clock::now();
   for (int64_t step = 0; step < t.steps(); ++step) {
     const auto step_start = std::chrono::steady_clock::now();
-    double loss = 0, norm = 0, lr = 0;
-    train_step(step, loss, norm, lr);
+    // This replica's slice of the global batch: sequences [dp_rank * B * m, (dp_rank + 1) * B * m).
+    const int64_t first = pm.dp().rank() * B * m;
+    const auto batch = [&](int micro, Tensor& tokens, Tensor& targets) {
+      train_sampler_->fill(step, first + micro * B, B, tokens, targets);
+    };
+    const double lr = schedule_.at(step);
+    const ParallelModel::StepResult r = pm.train_step(lr, batch);
+    if (!std::isfinite(r.loss))
+      fail("training diverged: loss is {} at step {} (try a lower optim.lr)", r.loss, step);
     const auto now = std::chrono::steady_clock::now();
     elapsed_s_ = std::chrono::duration<double>(now - start).count();
-    result.final_loss = loss;
+    result.final_loss = r.loss;
     const bool last = step + 1 == t.steps();
     if ((step + 1) % t.log_interval() == 0 || step == 0 || last) {
-      log_step(step, loss, norm, lr, std::chrono::duration<double>(now - step_start).count());
+      log_step(step, r, lr, std::chrono::duration<double>(now - step_start).count());
     }
+    if (last) write_trace(r.times);
     if (eval_sampler_ && ((t.eval_interval() > 0 && (step + 1) % t.eval_interval() == 0) || last)) {
       result.final_val_loss = evaluate();
       spdlog::info("step {:>5}/{} | val loss {:.4f}", step + 1, t.steps(), result.final_val_loss);
@@ -224,20 +244,18 @@ TrainResult Trainer::run() {
   }
   spdlog::info("trained {} steps in {}", t.steps(), format_duration(elapsed_s_));
 
-  if (!out_dir_.empty()) {
-    // Global tensors: the tp shards gathered (every rank of a tp group takes part), written by rank 0.
-    const std::map<std::string, Tensor> weights = model_->gather_params();
-    if (is_main()) {
-      io::save_safetensors(out_dir_ + "/model.safetensors", weights, {{"config", to_text(cfg_)}});
-      spdlog::info("wrote {}/model.safetensors, config.pbtxt and metrics.jsonl", out_dir_);
-    }
+  // Global tensors on rank 0: tp shards gathered, pipeline stages sent to it.
+  const bool need = !out_dir_.empty() || t.sample_tokens() > 0;
+  const std::map<std::string, Tensor> weights = need ? pm.gather_to_main() : std::map<std::string, Tensor>{};
+  if (!out_dir_.empty() && is_main()) {
+    io::save_safetensors(out_dir_ + "/model.safetensors", weights, {{"config", to_text(cfg_)}});
+    spdlog::info("wrote {}/model.safetensors, config.pbtxt and metrics.jsonl{}", out_dir_,
+                 pm.pp().size() > 1 ? ", pipeline_trace.json" : "");
   }
-  // The first data-parallel replica samples; all of its tp ranks take part, rank 0 prints.
-  if (t.sample_tokens() > 0 && dp_->rank() == 0) {
-    result.sample = sample_text();
-    if (is_main())
-      spdlog::info("sample (temperature {}, top-k {}):\n{}", t.sample_temperature(), t.sample_top_k(),
-                   result.sample);
+  if (t.sample_tokens() > 0 && is_main()) {
+    result.sample = sample_text(weights);
+    spdlog::info("sample (temperature {}, top-k {}):\n{}", t.sample_temperature(), t.sample_top_k(),
+                 result.sample);
   }
   return result;
 }

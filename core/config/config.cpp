@@ -100,6 +100,17 @@ void apply_json(pb::Message& msg, const nlohmann::json& obj, const std::string& 
       continue;
     }
     const std::string what = fmt::format("{}: {}", name, path);
+    if (field->is_repeated() && value.is_array()) {
+      std::string joined;  // one --set-style list: "1,3"; [] clears
+      for (size_t i = 0; i < value.size(); ++i) {
+        const nlohmann::json& e = value[i];
+        if (e.is_object() || e.is_array() || e.is_null())
+          fail("{}: expected a list of single values, got {}", what, value.dump());
+        joined += (i ? "," : "") + (e.is_string() ? e.get<std::string>() : e.dump());
+      }
+      config_detail::set_scalar(msg, field, joined, what);
+      continue;
+    }
     if (value.is_object() || value.is_array() || value.is_null())
       fail("{}: expected a single value, got {}", what, value.dump());
     if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING && !value.is_string())

@@ -31,6 +31,7 @@ config::Config default_config() {
   p.set_expert_tensor(1);
   p.set_zero_stage(0);
   p.set_sequence_parallel(false);  // needs tensor > 1 to change anything
+  p.set_virtual_stages(1);
   p.set_order("tp-cp-ep-dp-pp");   // Megatron's: tensor innermost (fastest links), pipeline outermost
 
   config::TrainConfig& t = *c.mutable_train();
@@ -42,6 +43,7 @@ config::Config default_config() {
   t.set_eval_steps(10);
   t.set_log_interval(10);
   t.set_precision("fp32");
+  t.set_schedule("1f1b");
   t.set_sample_tokens(0);
   t.set_sample_temperature(1.0f);
   t.set_sample_top_k(0);  // sample from the whole vocabulary

@@ -1,4 +1,5 @@
-// --set a.b.c=value: any scalar field, found and written by protobuf reflection, every value range-checked.
+// --set a.b.c=value: any scalar field (a list of scalars as comma-separated values), found and written by
+// protobuf reflection, every value range-checked.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -122,6 +123,31 @@ void set_scalar_or_throw(Message& msg, const FieldDescriptor* field, const std::
   }
 }
 
+// One element appended to a repeated scalar field.
+void add_scalar_or_throw(Message& msg, const FieldDescriptor* field, const std::string& value) {
+  const Reflection* r = msg.GetReflection();
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      return r->AddInt32(&msg, field, parse_int<int32_t>(value, "int32"));
+    case FieldDescriptor::CPPTYPE_INT64:
+      return r->AddInt64(&msg, field, parse_int<int64_t>(value, "int64"));
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return r->AddUInt32(&msg, field, parse_int<uint32_t>(value, "uint32"));
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return r->AddUInt64(&msg, field, parse_int<uint64_t>(value, "uint64"));
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return r->AddFloat(&msg, field, static_cast<float>(parse_real(value, /*is_float=*/true)));
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return r->AddDouble(&msg, field, parse_real(value, false));
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return r->AddBool(&msg, field, parse_bool(value));
+    case FieldDescriptor::CPPTYPE_STRING:
+      return r->AddString(&msg, field, value);
+    default:
+      fail("'{}' is a list of {}, which cannot be set this way", field->name(), field->cpp_type_name());
+  }
+}
+
 }  // namespace
 
 std::string no_field_message(const Descriptor* type, const std::string& name, const std::string& where) {
@@ -140,8 +166,17 @@ std::string no_field_message(const Descriptor* type, const std::string& name, co
 
 void set_scalar(Message& msg, const FieldDescriptor* field, const std::string& value,
                 const std::string& what) {
-  if (field->is_repeated()) fail("{}: '{}' is a list, which cannot be set this way", what, field->name());
   try {
+    if (field->is_repeated()) {
+      // A list replaces the whole field: "1,3" -> [1, 3]; "" -> [].
+      msg.GetReflection()->ClearField(&msg, field);
+      for (size_t start = 0; !value.empty() && start <= value.size();) {
+        const size_t comma = std::min(value.find(',', start), value.size());
+        add_scalar_or_throw(msg, field, value.substr(start, comma - start));
+        start = comma + 1;
+      }
+      return;
+    }
     set_scalar_or_throw(msg, field, value);
   } catch (const Error& e) {
     throw Error(fmt::format("{}: {}", what, e.what()));

@@ -1,5 +1,6 @@
 // Validation: every problem with a config, in plain words, collected before anything runs.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <sstream>
@@ -8,6 +9,7 @@
 
 #include "core/config/config.h"
 #include "core/runtime/error.h"
+#include "pipeline/schedule.h"
 
 namespace trident {
 
@@ -119,17 +121,53 @@ void check_tensor_parallel(const config::Config& c, Problems& p) {
         t.micro_batch_size(), t.seq_len(), rows, tp);
 }
 
+// Each pipeline stage gets whole layers (at least one), and the schedule fits the micro-batches.
+void check_pipeline(const config::Config& c, int world_size, Problems& p) {
+  const config::ParallelConfig& par = c.parallel();
+  const int layers = c.model().n_layer(), pp = par.pipeline(), v = par.virtual_stages();
+  if (v < 1) return p.add("parallel.virtual_stages ({}) must be >= 1", v);
+  const int stages = pp * v;
+  if (par.pipeline_layers_size() == 0) {
+    if (layers > 0 && layers % stages != 0)
+      p.add(
+          "model.n_layer ({}) does not split evenly over parallel.pipeline ({}) x parallel.virtual_stages "
+          "({}) "
+          "= {} stages; change one of them or list the layers per stage in parallel.pipeline_layers",
+          layers, pp, v, stages);
+  } else {
+    int sum = 0;
+    bool positive = true;
+    for (int n : par.pipeline_layers()) sum += n, positive = positive && n >= 1;
+    if (par.pipeline_layers_size() != stages || sum != layers || !positive)
+      p.add(
+          "parallel.pipeline_layers [{}] must list {} stages (pipeline {} x virtual_stages {}) of at least "
+          "one "
+          "layer each, adding up to model.n_layer ({}); it lists {} adding up to {}",
+          fmt::join(par.pipeline_layers(), ", "), stages, pp, v, layers, par.pipeline_layers_size(), sum);
+  }
+  const config::TrainConfig& t = c.train();
+  const int64_t per_step = int64_t{t.micro_batch_size()} * data_parallel_size(c, world_size);
+  if (per_step <= 0 || t.global_batch_size() <= 0 || t.global_batch_size() % per_step != 0) return;
+  const int microbatches = static_cast<int>(t.global_batch_size() / per_step);
+  try {
+    const std::string why = pp::schedule_problem(pp::parse_schedule(t.schedule()), pp, v, microbatches);
+    if (!why.empty())
+      p.add("train.schedule '{}' with {} micro-batches per step: {}", t.schedule(), microbatches, why);
+  } catch (const Error& e) {
+    p.add("{}", e.what());
+  }
+}
+
 void check_parallel(const config::Config& c, int world_size, Problems& p) {
   const config::ParallelConfig& par = c.parallel();
-  const config::ModelConfig& m = c.model();
   struct Dim {
     const char* name;
     const char* what;
     int size;
   };
   if (par.tensor() < 1) p.add("parallel.tensor ({}) must be >= 1", par.tensor());
-  for (Dim d : {Dim{"pipeline", "pipeline parallelism", par.pipeline()},
-                Dim{"expert", "expert parallelism", par.expert()},
+  if (par.pipeline() < 1) p.add("parallel.pipeline ({}) must be >= 1", par.pipeline());
+  for (Dim d : {Dim{"expert", "expert parallelism", par.expert()},
                 Dim{"context", "context parallelism", par.context()},
                 Dim{"expert_tensor", "expert tensor parallelism", par.expert_tensor()}}) {
     if (d.size < 1) p.add("parallel.{} ({}) must be >= 1", d.name, d.size);
@@ -152,9 +190,7 @@ void check_parallel(const config::Config& c, int world_size, Problems& p) {
         par.order());
 
   if (par.tensor() > 1) check_tensor_parallel(c, p);
-  // Layout rule that holds once pipeline parallelism is supported: each stage gets whole layers.
-  if (par.pipeline() > 1 && m.n_layer() > 0 && m.n_layer() % par.pipeline() != 0)
-    p.add("model.n_layer ({}) is not divisible by parallel.pipeline ({})", m.n_layer(), par.pipeline());
+  if (par.pipeline() >= 1) check_pipeline(c, world_size, p);
 
   if (par.tensor() >= 1 && par.pipeline() >= 1 && par.data() >= 0) {
     int64_t model_parallel = int64_t{par.tensor()} * par.pipeline();

@@ -36,7 +36,10 @@ trident_expect_error(wrong_token_dtype "dtype" train ${TINY} ${DATA_SETS}
 trident_expect_error(not_a_shard "bad magic" train ${TINY} ${DATA_SETS}
                      --set data.train_path=${CMAKE_SOURCE_DIR}/CMakeLists.txt)
 trident_expect_error(vocab_too_small "vocab" train ${TINY} ${DATA_SETS} --set model.vocab_size=100)
-trident_expect_error(unsupported_parallel "pipeline parallelism is not supported yet" train ${TINY}
+trident_expect_error(unsupported_parallel "expert parallelism is not supported yet" train ${TINY}
+                     --set parallel.expert=2)
+# One rank cannot hold a pipeline of two stages.
+trident_expect_error(pipeline_world "not divisible by tensor \\(1\\) x pipeline \\(2\\)" train ${TINY}
                      --set parallel.pipeline=2)
 # One rank cannot hold a tensor-parallel group of two.
 trident_expect_error(tensor_parallel_world "tensor \\(2\\) x pipeline \\(1\\) x data|not divisible by tensor \\(2\\)" train ${TINY}

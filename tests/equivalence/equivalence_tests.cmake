@@ -1,16 +1,59 @@
-# Layout equivalence: data- and tensor-parallel runs of the tiny GPT-2 and LLaMA reproduce the single-rank run
-# of the same config: per-step losses and final (gathered) weights within 1e-5 relative over 20 steps (fp32,
-# CPU). Layouts: dp = 2, 4, 2 with gradient accumulation 2; tp = 2, 4, tp 2 x dp 2, each with and without
-# sequence parallelism. The vocabulary (257) divides by no tp here: it is padded to 320, and the last rank's
-# columns hold the padding. LLaMA tiny has 2 key/value heads, so at tp = 4 each is replicated on 2 ranks.
+# Layout equivalence: data-, tensor- and pipeline-parallel runs of the tiny GPT-2 and LLaMA reproduce the
+# single-rank run of the same config: per-step losses and final (gathered) weights within 1e-5 relative over 20
+# steps (fp32, CPU).
+#   dp:  dp = 2, 4, and 2 with gradient accumulation 2.
+#   tp:  tp = 2, 4, tp 2 x dp 2, each with and without sequence parallelism. The vocabulary (257) divides by no
+#        tp: it is padded to 320, and the last rank's columns hold the padding. LLaMA tiny has 2 key/value
+#        heads, so at tp = 4 each is replicated on 2 ranks.
+#   pp:  pp = 2 and 4 under gpipe, 1f1b and interleaved_1f1b (4 micro-batches per step); pp = 2 with 2 virtual
+#        stages; an uneven split (1 + 3 layers); pp 2 x tp 2 x dp 2 on 8 ranks. GPT-2's tied embedding lives on
+#        the first and the last stage. Interleaving pp = 4 needs 8 stages: it runs an 8-layer model against
+#        its own single-rank run.
 add_executable(compare_runs ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/compare_runs.cpp)
 target_link_libraries(compare_runs PRIVATE trident_core)
 
 set(EQ_ENV "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMP_NUM_THREADS=1;OPENBLAS_NUM_THREADS=1;OMP_WAIT_POLICY=PASSIVE")
 set(EQ_OUT ${CMAKE_BINARY_DIR}/testdata/equivalence)
+
+# Each layout: ranks, micro-batch (so accumulation = 16 / (dp x micro)), then its --set options.
+set(EQ_LAYOUTS dp2 dp4 dp2_accum2 tp2 tp2_sp tp4 tp4_sp tp2_dp2 tp2_dp2_sp pp2_gpipe pp2_1f1b pp2_interleaved
+    pp4_gpipe pp4_1f1b pp2_v2 pp2_uneven pp2_tp2_dp2)
+set(dp2 2 8)
+set(dp4 4 4)
+set(dp2_accum2 2 4)
+set(tp2 2 4 --set parallel.tensor=2)
+set(tp2_sp 2 4 --set parallel.tensor=2 --set parallel.sequence_parallel=true)
+set(tp4 4 4 --set parallel.tensor=4)
+set(tp4_sp 4 4 --set parallel.tensor=4 --set parallel.sequence_parallel=true)
+set(tp2_dp2 4 8 --set parallel.tensor=2)
+set(tp2_dp2_sp 4 2 --set parallel.tensor=2 --set parallel.sequence_parallel=true)
+set(pp2_gpipe 2 4 --set parallel.pipeline=2 --set train.schedule=gpipe)
+set(pp2_1f1b 2 4 --set parallel.pipeline=2 --set train.schedule=1f1b)
+set(pp2_interleaved 2 4 --set parallel.pipeline=2 --set train.schedule=interleaved_1f1b)
+set(pp4_gpipe 4 4 --set parallel.pipeline=4 --set train.schedule=gpipe)
+set(pp4_1f1b 4 4 --set parallel.pipeline=4 --set train.schedule=1f1b)
+set(pp2_v2 2 4 --set parallel.pipeline=2 --set train.schedule=interleaved_1f1b --set parallel.virtual_stages=2)
+set(pp2_uneven 2 4 --set parallel.pipeline=2 --set parallel.pipeline_layers=1,3)
+set(pp2_tp2_dp2 8 2 --set parallel.pipeline=2 --set parallel.tensor=2 --set parallel.sequence_parallel=true)
+# The 8-layer model: interleaved pp = 4 with 2 virtual stages (8 stages of one layer).
+set(EQ_DEEP_LAYOUTS pp4_v2)
+set(pp4_v2 4 4 --set parallel.pipeline=4 --set train.schedule=interleaved_1f1b --set parallel.virtual_stages=2)
+
+# add_equivalence(MODEL REF NAME NP MICRO [--set ...]), with ${common} from the caller: the layout's run compared with the single-rank run REF.
+function(add_equivalence model ref name)
+  set(args ${ARGN})
+  list(POP_FRONT args np micro)
+  add_test(NAME equivalence.${model}.${name}
+           COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} bash ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/run_layout.sh
+                   $<TARGET_FILE:trident> $<TARGET_FILE:compare_runs> ${EQ_OUT}/${ref}
+                   ${EQ_OUT}/${model}_${name} ${np} ${common} --set train.micro_batch_size=${micro} ${args})
+  set_tests_properties(equivalence.${model}.${name} PROPERTIES FIXTURES_REQUIRED "${ref};fortunes_data"
+                       LABELS multirank TIMEOUT 180 RUN_SERIAL TRUE)
+endfunction()
+
 foreach(model gpt2 llama)
   # 20 steps of 16 sequences x 64 tokens; every step logged; no sampling.
-  set(common ${CMAKE_SOURCE_DIR}/configs/${model}_tiny.pbtxt
+  set(base ${CMAKE_SOURCE_DIR}/configs/${model}_tiny.pbtxt
       --set data.train_path=${CMAKE_BINARY_DIR}/testdata/fortunes/train.bin
       --set data.val_path=${CMAKE_BINARY_DIR}/testdata/fortunes/val.bin
       --set train.steps=20 --set train.seq_len=64 --set train.global_batch_size=16 --set train.log_interval=1
@@ -20,29 +63,40 @@ foreach(model gpt2 llama)
   # single-rank LLaMA runs that differ only in micro-batch size (summation order) end 9e-6 apart in
   # blocks.0.attn.proj.weight at lr 1e-3, and 9e-7 apart at 5e-4; at the tiny configs' 3e-3 their gradient
   # norms part by 50% within 14 steps.
-  add_test(NAME equivalence.${model}.single
-           COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} $<TARGET_FILE:trident> train ${common}
-                   --set train.micro_batch_size=4 --out ${EQ_OUT}/${model}_single)
-  set_tests_properties(equivalence.${model}.single PROPERTIES FIXTURES_SETUP ${model}_single
-                       FIXTURES_REQUIRED fortunes_data LABELS multirank TIMEOUT 120)
-  # name: ranks, micro-batch (so accumulation = 16 / (dp x micro)), tensor-parallel size, sequence parallel
-  foreach(layout "dp2:2:8:1:false" "dp4:4:4:1:false" "dp2_accum2:2:4:1:false" "tp2:2:4:2:false" "tp2_sp:2:4:2:true"
-                 "tp4:4:4:4:false" "tp4_sp:4:4:4:true" "tp2_dp2:4:8:2:false" "tp2_dp2_sp:4:2:2:true")
-    string(REPLACE ":" ";" parts ${layout})
-    list(GET parts 0 name)
-    list(GET parts 1 np)
-    list(GET parts 2 micro)
-    list(GET parts 3 tp)
-    list(GET parts 4 sp)
-    add_test(NAME equivalence.${model}.${name}
-             COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} bash ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/run_layout.sh
-                     $<TARGET_FILE:trident> $<TARGET_FILE:compare_runs> ${EQ_OUT}/${model}_single
-                     ${EQ_OUT}/${model}_${name} ${np} ${common} --set train.micro_batch_size=${micro}
-                     --set parallel.tensor=${tp} --set parallel.sequence_parallel=${sp})
-    set_tests_properties(equivalence.${model}.${name} PROPERTIES FIXTURES_REQUIRED "${model}_single;fortunes_data"
-                         LABELS multirank TIMEOUT 180 RUN_SERIAL TRUE)
+  foreach(ref ${model}_single ${model}_single8)
+    set(common ${base})
+    if(ref STREQUAL ${model}_single8)
+      list(APPEND common --set model.n_layer=8)
+    endif()
+    add_test(NAME equivalence.${ref}
+             COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} $<TARGET_FILE:trident> train ${common}
+                     --set train.micro_batch_size=4 --out ${EQ_OUT}/${ref})
+    set_tests_properties(equivalence.${ref} PROPERTIES FIXTURES_SETUP ${ref} FIXTURES_REQUIRED fortunes_data
+                         LABELS multirank TIMEOUT 120)
+  endforeach()
+  set(common ${base})
+  foreach(name ${EQ_LAYOUTS})
+    add_equivalence(${model} ${model}_single ${name} ${${name}})
+  endforeach()
+  set(common ${base} --set model.n_layer=8)
+  foreach(name ${EQ_DEEP_LAYOUTS})
+    add_equivalence(${model} ${model}_single8 ${name} ${${name}})
   endforeach()
 endforeach()
+
+# A pipeline whose stages were launched with different schedules stops at start, naming the differing rank,
+# instead of exchanging mismatched activations.
+set(PP_MISMATCH ${CMAKE_SOURCE_DIR}/configs/llama_tiny.pbtxt --set data.train_path=${CMAKE_BINARY_DIR}/testdata/fortunes/train.bin
+    --set data.val_path=${CMAKE_BINARY_DIR}/testdata/fortunes/val.bin --set train.steps=2 --set optim.warmup_steps=1
+    --set train.sample_tokens=0 --set parallel.pipeline=2)
+add_test(NAME multirank.pipeline_config_mismatch
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/multirank/expect_failure.sh 60
+                 "ranks 1 hold a different resolved config than rank 0" --
+                 ${MPIEXEC_EXECUTABLE} --oversubscribe -np 1 $<TARGET_FILE:trident> train ${PP_MISMATCH}
+                 --set train.schedule=gpipe --out ${EQ_OUT}/pp_mismatch : -np 1 $<TARGET_FILE:trident> train
+                 ${PP_MISMATCH} --set train.schedule=1f1b --out ${EQ_OUT}/pp_mismatch)
+set_tests_properties(multirank.pipeline_config_mismatch PROPERTIES LABELS multirank TIMEOUT 90
+                     FIXTURES_REQUIRED fortunes_data ENVIRONMENT "${TRIDENT_MPI_TEST_ENV}")
 
 # Ranks that hold different configs stop at start with the differing ranks named, instead of training apart.
 set(TINY_DATA ${CMAKE_SOURCE_DIR}/configs/gpt2_tiny.pbtxt --set data.train_path=${CMAKE_BINARY_DIR}/testdata/fortunes/train.bin

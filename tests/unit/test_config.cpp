@@ -142,6 +142,9 @@ TEST(ConfigDefaults, DocumentedValues) {
   EXPECT_EQ(c.parallel().zero_stage(), 0);
   EXPECT_FALSE(c.parallel().sequence_parallel());
   EXPECT_EQ(c.parallel().order(), "tp-cp-ep-dp-pp");
+  EXPECT_EQ(c.parallel().virtual_stages(), 1);
+  EXPECT_EQ(c.parallel().pipeline_layers_size(), 0) << "empty: an even split";
+  EXPECT_EQ(c.train().schedule(), "1f1b");
   EXPECT_EQ(c.train().precision(), "fp32");
   EXPECT_EQ(c.train().seed(), 1337u);
   EXPECT_EQ(c.train().log_interval(), 10);
@@ -345,6 +348,62 @@ TEST(ConfigOverrides, EveryMistakeIsNamed) {
   EXPECT_CONTAINS(set_error("model.tie_embeddings=yes"), "'yes' is not a bool (true or false)");
 }
 
+TEST(ConfigOverrides, ListsTakeCommaSeparatedValues) {
+  const auto layers = [](const config::Config& c) {
+    return std::vector<int>(c.parallel().pipeline_layers().begin(), c.parallel().pipeline_layers().end());
+  };
+  config::Config c = good_config();
+  apply_overrides(c, {"parallel.pipeline_layers=1,3"});
+  EXPECT_EQ(layers(c), (std::vector<int>{1, 3}));
+  apply_overrides(c, {"parallel.pipeline_layers=2"});
+  EXPECT_EQ(layers(c), (std::vector<int>{2})) << "a list replaces the whole field, it does not append";
+  apply_overrides(c, {"parallel.pipeline_layers=1,1,1,1", "parallel.pipeline_layers=4"});
+  EXPECT_EQ(layers(c), (std::vector<int>{4})) << "later --set wins";
+  apply_overrides(c, {"parallel.pipeline_layers="});
+  EXPECT_EQ(layers(c), std::vector<int>{}) << "an empty value clears the list";
+
+  auto set_error = [](const std::string& set) {
+    config::Config d = good_config();
+    return error_of([&] { apply_overrides(d, {set}); });
+  };
+  EXPECT_EQ(set_error("parallel.pipeline_layers=1,x"),
+            "--set parallel.pipeline_layers=1,x: 'x' is not an integer");
+  EXPECT_EQ(set_error("parallel.pipeline_layers=1,,3"),
+            "--set parallel.pipeline_layers=1,,3: '' is not an integer");
+  EXPECT_EQ(set_error("parallel.pipeline_layers=1,3,"),
+            "--set parallel.pipeline_layers=1,3,: '' is not an integer");
+  EXPECT_CONTAINS(set_error("parallel.pipeline_layers=1,3000000000"),
+                  "'3000000000' is out of range for int32");
+
+  // Fields that are not lists read the whole value, commas included, as before.
+  EXPECT_EQ(set_error("train.steps=1,3"), "--set train.steps=1,3: '1,3' is not an integer");
+  EXPECT_EQ(set_error("optim.lr=1,3"), "--set optim.lr=1,3: '1,3' is not a number");
+  config::Config s = good_config();
+  apply_overrides(s, {"data.train_path=a,b.bin", "train.sample_prompt=Yes, no"});
+  EXPECT_EQ(s.data().train_path(), "a,b.bin");
+  EXPECT_EQ(s.train().sample_prompt(), "Yes, no");
+}
+
+TEST_F(ConfigFiles, ListsInText) {
+  config::Config c = load_config(write("c.pbtxt", "parallel { pipeline: 2 pipeline_layers: [1, 3] }\n"));
+  EXPECT_EQ(std::vector<int>(c.parallel().pipeline_layers().begin(), c.parallel().pipeline_layers().end()),
+            (std::vector<int>{1, 3}))
+      << "the file merged over the defaults once";
+  EXPECT_CONTAINS(to_text(c), "pipeline_layers: 1\n  pipeline_layers: 3\n");
+  EXPECT_TRUE(MessageDifferencer::Equals(c, parse_config_text(to_text(c)))) << "config.pbtxt reloads as is";
+  config::Config with_set = load_config(write("d.pbtxt", "parallel { pipeline_layers: [1, 3] }\n"));
+  apply_overrides(with_set, {"parallel.pipeline_layers=2,2"});
+  EXPECT_EQ(with_set.parallel().pipeline_layers_size(), 2) << "--set replaces the file's list";
+  EXPECT_EQ(with_set.parallel().pipeline_layers(0), 2);
+  // JSON lists too; an element that is not a single value is refused.
+  config::Config json = load_config(write("e.json", R"({"parallel": {"pipeline_layers": [1, 3]}})"));
+  EXPECT_EQ(json.parallel().pipeline_layers_size(), 2);
+  EXPECT_EQ(json.parallel().pipeline_layers(1), 3);
+  EXPECT_CONTAINS(
+      error_of([&] { load_config(write("f.json", R"({"parallel": {"pipeline_layers": [[1]]}})")); }),
+      "expected a list of single values");
+}
+
 // ---- derived values
 // -------------------------------------------------------------------------------------------
 
@@ -430,10 +489,10 @@ TEST(ConfigValidate, SeqLenBeyondMaxNamesBoth) {
 
 TEST(ConfigValidate, UnsupportedParallelismIsRefusedPlainly) {
   config::Config c = good_config();
-  apply_overrides(c, {"parallel.pipeline=2"});
+  apply_overrides(c, {"parallel.expert=2"});
   EXPECT_CONTAINS(error_of([&] { validate(c, 2); }),
-                  "parallel.pipeline = 2: pipeline parallelism is not supported yet; set it to 1");
-  for (const char* set : {"parallel.pipeline=2", "parallel.expert=2", "parallel.zero_stage=1"}) {
+                  "parallel.expert = 2: expert parallelism is not supported yet; set it to 1");
+  for (const char* set : {"parallel.expert=2", "parallel.context=2", "parallel.zero_stage=1"}) {
     SCOPED_TRACE(set);
     config::Config d = good_config();
     apply_overrides(d, {set});
@@ -478,6 +537,123 @@ TEST(ConfigValidate, TensorParallelLayouts) {
   config::Config no_pad = good_config();
   apply_overrides(no_pad, {"parallel.tensor=2", "model.vocab_pad_multiple=1"});
   EXPECT_EQ(problems_text(no_pad, 2), "") << "257 rows pad to 258: the vocabulary always splits";
+}
+
+TEST(ConfigValidate, PipelineLayouts) {
+  for (const char* name : {"gpt2_tiny.pbtxt", "llama_tiny.pbtxt"}) {  // 4 layers, 2 micro-batches a step
+    SCOPED_TRACE(name);
+    config::Config pp2 = load_config(kConfigs + name);
+    apply_overrides(pp2, {"parallel.pipeline=2"});
+    EXPECT_EQ(problems_text(pp2, 2), "") << "2 stages of 2 layers";
+    EXPECT_NO_THROW(validate(pp2, 2));
+    EXPECT_EQ(problems_text(pp2, 4), "") << "pp 2 x dp 2";
+    EXPECT_CONTAINS(problems_text(pp2, 1),
+                    "the 1 rank launched are not divisible by tensor (1) x pipeline (2) = 2");
+
+    config::Config three_d = pp2;  // the README's 3D example: pp 2 x tp 2 x dp 2
+    apply_overrides(three_d, {"parallel.tensor=2"});
+    EXPECT_EQ(problems_text(three_d, 8), "");
+
+    config::Config gpipe = pp2;
+    apply_overrides(gpipe, {"train.schedule=gpipe"});
+    EXPECT_EQ(problems_text(gpipe, 2), "");
+
+    config::Config uneven = pp2;
+    apply_overrides(uneven, {"parallel.pipeline_layers=1,3"});
+    EXPECT_EQ(problems_text(uneven, 2), "");
+
+    config::Config interleaved = pp2;  // 4 stages of 1 layer, 2 micro-batches: a multiple of pp
+    apply_overrides(interleaved, {"parallel.virtual_stages=2", "train.schedule=interleaved_1f1b"});
+    EXPECT_EQ(problems_text(interleaved, 2), "");
+    apply_overrides(interleaved, {"parallel.pipeline_layers=1,1,1,1"});
+    EXPECT_EQ(problems_text(interleaved, 2), "");
+  }
+  config::Config pp4 = good_config();  // 4 stages of one layer on 4 ranks, 1 micro-batch
+  apply_overrides(pp4, {"parallel.pipeline=4"});
+  EXPECT_EQ(problems_text(pp4, 4), "");
+}
+
+TEST(ConfigValidate, PipelineRules) {
+  config::Config three = good_config();  // 4 layers
+  apply_overrides(three, {"parallel.pipeline=3"});
+  EXPECT_EQ(
+      problems_text(three, 3),
+      "model.n_layer (4) does not split evenly over parallel.pipeline (3) x parallel.virtual_stages (1) = "
+      "3 stages; change one of them or list the layers per stage in parallel.pipeline_layers\n");
+  apply_overrides(three, {"parallel.pipeline_layers=1,1,2"});
+  EXPECT_EQ(problems_text(three, 3), "") << "an explicit list fixes an uneven split";
+
+  config::Config interleaved_uneven = good_config();
+  apply_overrides(interleaved_uneven,
+                  {"parallel.pipeline=2", "parallel.virtual_stages=4", "train.schedule=interleaved_1f1b"});
+  EXPECT_CONTAINS(problems_text(interleaved_uneven, 2),
+                  "model.n_layer (4) does not split evenly over parallel.pipeline (2) x "
+                  "parallel.virtual_stages (4) = 8 stages");
+
+  const auto layers_problem = [](const std::string& list) {
+    config::Config c = good_config();
+    apply_overrides(c, {"parallel.pipeline=2", "parallel.pipeline_layers=" + list});
+    return problems_text(c, 2);
+  };
+  EXPECT_EQ(
+      layers_problem("1,1,2"),
+      "parallel.pipeline_layers [1, 1, 2] must list 2 stages (pipeline 2 x virtual_stages 1) of at least "
+      "one layer each, adding up to model.n_layer (4); it lists 3 adding up to 4\n");
+  EXPECT_EQ(
+      layers_problem("1,2"),
+      "parallel.pipeline_layers [1, 2] must list 2 stages (pipeline 2 x virtual_stages 1) of at least one "
+      "layer each, adding up to model.n_layer (4); it lists 2 adding up to 3\n");
+  EXPECT_CONTAINS(layers_problem("2,3"), "adding up to model.n_layer (4); it lists 2 adding up to 5");
+  EXPECT_CONTAINS(layers_problem("0,4"), "parallel.pipeline_layers [0, 4] must list 2 stages");
+  EXPECT_CONTAINS(layers_problem("0,4"), "of at least one layer each");
+  EXPECT_CONTAINS(layers_problem("-1,5"), "parallel.pipeline_layers [-1, 5]");
+  EXPECT_CONTAINS(layers_problem("4"), "it lists 1 adding up to 4");
+
+  config::Config bogus = good_config();  // the schedule is checked with pipeline 1 too
+  apply_overrides(bogus, {"train.schedule=bogus"});
+  EXPECT_EQ(problems_text(bogus),
+            "unknown pipeline schedule 'bogus': expected one of gpipe, 1f1b, interleaved_1f1b\n");
+  apply_overrides(bogus, {"parallel.pipeline=2"});
+  EXPECT_CONTAINS(problems_text(bogus, 2), "expected one of gpipe, 1f1b, interleaved_1f1b");
+
+  config::Config odd = good_config();  // global 24 / micro 8 = 3 micro-batches, not a multiple of pp 2
+  apply_overrides(odd, {"parallel.pipeline=2", "parallel.virtual_stages=2", "train.schedule=interleaved_1f1b",
+                        "train.global_batch_size=24"});
+  EXPECT_EQ(
+      problems_text(odd, 2),
+      "train.schedule 'interleaved_1f1b' with 3 micro-batches per step: interleaved_1f1b with 2 virtual "
+      "stages needs microbatches (3) divisible by the pipeline size (2): microbatches go through the "
+      "chunks in groups of pp (Megatron's rule)\n");
+  apply_overrides(odd, {"parallel.virtual_stages=1"});
+  EXPECT_EQ(problems_text(odd, 2), "") << "with one chunk per rank any micro-batch count runs";
+  apply_overrides(odd, {"train.schedule=1f1b"});
+  EXPECT_EQ(problems_text(odd, 2), "");
+
+  for (const char* schedule : {"gpipe", "1f1b"}) {
+    SCOPED_TRACE(schedule);
+    config::Config v2 = good_config();
+    apply_overrides(
+        v2, {"parallel.pipeline=2", "parallel.virtual_stages=2", std::string("train.schedule=") + schedule});
+    EXPECT_EQ(problems_text(v2, 2),
+              fmt::format("train.schedule '{0}' with 2 micro-batches per step: schedule {0} runs one model "
+                          "chunk per rank (virtual stages 1), got virtual stages 2; use interleaved_1f1b for "
+                          "more\n",
+                          schedule));
+  }
+
+  config::Config one_rank = good_config();  // nothing to interleave on one pipeline rank
+  apply_overrides(one_rank, {"parallel.virtual_stages=2", "train.schedule=interleaved_1f1b"});
+  EXPECT_CONTAINS(problems_text(one_rank), "needs pipeline size > 1");
+
+  for (const char* v : {"0", "-1"}) {
+    SCOPED_TRACE(v);
+    config::Config zero = good_config();
+    apply_overrides(zero, {std::string("parallel.virtual_stages=") + v, "parallel.pipeline=2"});
+    EXPECT_EQ(problems_text(zero, 2), fmt::format("parallel.virtual_stages ({}) must be >= 1\n", v));
+  }
+  config::Config pp0 = good_config();
+  apply_overrides(pp0, {"parallel.pipeline=0"});
+  EXPECT_CONTAINS(problems_text(pp0), "parallel.pipeline (0) must be >= 1");
 }
 
 TEST(ConfigValidate, TensorParallelRules) {

@@ -12,5 +12,6 @@ void register_bench_comm(CLI::App& bench);  // under `bench`
 void register_generate(CLI::App& app);
 void register_info(CLI::App& app);
 void register_topo(CLI::App& app);
+void register_pp_sim(CLI::App& app);
 
 }  // namespace trident::cli

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   trident::cli::register_generate(app);
   trident::cli::register_info(app);
   trident::cli::register_topo(app);
+  trident::cli::register_pp_sim(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

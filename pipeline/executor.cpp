@@ -1,0 +1,165 @@
+#include "pipeline/executor.h"
+
+#include <chrono>
+
+namespace trident::pp {
+
+namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+PipelineExecutor::PipelineExecutor(std::vector<models::Transformer*> chunks, comm::Communicator& pp,
+                                   std::vector<zero::GradReducer*> reducers, int microbatches)
+    : chunks_(std::move(chunks)), pp_(pp), reducers_(std::move(reducers)), microbatches_(microbatches) {
+  TRIDENT_CHECK(!chunks_.empty() && reducers_.size() == chunks_.size(), "{} chunks, {} reducers",
+                chunks_.size(), reducers_.size());
+  spare_.resize(chunks_.size());
+  const int64_t stages = static_cast<int64_t>(pp.size()) * static_cast<int64_t>(chunks_.size());
+  // Every message gets its own tag; MPI guarantees tags up to 32767.
+  if (2 * stages * microbatches_ > 32767)
+    fail("pipeline of {} stages x {} micro-batches needs more than the 32767 message tags MPI guarantees",
+         stages, microbatches_);
+}
+
+int PipelineExecutor::tag(bool grad, int stage, int microbatch) const {
+  return 2 * (stage * microbatches_ + microbatch) + (grad ? 1 : 0);
+}
+
+Tensor PipelineExecutor::stage_tensor(const models::Transformer& chunk, const Tensor& tokens) const {
+  const auto& spec = chunk.spec();
+  const int64_t shards = spec.sequence_parallel ? chunk.tp_group().size : 1;
+  return Tensor::empty({tokens.numel() / shards, spec.d_model}, spec.dtype);  // (R, C)
+}
+
+void PipelineExecutor::wait(Pending& p, const char* what, const Action& a) {
+  const double start = now_s();
+  p.work->wait();
+  const double end = now_s();
+  times_.wait_s += end - start;
+  if (end - start > 1e-6) record(a, what, start, end);
+}
+
+Tensor PipelineExecutor::take_recv(std::map<Key, Pending>& posted, const Key& key, const Action& a) {
+  auto it = posted.find(key);
+  if (it == posted.end()) return {};  // the first (or last) stage: nothing to receive
+  wait(it->second, "wait", a);
+  Tensor buffer = it->second.buffer;
+  posted.erase(it);
+  return buffer;
+}
+
+void PipelineExecutor::record(const Action& a, const char* category, double start, double end) {
+  TraceEvent e;
+  e.name = std::string(category == std::string("wait") ? "wait " : "") + action_str(a);
+  e.category = category;
+  e.tid = pp_.rank();
+  e.start_us = (start - t0_) * 1e6;
+  e.dur_us = (end - start) * 1e6;
+  times_.events.push_back(std::move(e));
+  times_.event_actions.push_back(a);
+}
+
+double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& batch) {
+  times_ = {};
+  t0_ = now_s();
+  // The last backward of each chunk: its data-parallel buckets start during it.
+  std::map<int, size_t> last_backward;
+  for (size_t i = 0; i < actions.size(); ++i)
+    if (actions[i].kind == ActionKind::backward) last_backward[actions[i].chunk] = i;
+
+  const double scale = 1.0 / microbatches_;
+  double loss = 0.0;
+  Tensor tokens, targets;
+  for (size_t i = 0; i < actions.size(); ++i) {
+    const Action& a = actions[i];
+    models::Transformer* chunk = a.chunk >= 0 ? chunks_.at(a.chunk) : nullptr;
+    const Key key{a.chunk, a.microbatch};
+    switch (a.kind) {
+      case ActionKind::recv_activation:
+      case ActionKind::recv_grad: {
+        const bool grad = a.kind == ActionKind::recv_grad;
+        batch(a.microbatch, tokens, targets);
+        Pending p{nullptr, stage_tensor(*chunk, tokens)};
+        // The sender's stage: the previous one for activations, the next one for gradients.
+        p.work = pp_.recv_async(p.buffer, a.peer, tag(grad, grad ? a.stage + 1 : a.stage - 1, a.microbatch));
+        (grad ? recv_grad_ : recv_act_)[key] = std::move(p);
+        break;
+      }
+      case ActionKind::forward: {
+        const Tensor input = take_recv(recv_act_, key, a);
+        // Fresh tensors: the activation context keeps them until this micro-batch's backward.
+        Tensor mb_tokens, mb_targets;
+        batch(a.microbatch, mb_tokens, mb_targets);
+        const double start = now_s();
+        models::ModelActs& acts = acts_[key];
+        if (!spare_[a.chunk].empty()) {
+          acts = std::move(spare_[a.chunk].back());
+          spare_[a.chunk].pop_back();
+        }
+        loss += chunk->forward(acts, mb_tokens, mb_targets, input) * scale;
+        const double end = now_s();
+        times_.compute_s += end - start;
+        record(a, "forward", start, end);
+        break;
+      }
+      case ActionKind::backward: {
+        const Tensor dout = take_recv(recv_grad_, key, a);
+        zero::GradReducer* reducer = reducers_.at(a.chunk);
+        const bool reduce = reducer && last_backward.at(a.chunk) == i;
+        models::Transformer::GradsReady ready;
+        if (reduce) {
+          reducer->begin();
+          ready = [reducer](int64_t n) { reducer->grads_ready(n); };
+        }
+        auto it = acts_.find(key);
+        TRIDENT_CHECK(it != acts_.end(), "{} before its forward", action_str(a));
+        const double start = now_s();
+        chunk->backward(it->second, scale, ready, dout);
+        const double end = now_s();
+        times_.compute_s += end - start;
+        record(a, "backward", start, end);
+        // This micro-batch's activations are no longer needed: their buffers go to the next forward of the
+        // chunk (reallocating them every micro-batch costs 20% of a CPU step in page faults).
+        spare_[a.chunk].push_back(std::move(it->second));
+        acts_.erase(it);
+        break;
+      }
+      case ActionKind::send_activation: {
+        auto it = acts_.find(key);
+        TRIDENT_CHECK(it != acts_.end(), "{} before its forward", action_str(a));
+        // The output stays alive in the activation context until this micro-batch's backward.
+        Pending p{nullptr, it->second.residual.back()};
+        p.work = pp_.send_async(p.buffer, a.peer, tag(false, a.stage, a.microbatch));
+        sends_.push_back(std::move(p));
+        break;
+      }
+      case ActionKind::send_grad: {
+        // The input gradient is overwritten by the next backward: send a copy.
+        Pending p{nullptr, chunk->input_grad().clone()};
+        p.work = pp_.send_async(p.buffer, a.peer, tag(true, a.stage, a.microbatch));
+        sends_.push_back(std::move(p));
+        break;
+      }
+      case ActionKind::reduce_grads:
+        if (zero::GradReducer* reducer = reducers_.at(a.chunk)) reducer->grads_ready(chunk->params().numel());
+        break;
+      case ActionKind::optimizer_step:
+        break;  // the trainer steps once every gradient is final
+    }
+  }
+  for (Pending& p : sends_) wait(p, "wait", Action{ActionKind::optimizer_step});  // sends finishing
+  sends_.clear();
+  TRIDENT_CHECK(recv_act_.empty() && recv_grad_.empty() && acts_.empty(),
+                "pipeline step ended with {} receives and {} activation contexts left",
+                recv_act_.size() + recv_grad_.size(), acts_.size());
+  const double start = now_s();
+  for (zero::GradReducer* r : reducers_)
+    if (r) r->finish();
+  times_.wait_s += now_s() - start;
+  times_.step_s = now_s() - t0_;
+  return loss;
+}
+
+}  // namespace trident::pp

@@ -1,0 +1,76 @@
+#pragma once
+// The pipeline executor: interprets one rank's action list (schedule.h) for one optimizer step.
+//
+//   recv_activation / recv_grad   post a non-blocking receive; the forward / backward that needs it waits
+//   forward / backward            run one model chunk on one micro-batch; loss scaled by 1/m
+//   send_activation / send_grad   non-blocking send, finished by the end of the step
+//   reduce_grads                  the chunk's data-parallel gradient reduction (its buckets start during the
+//                                 chunk's last backward, see zero/grad_reducer.h), finished by finish_step()
+//
+// Each (micro-batch, chunk) keeps its activation context from its forward to its backward and releases it
+// right after, to be reused by the chunk's next forward: a rank holds at most as many contexts as it has
+// micro-batches in flight (1F1B: pp - rank). Compute and wait times are recorded per action, so the real bubble and a trace of the step can be
+// reported.
+#include <functional>
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "core/comm/communicator.h"
+#include "models/transformer.h"
+#include "pipeline/chrome_trace.h"
+#include "pipeline/schedule.h"
+#include "zero/grad_reducer.h"
+
+namespace trident::pp {
+
+struct StepTimes {
+  double compute_s = 0;               // forward + backward
+  double wait_s = 0;                  // blocked on receives and on sends finishing
+  double step_s = 0;                  // the whole action list
+  std::vector<TraceEvent> events;     // compute and waits, microseconds from the step's start (tid: pp rank)
+  std::vector<Action> event_actions;  // the action of each event (a wait: the action that waited)
+};
+
+class PipelineExecutor {
+ public:
+  // chunks[c]: this rank's model chunk c (stage c * pp + rank); pp: the pipeline group; reducers[c]: the
+  // chunk's data-parallel reducer, or null.
+  PipelineExecutor(std::vector<models::Transformer*> chunks, comm::Communicator& pp,
+                   std::vector<zero::GradReducer*> reducers, int microbatches);
+
+  // Fills the micro-batch's tokens and targets (B, T) i32 (into fresh tensors for each forward; a receive
+  // uses them for the shape of its buffer).
+  using BatchFn = std::function<void(int microbatch, Tensor& tokens, Tensor& targets)>;
+  // Runs the actions of one step; returns the sum over micro-batches of loss / m on the last stage, 0 on
+  // the others. Ends with every send complete and every reducer finished.
+  double run(const std::vector<Action>& actions, const BatchFn& batch);
+  const StepTimes& times() const { return times_; }
+
+ private:
+  using Key = std::pair<int, int>;  // (chunk, microbatch)
+  struct Pending {
+    comm::WorkPtr work;
+    Tensor buffer;
+  };
+  int tag(bool grad, int stage, int microbatch) const;
+  Tensor stage_tensor(const models::Transformer& chunk, const Tensor& tokens) const;
+  void wait(Pending& p, const char* what, const Action& a);
+  // The received buffer of a posted receive for `key`, after waiting for it; undefined if none was posted.
+  Tensor take_recv(std::map<Key, Pending>& posted, const Key& key, const Action& a);
+  void record(const Action& a, const char* category, double start, double end);
+
+  std::vector<models::Transformer*> chunks_;
+  comm::Communicator& pp_;
+  std::vector<zero::GradReducer*> reducers_;
+  int microbatches_;
+  std::map<Key, models::ModelActs> acts_;
+  std::vector<std::vector<models::ModelActs>> spare_;  // per chunk: contexts whose backward is done
+  std::map<Key, Pending> recv_act_, recv_grad_;
+  std::vector<Pending> sends_;
+  StepTimes times_;
+  double t0_ = 0;
+};
+
+}  // namespace trident::pp

@@ -1,0 +1,68 @@
+#pragma once
+// This rank's part of the model under tensor x pipeline x data parallelism, and the step that trains it.
+//
+// The mesh gives each rank a tensor-parallel group (every chunk is split over it), a pipeline group (its
+// chunks are stages c * pp + rank) and a data-parallel group (gradients averaged over it). A step runs the
+// schedule's action list through the pipeline executor, then makes every gradient final (data-parallel
+// buckets, tensor-parallel partial sums, the tied embedding summed between first and last stage), clips by
+// the global norm over all shards and stages, and steps AdamW on every chunk.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/comm/communicator.h"
+#include "core/config/trident.pb.h"
+#include "core/optim/adamw.h"
+#include "models/transformer.h"
+#include "pipeline/executor.h"
+#include "pipeline/schedule.h"
+#include "zero/grad_reducer.h"
+
+namespace trident {
+
+class ParallelModel {
+ public:
+  // Every rank of `world` constructs it together; cfg is resolved and validated for world.size() ranks.
+  ParallelModel(const config::Config& cfg, comm::Communicator& world);
+
+  const models::ModelSpec& spec() const { return chunks_.front()->spec(); }
+  comm::Communicator& tp() { return *tp_; }
+  comm::Communicator& pp() { return *pp_; }
+  comm::Communicator& dp() { return *dp_; }
+  int microbatches() const { return microbatches_; }
+  int64_t local_numel() const;  // parameters this rank holds
+
+  using BatchFn = pp::PipelineExecutor::BatchFn;
+  struct StepResult {
+    double loss = 0, grad_norm = 0;
+    pp::StepTimes times;  // this rank's pipeline timing
+  };
+  // One optimizer step over the micro-batches `batch` fills (identical on every rank of a tp x pp replica).
+  StepResult train_step(double lr, const BatchFn& batch);
+  // Mean loss of one micro-batch without backward (every rank of the replica calls it; all get the loss).
+  double eval_loss(const Tensor& tokens, const Tensor& targets);
+  // Every parameter at its global shape on world rank 0 (empty elsewhere); every rank calls it.
+  std::map<std::string, Tensor> gather_to_main();
+  // With tp = pp = 1: the model itself (for sampling); else null.
+  models::Transformer* whole_model() {
+    return tp_->size() == 1 && pp_->size() == 1 ? chunks_[0].get() : nullptr;
+  }
+
+ private:
+  void make_groups(const config::Config& cfg, comm::Communicator& world);
+  void sync_tied_embedding();
+  double global_grad_norm();
+
+  comm::Communicator& world_;
+  std::unique_ptr<comm::Communicator> tp_, pp_, dp_, embedding_;  // embedding_: first + last stage, if tied
+  std::vector<std::unique_ptr<models::Transformer>> chunks_;
+  std::vector<std::unique_ptr<AdamW>> optims_;
+  std::vector<std::unique_ptr<zero::GradReducer>> reducers_;
+  std::unique_ptr<pp::PipelineExecutor> executor_;
+  std::vector<pp::Action> actions_;
+  int microbatches_ = 1;
+  double grad_clip_ = 0;
+};
+
+}  // namespace trident
