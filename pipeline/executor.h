@@ -9,8 +9,8 @@
 //
 // Each (micro-batch, chunk) keeps its activation context from its forward to its backward and releases it
 // right after, to be reused by the chunk's next forward: a rank holds at most as many contexts as it has
-// micro-batches in flight (1F1B: pp - rank). Compute and wait times are recorded per action, so the real bubble and a trace of the step can be
-// reported.
+// micro-batches in flight (1F1B: pp - rank). Compute and wait times are recorded per action, so the real
+// bubble and a trace of the step can be reported.
 #include <functional>
 #include <map>
 #include <memory>

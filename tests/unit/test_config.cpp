@@ -24,12 +24,6 @@ const std::string kConfigs = std::string(TRIDENT_SOURCE_DIR) + "/configs/";
 
 using test::error_of;
 
-#define EXPECT_CONTAINS(haystack, needle)                                                         \
-  do {                                                                                            \
-    const std::string h_ = (haystack);                                                            \
-    EXPECT_NE(h_.find(needle), std::string::npos) << "expected '" << (needle) << "' in:\n" << h_; \
-  } while (0)
-
 std::string problems_text(const config::Config& c, int world_size = 1) {
   std::string all;
   for (const std::string& p : validation_problems(c, world_size)) all += p + "\n";

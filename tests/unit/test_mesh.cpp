@@ -20,12 +20,6 @@ namespace {
 using test::error_of;
 using Groups = std::vector<std::vector<int>>;
 
-#define EXPECT_CONTAINS(haystack, needle)                                                         \
-  do {                                                                                            \
-    const std::string h_ = (haystack);                                                            \
-    EXPECT_NE(h_.find(needle), std::string::npos) << "expected '" << (needle) << "' in:\n" << h_; \
-  } while (0)
-
 const std::vector<std::string> kOrders = {"tp-cp-ep-dp-pp", "tp-dp-pp-cp-ep", "pp-tp-cp-ep-dp",
                                           "tp-pp-dp-cp-ep", "dp-tp-cp-ep-pp", "cp-ep-tp-dp-pp",
                                           "ep-dp-cp-tp-pp"};

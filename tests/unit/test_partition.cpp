@@ -16,12 +16,6 @@ namespace {
 
 using test::error_of;
 
-#define EXPECT_CONTAINS(haystack, needle)                                                         \
-  do {                                                                                            \
-    const std::string h_ = (haystack);                                                            \
-    EXPECT_NE(h_.find(needle), std::string::npos) << "expected '" << (needle) << "' in:\n" << h_; \
-  } while (0)
-
 config::Config layout(int n_layer, int pipeline, int virtual_stages, const std::vector<int>& layers = {}) {
   config::Config c;
   c.mutable_model()->set_n_layer(n_layer);

@@ -34,12 +34,6 @@ namespace {
 using test::error_of;
 using K = ActionKind;
 
-#define EXPECT_CONTAINS(haystack, needle)                                                         \
-  do {                                                                                            \
-    const std::string h_ = (haystack);                                                            \
-    EXPECT_NE(h_.find(needle), std::string::npos) << "expected '" << (needle) << "' in:\n" << h_; \
-  } while (0)
-
 const std::vector<ScheduleKind> kKinds = {ScheduleKind::gpipe, ScheduleKind::one_f_one_b,
                                           ScheduleKind::interleaved_1f1b};
 
