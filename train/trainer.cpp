@@ -41,7 +41,7 @@ Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communica
   if (!cfg_.data().val_path().empty()) {
     val_shard_ = std::make_unique<data::TokenShard>(cfg_.data().val_path());
     val_shard_->check_vocab(cfg_.model().vocab_size());
-    eval_sampler_ = std::make_unique<data::EvalSampler>(*val_shard_, t.seq_len(), t.micro_batch_size());
+    eval_sampler_ = std::make_unique<data::EvalSampler>(*val_shard_, t.seq_len(), t.global_batch_size());
   }
 
   model_ = std::make_unique<ParallelModel>(cfg_, world_);
@@ -161,17 +161,20 @@ void Trainer::write_trace(const pp::StepTimes& times) {
 
 double Trainer::evaluate() {
   if (!eval_sampler_) return -1.0;
-  const int64_t B = cfg_.train().micro_batch_size();
-  const int64_t n = cfg_.train().eval_steps();
-  // Data-parallel ranks take every dp-th evaluation batch and sum their losses.
-  Tensor sum = Tensor::zeros({1}, DType::f64);
+  // Each evaluation batch is a global batch, split as training splits it (data-parallel slices of
+  // micro-batches), so the val loss is the same under every layout: the mean over eval_steps x
+  // global_batch_size sequences.
+  const int64_t B = cfg_.train().micro_batch_size(), m = model_->microbatches();
   comm::Communicator& dp = model_->dp();
-  for (int64_t e = dp.rank(); e < n; e += dp.size()) {
-    eval_sampler_->fill(e, 0, B, tokens_, targets_);
-    sum.data<double>()[0] += model_->eval_loss(tokens_, targets_);
+  Tensor sum = Tensor::zeros({1}, DType::f64);
+  for (int64_t e = 0; e < cfg_.train().eval_steps(); ++e) {
+    for (int64_t micro = 0; micro < m; ++micro) {
+      eval_sampler_->fill(e, (dp.rank() * m + micro) * B, B, tokens_, targets_);
+      sum.data<double>()[0] += model_->eval_loss(tokens_, targets_);
+    }
   }
   if (dp.size() > 1) dp.all_reduce(sum, comm::ReduceOp::sum);
-  return sum.item(0) / static_cast<double>(n);
+  return sum.item(0) / static_cast<double>(cfg_.train().eval_steps() * m * dp.size());
 }
 
 std::string Trainer::sample_text(const std::map<std::string, Tensor>& weights) {

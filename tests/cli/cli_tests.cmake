@@ -49,7 +49,7 @@ trident_expect_error(prepare_missing_input "does not exist|not found|no such" da
                      ${TEST_DATA}/missing.txt --out ${TEST_DATA}/x)
 
 # Help that a new user can follow: every command answers --help with its options.
-foreach(cmd "" train "data prepare" generate "bench train")
+foreach(cmd "" train "data prepare" generate "bench train" pp-sim topo)
   string(REPLACE " " ";" args "${cmd}")
   string(REPLACE " " "_" name "help_${cmd}")
   add_test(NAME cli.${name} COMMAND ${TRIDENT_BIN} ${args} --help)
@@ -66,3 +66,11 @@ set_tests_properties(cli.train_short PROPERTIES LABELS unit TIMEOUT 120 FIXTURES
 add_test(NAME cli.generate COMMAND ${TRIDENT_BIN} generate ${TEST_DATA}/short_run --prompt "The " --tokens 30)
 set_tests_properties(cli.generate PROPERTIES LABELS unit FIXTURES_REQUIRED short_run
                      PASS_REGULAR_EXPRESSION "^The ")
+
+# pp-sim: the pp = 4, m = 8 1F1B timeline with its bubble next to the formula, and a chrome trace file; an
+# impossible schedule is refused with the reason.
+add_test(NAME cli.pp_sim
+         COMMAND ${TRIDENT_BIN} pp-sim --pp 4 --microbatches 8 --schedule 1f1b --trace ${TEST_DATA}/pp_sim.json)
+set_tests_properties(cli.pp_sim PROPERTIES LABELS unit
+                     PASS_REGULAR_EXPRESSION "rank 3 \\|.*bubble +0.272727 simulated, 0.272727 analytic.*deadlock-free +yes.*pp_sim.json")
+trident_expect_error(pp_sim_invalid "micro" pp-sim --pp 2 --microbatches 3 --schedule interleaved_1f1b --virtual 2)

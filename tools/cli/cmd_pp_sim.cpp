@@ -22,7 +22,7 @@ struct PpSimArgs {
   std::string schedule;
   int virtual_stages = 1;
   pp::Costs costs;
-  std::string trace;
+  std::string trace = "pp_sim.json";
 };
 
 // The ideal bubble with zero p2p latency: pp - 1 stage-times of fill and drain per rank, over v * m
@@ -118,7 +118,10 @@ void register_pp_sim(CLI::App& app) {
   cmd->add_option("--p2p-cost", args->costs.p2p, "Latency from a send to its recv being available")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--trace", args->trace, "Write a Chrome trace (JSON) of the simulated run to this file");
+  cmd->add_option(
+         "--trace", args->trace,
+         "Chrome trace (JSON) of the simulated run, for ui.perfetto.dev; empty (--trace '') writes none")
+      ->capture_default_str();
   cmd->callback([args] { run_pp_sim(*args); });
 }
 
