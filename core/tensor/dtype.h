@@ -65,6 +65,18 @@ struct bf16 {
   }
 };
 
+// IEEE binary16 (fp16): 5 exponent bits, so values above 65504 overflow to inf and below 6e-8 flush to
+// zero, which is what dynamic loss scaling guards against. Conversion rounds to nearest even (defined in
+// dtype.cpp through the compiler's _Float16, kept out of this header so nvcc never parses it).
+uint16_t float_to_f16_bits(float f);
+float f16_bits_to_float(uint16_t bits);
+struct f16 {
+  uint16_t bits = 0;
+  f16() = default;
+  explicit f16(float f) : bits(float_to_f16_bits(f)) {}
+  explicit operator float() const { return f16_bits_to_float(bits); }
+};
+
 template <typename T>
 constexpr DType dtype_of();
 template <>
@@ -78,6 +90,10 @@ constexpr DType dtype_of<double>() {
 template <>
 constexpr DType dtype_of<bf16>() {
   return DType::bf16;
+}
+template <>
+constexpr DType dtype_of<f16>() {
+  return DType::f16;
 }
 template <>
 constexpr DType dtype_of<int32_t>() {

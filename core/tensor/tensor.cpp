@@ -127,13 +127,13 @@ void visit_dtype(DType dtype, F&& f) {
     case DType::u32:
       return f(uint32_t{});
     case DType::f16:
-      fail("f16 tensors are only supported on the CUDA backend");
+      return f(f16{});
   }
 }
 
 template <typename T>
 double to_double(T v) {
-  if constexpr (std::is_same_v<T, bf16>) {
+  if constexpr (std::is_same_v<T, bf16> || std::is_same_v<T, f16>) {
     return static_cast<float>(v);
   } else {
     return static_cast<double>(v);
@@ -142,8 +142,8 @@ double to_double(T v) {
 
 template <typename T>
 T from_double(double v) {
-  if constexpr (std::is_same_v<T, bf16>) {
-    return bf16(static_cast<float>(v));
+  if constexpr (std::is_same_v<T, bf16> || std::is_same_v<T, f16>) {
+    return T(static_cast<float>(v));
   } else {
     return static_cast<T>(v);
   }
