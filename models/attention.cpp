@@ -52,7 +52,7 @@ void CausalSelfAttention::forward(AttentionActs& acts, Tensor& y, const Tensor& 
   ensure(acts.k, {B, T, kv_heads_, head_dim_}, dt);
   ensure(acts.v, {B, T, kv_heads_, head_dim_}, dt);
   ensure(acts.out, {B, T, heads_, head_dim_}, dt);
-  ensure(acts.lse, {B, heads_, T}, dt);
+  ensure(acts.lse, {B, heads_, T}, stat_dtype(dt));
 
   Tensor qkv2 = acts.qkv.view({N, qkv_.local_out()});
   qkv_.forward(qkv2, x);  // (N, (H + 2*Hkv)*D / tp)

@@ -27,8 +27,8 @@ double LmHead::forward(HeadActs& acts, const Tensor& x, const Tensor& targets) c
   ensure(acts.logits, {N, proj_.local_out()}, x.dtype());
   proj_.forward(acts.logits, acts.norm.out);  // (N, Vp/tp)
   if (!targets.defined()) return 0.0;
-  ensure(acts.losses, {N}, x.dtype());
-  ensure(acts.lse, {N}, x.dtype());
+  ensure(acts.losses, {N}, stat_dtype(x.dtype()));
+  ensure(acts.lse, {N}, stat_dtype(x.dtype()));
   if (group_.size == 1) {
     ops::cross_entropy_forward(acts.losses, acts.lse, acts.logits, targets.view({N}), vocab_);
   } else {

@@ -32,6 +32,13 @@ ModelSpec ModelSpec::from_config(const config::ModelConfig& m, int tensor_parall
   return s;
 }
 
+ModelSpec ModelSpec::from_config(const config::Config& c) {
+  ModelSpec s = from_config(c.model(), c.parallel().tensor(), c.parallel().sequence_parallel());
+  const std::string& p = c.train().precision();
+  s.dtype = p == "bf16" ? DType::bf16 : p == "fp16" ? DType::f16 : DType::f32;
+  return s;
+}
+
 int64_t ModelSpec::num_params() const {
   const int64_t c = d_model;
   const int64_t attn = c * qkv_dim() + c * c + (gpt2() ? qkv_dim() + c : 0);

@@ -29,9 +29,8 @@ struct ModelSpec {
   // loaded for one rank from a run trained at tp > 1 passes that run's parallel.tensor to get its shapes.
   static ModelSpec from_config(const config::ModelConfig& m, int tensor_parallel = 1,
                                bool sequence_parallel = false);
-  static ModelSpec from_config(const config::Config& c) {
-    return from_config(c.model(), c.parallel().tensor(), c.parallel().sequence_parallel());
-  }
+  // ... and the parameter/activation dtype from train.precision (bf16, fp16; fp32 otherwise).
+  static ModelSpec from_config(const config::Config& c);
   // Parameters (global count), and training FLOPs per token = 6N + 6*L*T*C: N counts the matmul parameters
   // (no lookup tables, the head's GEMM included); attention is 12*L*T*C halved by the causal mask.
   int64_t num_params() const;

@@ -13,9 +13,9 @@ Norm::Norm(ParamSet& params, const std::string& name, int64_t channels, bool lay
 void Norm::forward(NormActs& acts, const Tensor& in) const {
   const int64_t rows = in.numel() / in.dim(-1);
   ensure(acts.out, in.shape(), in.dtype());
-  ensure(acts.rstd, {rows}, in.dtype());
+  ensure(acts.rstd, {rows}, stat_dtype(in.dtype()));
   if (layernorm_) {
-    ensure(acts.mean, {rows}, in.dtype());
+    ensure(acts.mean, {rows}, stat_dtype(in.dtype()));
     ops::layernorm_forward(acts.out, acts.mean, acts.rstd, in, weight_->value, bias_->value, eps_);
   } else {
     ops::rmsnorm_forward(acts.out, acts.rstd, in, weight_->value, eps_);

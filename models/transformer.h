@@ -58,6 +58,8 @@ class Transformer {
   // The token embedding this chunk holds for a tied head or the embedding (null if neither): the weight
   // whose gradient a tied model sums between its first and last pipeline stage.
   Param* tied_embedding() const { return tied_wte_; }
+  // The last stage's copy of a tied embedding (counted on the first stage), or null.
+  const Param* tied_copy() const { return wte_copy_ ? tied_wte_ : nullptr; }
   // Once per step, after every micro-batch's backward (Megatron's finalize_model_grads): sums over tp the
   // gradients that are partial sums there — norm weights and wpe under sequence parallelism, key/value heads
   // replicated over several ranks. A no-op on one rank.

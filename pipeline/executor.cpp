@@ -61,7 +61,7 @@ void PipelineExecutor::record(const Action& a, const char* category, double star
   times_.event_actions.push_back(a);
 }
 
-double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& batch) {
+double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& batch, double loss_scale) {
   times_ = {};
   t0_ = now_s();
   // The last backward of each chunk: its data-parallel buckets start during it.
@@ -116,7 +116,7 @@ double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& 
         auto it = acts_.find(key);
         TRIDENT_CHECK(it != acts_.end(), "{} before its forward", action_str(a));
         const double start = now_s();
-        chunk->backward(it->second, scale, ready, dout);
+        chunk->backward(it->second, scale * loss_scale, ready, dout);
         const double end = now_s();
         times_.compute_s += end - start;
         record(a, "backward", start, end);

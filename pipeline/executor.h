@@ -44,8 +44,9 @@ class PipelineExecutor {
   // uses them for the shape of its buffer).
   using BatchFn = std::function<void(int microbatch, Tensor& tokens, Tensor& targets)>;
   // Runs the actions of one step; returns the sum over micro-batches of loss / m on the last stage, 0 on
-  // the others. Ends with every send complete and every reducer finished.
-  double run(const std::vector<Action>& actions, const BatchFn& batch);
+  // the others. Backward differentiates loss / m x loss_scale (fp16 loss scaling). Ends with every send
+  // complete and every reducer finished.
+  double run(const std::vector<Action>& actions, const BatchFn& batch, double loss_scale = 1.0);
   const StepTimes& times() const { return times_; }
 
  private:

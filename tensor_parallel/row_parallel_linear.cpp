@@ -1,5 +1,6 @@
 #include "tensor_parallel/row_parallel_linear.h"
 
+#include "core/ops/cpu/cpu_common.h"
 #include "core/ops/ops.h"
 #include "tensor_parallel/mappings.h"
 
@@ -17,6 +18,7 @@ void add_rows(Tensor& out, const Tensor& bias) {
 }
 
 void add_bias(Tensor& out, const Tensor& bias) {
+  if (ops::cpu::ran_in_f32(add_bias, out, bias)) return;  // bf16/f16: adds in f32, rounds once
   TRIDENT_CHECK(out.device().is_cpu() && bias.device().is_cpu(), "row-parallel bias add on {}: CPU only",
                 out.str());
   TRIDENT_CHECK(out.dtype() == bias.dtype(), "bias {} for output {}", bias.str(), out.str());

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/ops/cpu/cpu_common.h"
+
 namespace trident::tp {
 namespace {
 
@@ -102,6 +104,8 @@ void check_outputs(const Tensor& a, const Tensor& logits, int64_t n, const char*
 
 void vocab_parallel_cross_entropy_forward(const TpGroup& group, Tensor& losses, Tensor& lse,
                                           const Tensor& logits, const Tensor& targets, int64_t vocab) {
+  if (ops::cpu::ran_in_f32(vocab_parallel_cross_entropy_forward, group, losses, lse, logits, targets, vocab))
+    return;
   check_outputs(losses, logits, logits.dim(0), "losses");
   check_outputs(lse, logits, logits.dim(0), "lse");
   switch (logits.dtype()) {
@@ -117,6 +121,9 @@ void vocab_parallel_cross_entropy_forward(const TpGroup& group, Tensor& losses, 
 void vocab_parallel_cross_entropy_backward(const TpGroup& group, Tensor& dlogits, const Tensor& logits,
                                            const Tensor& lse, const Tensor& targets, int64_t vocab,
                                            double dloss_scale) {
+  if (ops::cpu::ran_in_f32(vocab_parallel_cross_entropy_backward, group, dlogits, logits, lse, targets, vocab,
+                           dloss_scale))
+    return;
   check_outputs(dlogits, logits, logits.numel(), "dlogits");
   check_outputs(lse, logits, logits.dim(0), "lse");
   switch (logits.dtype()) {

@@ -10,7 +10,7 @@
 //
 // Two collectives of N and 2N doubles, whatever the vocabulary. Backward needs no communication:
 // dlogits_local = (exp(logit - lse) - onehot(target)) * dloss_scale on this rank's columns.
-// f32 and f64 logits on CPU; reductions accumulate in double.
+// f32 and f64 logits on CPU (bf16/f16 stored, computed in f32); reductions accumulate in double.
 #include <cstdint>
 
 #include "core/tensor/tensor.h"

@@ -1,7 +1,8 @@
 #include "tensor_parallel/vocab_parallel_embedding.h"
 
-#include <cstring>
+#include <algorithm>
 
+#include "core/ops/cpu/cpu_common.h"
 #include "tensor_parallel/mappings.h"
 
 namespace trident::tp {
@@ -25,9 +26,9 @@ void lookup(Tensor& out, const Tensor& tokens, const Tensor& weight, int64_t beg
     if (id < 0 || id >= vocab)
       fail("token id {} at position {} is outside the vocabulary [0, {})", id, i, vocab);
     if (id >= begin && id < end) {
-      std::memcpy(o + i * c, w + (id - begin) * c, sizeof(T) * c);
+      std::copy(w + (id - begin) * c, w + (id - begin + 1) * c, o + i * c);
     } else {
-      std::memset(o + i * c, 0, sizeof(T) * c);
+      std::fill(o + i * c, o + (i + 1) * c, T{});  // T{} is +0 in every float dtype
     }
   }
 }
@@ -44,6 +45,22 @@ void scatter(Tensor& dweight, const Tensor& dout, const Tensor& tokens, int64_t 
     if (id < begin || id >= end) continue;
     T* row = g + (id - begin) * c;
     for (int64_t j = 0; j < c; ++j) row[j] += d[i * c + j];
+  }
+}
+
+// The scatter-add for any float dtype: bf16/f16 gradients accumulate in f32 and are rounded once.
+void scatter_add(Tensor& dweight, const Tensor& dout, const Tensor& tokens, int64_t begin, int64_t end) {
+  if (ops::cpu::ran_in_f32(scatter_add, dweight, dout, tokens, begin, end)) return;
+  check_cpu("vocab-parallel embedding backward", dout, tokens);
+  TRIDENT_CHECK(dweight.dtype() == dout.dtype(), "embedding gradient {} for output gradient {}",
+                dweight.str(), dout.str());
+  switch (dout.dtype()) {
+    case DType::f32:
+      return scatter<float>(dweight, dout, tokens, begin, end);
+    case DType::f64:
+      return scatter<double>(dweight, dout, tokens, begin, end);
+    default:
+      fail("vocab-parallel embedding: no {} support", dtype_name(dout.dtype()));
   }
 }
 
@@ -79,6 +96,12 @@ void VocabParallelEmbedding::forward(Tensor& out, const Tensor& tokens) const {
     case DType::f64:
       lookup<double>(full, tokens, weight_->value, begin_, end_, padded_vocab_);
       break;
+    case DType::bf16:  // a lookup copies rows: low-precision weights need no f32 round trip
+      lookup<bf16>(full, tokens, weight_->value, begin_, end_, padded_vocab_);
+      break;
+    case DType::f16:
+      lookup<f16>(full, tokens, weight_->value, begin_, end_, padded_vocab_);
+      break;
     default:
       fail("vocab-parallel embedding: no {} support", dtype_name(full.dtype()));
   }
@@ -99,15 +122,7 @@ void VocabParallelEmbedding::backward(const Tensor& dout, const Tensor& tokens) 
     g_backward(group_, dout);
     full = dout.view({n, dim_});
   }
-  check_cpu("vocab-parallel embedding backward", full, tokens);
-  switch (full.dtype()) {
-    case DType::f32:
-      return scatter<float>(weight_->grad, full, tokens, begin_, end_);
-    case DType::f64:
-      return scatter<double>(weight_->grad, full, tokens, begin_, end_);
-    default:
-      fail("vocab-parallel embedding: no {} support", dtype_name(full.dtype()));
-  }
+  scatter_add(weight_->grad, full, tokens, begin_, end_);
 }
 
 }  // namespace trident::tp

@@ -7,6 +7,7 @@
 #include "core/comm/comm_log.h"
 #include "core/mesh/device_mesh.h"
 #include "pipeline/partition.h"
+#include "tensor_parallel/sharded_params.h"
 
 namespace trident {
 
@@ -40,8 +41,10 @@ ParallelModel::ParallelModel(const config::Config& cfg, comm::Communicator& worl
     chunks_.push_back(
         std::make_unique<models::Transformer>(spec, tp::TpGroup::of(*tp_), pp::stage_chunk(layers, stage)));
     models::Transformer& chunk = *chunks_.back();
-    chunk.params().initialize(t.seed());
-    optims_.push_back(std::make_unique<AdamW>(chunk.params(),
+    chunk.params().initialize(t.seed());  // rounded to bf16/fp16 for a low-precision model
+    if (spec.dtype == DType::bf16 || spec.dtype == DType::f16)
+      masters_.push_back(std::make_unique<MasterWeights>(chunk.params()));
+    optims_.push_back(std::make_unique<AdamW>(optimized(chunks_.size() - 1),
                                               AdamWConfig{o.beta1(), o.beta2(), o.eps(), o.weight_decay()}));
     reducers_.push_back(dp_->size() > 1 ? std::make_unique<zero::GradReducer>(chunk.params().flat_grads(),
                                                                               *dp_, bucket_numel(cfg))
@@ -50,6 +53,12 @@ ParallelModel::ParallelModel(const config::Config& cfg, comm::Communicator& worl
     reducers.push_back(reducers_.back().get());
   }
   executor_ = std::make_unique<pp::PipelineExecutor>(chunks, *pp_, reducers, microbatches_);
+  if (spec.dtype == DType::f16) {
+    LossScalerConfig ls;
+    ls.init_scale = t.loss_scale();
+    ls.growth_interval = t.loss_scale_window();
+    scaler_ = LossScaler(ls);
+  }
   actions_ = pp::schedule_actions(pp::parse_schedule(t.schedule()), pp, v, microbatches_, pp_->rank());
 }
 
@@ -90,15 +99,35 @@ void ParallelModel::sync_tied_embedding() {
 
 double ParallelModel::global_grad_norm() {
   Tensor sq = Tensor::zeros({1}, DType::f64);
-  for (const auto& c : chunks_) sq.data<double>()[0] += c->grad_squares();  // over tp shards
+  for (size_t c = 0; c < chunks_.size(); ++c) {
+    if (masters_.empty()) {
+      sq.data<double>()[0] += chunks_[c]->grad_squares();  // over tp shards
+    } else {
+      // The unscaled fp32 gradients, leaving out the master of a tied embedding's last-stage copy.
+      ParamSet& m = masters_[c]->master();
+      const Param* copy = chunks_[c]->tied_copy();
+      sq.data<double>()[0] +=
+          tp::grad_squares(m, tp::TpGroup::of(*tp_), copy ? m.find(copy->name) : nullptr);
+    }
+  }
   if (pp_->size() > 1) pp_->all_reduce(sq, comm::ReduceOp::sum);  // over stages; dp replicas are equal
   return std::sqrt(sq.item(0));
+}
+
+bool ParallelModel::unscale_grads() {
+  bool finite = true;
+  for (auto& m : masters_) finite = m->unscale_grads(scaler_.scale()) && finite;
+  // Every rank must agree to skip: an overflow on one stage or shard skips the step everywhere.
+  Tensor bad = Tensor::full({1}, finite ? 0.0 : 1.0, DType::f64);
+  if (world_.size() > 1) world_.all_reduce(bad, comm::ReduceOp::max);
+  return bad.item(0) == 0.0;
 }
 
 ParallelModel::StepResult ParallelModel::train_step(double lr, const BatchFn& batch) {
   for (auto& c : chunks_) c->params().zero_grads();
   StepResult out;
-  out.loss = executor_->run(actions_, batch);  // data-parallel reduction finished inside
+  out.loss_scale = scaler_.scale();
+  out.loss = executor_->run(actions_, batch, scaler_.scale());  // data-parallel reduction finished inside
   out.times = executor_->times();
   // Gradients that are partial sums over tp ranks (sequence-parallel norms, replicated kv heads), and the
   // tied embedding's two copies: summed once, after the data-parallel average (all linear, order-free).
@@ -110,10 +139,15 @@ ParallelModel::StepResult ParallelModel::train_step(double lr, const BatchFn& ba
   if (dp_->size() > 1) dp_->all_reduce(l, comm::ReduceOp::avg);
   out.loss = l.item(0);
   if (!std::isfinite(out.loss)) return out;  // the caller stops; no update from a diverged step
+  if (!masters_.empty() && !scaler_.update(/*found_inf=*/!unscale_grads())) {
+    out.skipped = true;  // fp16 overflow: the scale was backed off, the weights stay
+    return out;
+  }
   out.grad_norm = global_grad_norm();
   for (size_t c = 0; c < chunks_.size(); ++c) {
-    clip_grads(chunks_[c]->params(), out.grad_norm, grad_clip_);
+    clip_grads(optimized(c), out.grad_norm, grad_clip_);
     optims_[c]->step(lr);
+    if (!masters_.empty()) masters_[c]->copy_to_model();
   }
   return out;
 }
@@ -180,7 +214,17 @@ std::vector<std::pair<std::string, Shape>> decode_names(const Tensor& t) {
 
 std::map<std::string, Tensor> ParallelModel::gather_to_main() {
   std::map<std::string, Tensor> mine;
-  for (const auto& c : chunks_) mine.merge(c->gather_params());  // over tp: every tp rank takes part
+  for (size_t c = 0; c < chunks_.size(); ++c) {
+    if (masters_.empty()) {
+      mine.merge(chunks_[c]->gather_params());  // over tp: every tp rank takes part
+      continue;
+    }
+    // A mixed-precision model is saved from its fp32 master weights.
+    std::map<std::string, Tensor> full = tp::gather_params(masters_[c]->master(), tp::TpGroup::of(*tp_));
+    if (const Param* copy = chunks_[c]->tied_copy()) full.erase(copy->name);
+    mine.merge(full);
+  }
+  const DType dtype = masters_.empty() ? spec().dtype : DType::f32;
   // Only the replica of world rank 0 (tp rank 0, data-parallel rank 0) sends its stages to pipeline rank 0.
   if (tp_->rank() != 0 || dp_->rank() != 0) return {};
   if (pp_->rank() != 0) {
@@ -190,7 +234,7 @@ std::map<std::string, Tensor> ParallelModel::gather_to_main() {
     Tensor sizes = Tensor::full({2}, 0.0, DType::f64);
     sizes.data<double>()[0] = static_cast<double>(names.numel());
     sizes.data<double>()[1] = static_cast<double>(total);
-    Tensor data = Tensor::empty({total}, spec().dtype);
+    Tensor data = Tensor::empty({total}, dtype);
     int64_t off = 0;
     for (const auto& [n, t] : mine) {
       data.flat(off, t.shape()).copy_from(t);
@@ -206,11 +250,11 @@ std::map<std::string, Tensor> ParallelModel::gather_to_main() {
     pp_->recv(sizes, src, kGatherTag);
     Tensor names = Tensor::empty({static_cast<int64_t>(sizes.item(0))}, DType::u32);
     pp_->recv(names, src, kGatherTag + 1);
-    Tensor data = Tensor::empty({static_cast<int64_t>(sizes.item(1))}, spec().dtype);
+    Tensor data = Tensor::empty({static_cast<int64_t>(sizes.item(1))}, dtype);
     pp_->recv(data, src, kGatherTag + 2);
     int64_t off = 0;
     for (const auto& [name, shape] : decode_names(names)) {
-      Tensor t = Tensor::empty(shape, spec().dtype);
+      Tensor t = Tensor::empty(shape, dtype);
       t.copy_from(data.flat(off, shape));
       off += t.numel();
       mine.emplace(name, std::move(t));

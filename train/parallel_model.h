@@ -14,6 +14,8 @@
 #include "core/comm/communicator.h"
 #include "core/config/trident.pb.h"
 #include "core/optim/adamw.h"
+#include "core/optim/loss_scaler.h"
+#include "core/optim/master_weights.h"
 #include "models/transformer.h"
 #include "pipeline/executor.h"
 #include "pipeline/schedule.h"
@@ -36,7 +38,9 @@ class ParallelModel {
   using BatchFn = pp::PipelineExecutor::BatchFn;
   struct StepResult {
     double loss = 0, grad_norm = 0;
-    pp::StepTimes times;  // this rank's pipeline timing
+    bool skipped = false;  // fp16: the gradients overflowed; no update, the loss scale was backed off
+    double loss_scale = 1;  // the scale this step's backward used
+    pp::StepTimes times;    // this rank's pipeline timing
   };
   // One optimizer step over the micro-batches `batch` fills (identical on every rank of a tp x pp replica).
   StepResult train_step(double lr, const BatchFn& batch);
@@ -53,11 +57,18 @@ class ParallelModel {
   void make_groups(const config::Config& cfg, comm::Communicator& world);
   void sync_tied_embedding();
   double global_grad_norm();
+  // The parameters AdamW steps and clipping scales: the fp32 masters, or the model itself in fp32.
+  ParamSet& optimized(size_t chunk) { return masters_.empty() ? chunks_[chunk]->params() : masters_[chunk]->master(); }
+  // Unscales the model gradients into the fp32 masters; false on every rank if any rank overflowed.
+  bool unscale_grads();
 
   comm::Communicator& world_;
   std::unique_ptr<comm::Communicator> tp_, pp_, dp_, embedding_;  // embedding_: first + last stage, if tied
   std::vector<std::unique_ptr<models::Transformer>> chunks_;
   std::vector<std::unique_ptr<AdamW>> optims_;
+  // Mixed precision (bf16/fp16 models): fp32 master weights per chunk, which AdamW steps; empty for fp32.
+  std::vector<std::unique_ptr<MasterWeights>> masters_;
+  LossScaler scaler_ = LossScaler::constant();
   std::vector<std::unique_ptr<zero::GradReducer>> reducers_;
   std::unique_ptr<pp::PipelineExecutor> executor_;
   std::vector<pp::Action> actions_;

@@ -86,6 +86,11 @@ void Trainer::log_step(int64_t step, const ParallelModel::StepResult& r, double 
   nlohmann::json m = {{"step", step + 1},         {"loss", r.loss},        {"lr", lr},
                       {"grad_norm", r.grad_norm}, {"tokens_per_s", tok_s}, {"elapsed_s", elapsed_s_}};
   std::string pipeline;
+  if (t.precision() == "fp16") {
+    m["loss_scale"] = r.loss_scale;
+    m["skipped"] = r.skipped;
+    pipeline = fmt::format(" | scale {:g}{}", r.loss_scale, r.skipped ? " (overflow: step skipped)" : "");
+  }
   ParallelModel& pm = *model_;
   if (pm.pp().size() > 1) {
     // Every stage's compute and wait time this step; the bubble is the idle share of the busiest step time.
@@ -107,7 +112,7 @@ void Trainer::log_step(int64_t step, const ParallelModel::StepResult& r, double 
     m["pp_compute_s"] = compute;
     m["pp_wait_s"] = wait;
     m["pp_bubble"] = bubble;
-    pipeline = fmt::format(" | bubble {:.0f}%", 100 * bubble);
+    pipeline += fmt::format(" | bubble {:.0f}%", 100 * bubble);
   }
   spdlog::info("step {:>5}/{} | loss {:.4f} | lr {:.2e} | norm {:.3f} | {:.0f} tok/s{} | ETA {}", step + 1,
                t.steps(), r.loss, lr, r.grad_norm, tok_s, pipeline, format_duration(eta));

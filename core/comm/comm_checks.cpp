@@ -15,29 +15,16 @@ void same_dtype(const Communicator& c, const char* op, const Tensor& out, const 
   }
 }
 
-void reduction(const Communicator& c, const char* op, const Tensor& t, ReduceOp r) {
-  if (!reducible(t.dtype())) {
-    fail("{} on '{}': no {} reduction for {} tensors", op, c.name(), reduce_op_name(r),
-         dtype_name(t.dtype()));
-  }
-}
-
 }  // namespace
-
-bool reducible(DType t) {
-  return t != DType::f16;
-}
 
 void all_reduce(const Communicator& c, const Tensor& t, ReduceOp op) {
   defined(c, "all_reduce", "t", t);
-  reduction(c, "all_reduce", t, op);
 }
 
 void reduce_scatter(const Communicator& c, const Tensor& out, const Tensor& in, ReduceOp op) {
   defined(c, "reduce_scatter", "out", out);
   defined(c, "reduce_scatter", "in", in);
   same_dtype(c, "reduce_scatter", out, in);
-  reduction(c, "reduce_scatter", in, op);
   if (in.numel() != c.size() * out.numel()) {
     fail("reduce_scatter on '{}': in has {} elements, expected size ({}) x out ({}) = {}", c.name(),
          in.numel(), c.size(), out.numel(), c.size() * out.numel());

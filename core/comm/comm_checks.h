@@ -20,7 +20,4 @@ void all_to_allv(const Communicator& c, const Tensor& out, const std::vector<int
 // `ranks`: ascending ranks of c, containing c.rank().
 void split(const Communicator& c, const std::vector<int>& ranks);
 
-// Reductions exist for f32, f64, bf16, i32, u16 and u32 (not f16).
-bool reducible(DType t);
-
 }  // namespace trident::comm::checks

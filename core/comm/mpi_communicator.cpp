@@ -39,7 +39,7 @@ MPI_Datatype mpi_type(DType t) {
       return MPI_INT32_T;
     case DType::u32:
       return MPI_UINT32_T;
-    case DType::bf16:  // moved as 2-byte words; reduced by the bf16 ops below
+    case DType::bf16:  // moved as 2-byte words; reduced by the half ops below
     case DType::f16:
     case DType::u16:
       return MPI_UINT16_T;
@@ -47,34 +47,38 @@ MPI_Datatype mpi_type(DType t) {
   return MPI_BYTE;
 }
 
-// bf16 reductions: MPI has no bf16, so these add / compare in float and round back to bf16. Commutative.
-void bf16_sum(void* in, void* inout, int* len, MPI_Datatype*) {
-  const auto* a = static_cast<const bf16*>(in);
-  auto* b = static_cast<bf16*>(inout);
-  for (int i = 0; i < *len; ++i) b[i] = bf16(static_cast<float>(a[i]) + static_cast<float>(b[i]));
+// bf16 and f16 reductions: MPI has neither, so these add / compare in float and round back. Commutative.
+template <typename H>
+void half_sum(void* in, void* inout, int* len, MPI_Datatype*) {
+  const auto* a = static_cast<const H*>(in);
+  auto* b = static_cast<H*>(inout);
+  for (int i = 0; i < *len; ++i) b[i] = H(static_cast<float>(a[i]) + static_cast<float>(b[i]));
 }
 
-void bf16_max(void* in, void* inout, int* len, MPI_Datatype*) {
-  const auto* a = static_cast<const bf16*>(in);
-  auto* b = static_cast<bf16*>(inout);
+template <typename H>
+void half_max(void* in, void* inout, int* len, MPI_Datatype*) {
+  const auto* a = static_cast<const H*>(in);
+  auto* b = static_cast<H*>(inout);
   for (int i = 0; i < *len; ++i) {
     if (static_cast<float>(a[i]) > static_cast<float>(b[i])) b[i] = a[i];
   }
 }
 
-// Created once, on first use; MPI_Finalize releases them.
-MPI_Op bf16_op(ReduceOp op) {
+// Created once per type, on first use; MPI_Finalize releases them.
+template <typename H>
+MPI_Op half_op(ReduceOp op) {
   static std::once_flag once;
   static MPI_Op sum = MPI_OP_NULL, max = MPI_OP_NULL;
   std::call_once(once, [] {
-    TRIDENT_MPI_CHECK(MPI_Op_create(&bf16_sum, 1, &sum));
-    TRIDENT_MPI_CHECK(MPI_Op_create(&bf16_max, 1, &max));
+    TRIDENT_MPI_CHECK(MPI_Op_create(&half_sum<H>, 1, &sum));
+    TRIDENT_MPI_CHECK(MPI_Op_create(&half_max<H>, 1, &max));
   });
   return op == ReduceOp::max ? max : sum;
 }
 
 MPI_Op mpi_op(DType t, ReduceOp op) {
-  if (t == DType::bf16) return bf16_op(op);
+  if (t == DType::bf16) return half_op<bf16>(op);
+  if (t == DType::f16) return half_op<f16>(op);
   return op == ReduceOp::max ? MPI_MAX : MPI_SUM;
 }
 
@@ -83,8 +87,8 @@ template <typename T>
 void divide_as(Tensor& t, int n) {
   T* p = t.data<T>();
   for (int64_t i = 0, e = t.numel(); i < e; ++i) {
-    if constexpr (std::is_same_v<T, bf16>) {
-      p[i] = bf16(static_cast<float>(p[i]) / static_cast<float>(n));
+    if constexpr (std::is_same_v<T, bf16> || std::is_same_v<T, f16>) {
+      p[i] = T(static_cast<float>(p[i]) / static_cast<float>(n));
     } else {
       p[i] = static_cast<T>(p[i] / static_cast<T>(n));
     }
@@ -106,9 +110,8 @@ void divide(Tensor& t, int n) {
     case DType::u32:
       return divide_as<uint32_t>(t, n);
     case DType::f16:
-      break;
+      return divide_as<f16>(t, n);
   }
-  fail("avg of {} tensors is not supported", dtype_name(t.dtype()));
 }
 
 int to_int(int64_t n, const char* op, const std::string& group) {

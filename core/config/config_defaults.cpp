@@ -44,6 +44,8 @@ config::Config default_config() {
   t.set_log_interval(10);
   t.set_precision("fp32");
   t.set_schedule("1f1b");
+  t.set_loss_scale(65536.0f);  // 2^16, PyTorch GradScaler's
+  t.set_loss_scale_window(2000);
   t.set_sample_tokens(0);
   t.set_sample_temperature(1.0f);
   t.set_sample_top_k(0);  // sample from the whole vocabulary

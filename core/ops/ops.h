@@ -2,7 +2,8 @@
 // Ops: free functions over contiguous tensors, dispatched on the device of their arguments.
 // The CPU implementation (core/ops/cpu/) is the reference: f32 for training, f64 for finite-difference
 // checks. Every op supports DType::f32 and DType::f64 on CPU (all float arguments share one dtype; token ids
-// are i32).
+// are i32). bf16/f16 are storage on CPU for every op but adamw_step: compute is f32, they may mix with f32
+// arguments (f32 mean/rstd/lse), and each output is rounded once (core/ops/cpu/cpu_common.h, ran_in_f32).
 //
 // Conventions:
 //   * forward ops write their outputs (overwrite);

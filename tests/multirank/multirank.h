@@ -37,6 +37,8 @@ inline double avg_of(DType dtype, double sum, int n) {
       return static_cast<float>(static_cast<float>(sum) / static_cast<float>(n));
     case DType::bf16:
       return static_cast<float>(bf16(static_cast<float>(sum) / static_cast<float>(n)));
+    case DType::f16:
+      return static_cast<float>(f16(static_cast<float>(sum) / static_cast<float>(n)));
     case DType::f64:
       return sum / n;
     default:
@@ -56,7 +58,7 @@ inline double reduce(comm::ReduceOp op, DType dtype, int size, const std::functi
 }
 
 inline bool is_float(DType t) {
-  return t == DType::f32 || t == DType::f64 || t == DType::bf16;
+  return t == DType::f32 || t == DType::f64 || t == DType::bf16 || t == DType::f16;
 }
 
 // Exact for integers and for float values that are exactly representable; a relative 1e-6 otherwise.
@@ -69,7 +71,8 @@ inline bool is_float(DType t) {
   } while (0)
 
 inline const std::vector<DType>& all_dtypes() {
-  static const std::vector<DType> d{DType::f32, DType::f64, DType::bf16, DType::i32, DType::u16, DType::u32};
+  static const std::vector<DType> d{DType::f32,  DType::f64, DType::bf16, DType::f16,
+                                    DType::i32, DType::u16, DType::u32};
   return d;
 }
 

@@ -765,12 +765,15 @@ TEST(ConfigValidate, TokenizerAndRuntimeRules) {
   EXPECT_CONTAINS(problems_text(gpt2), "data.tokenizer 'sentencepiece' is not one of byte, gpt2");
 }
 
-TEST(ConfigValidate, LowPrecisionNeedsCuda) {
+TEST(ConfigValidate, LowPrecisionSettings) {
   config::Config c = good_config();
-  apply_overrides(c, {"train.precision=bf16"});
-  EXPECT_CONTAINS(
-      problems_text(c),
-      "train.precision 'bf16' needs the CUDA backend (runtime.device: cuda), which is not available yet");
+  for (const char* p : {"bf16", "fp16"}) {
+    apply_overrides(c, {std::string("train.precision=") + p});
+    EXPECT_EQ(problems_text(c), "") << p << " trains on CPU too (bf16/fp16 storage, fp32 compute)";
+  }
+  apply_overrides(c, {"train.loss_scale=0", "train.loss_scale_window=-1"});
+  EXPECT_CONTAINS(problems_text(c), "train.loss_scale");
+  EXPECT_CONTAINS(problems_text(c), "train.loss_scale_window");
   apply_overrides(c, {"train.precision=fp8"});
   EXPECT_CONTAINS(problems_text(c), "train.precision 'fp8' is not one of fp32, bf16, fp16");
 }

@@ -34,6 +34,13 @@ void adamw_kernel(T* p, const T* g, T* m, T* v, int64_t n, const AdamWParams& hp
 void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& hp) {
   constexpr std::string_view op = "adamw_step";
   cpu::require_cpu(op, {&param, &grad, &m, &v});
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&param, &grad, &m, &v}) {
+    TRIDENT_CHECK(
+        !cpu::is_low_precision(t->dtype()),
+        "ops::adamw_step: got {}; the master weights are fp32: AdamW updates them, their "
+        "gradients and moments in fp32 (core/optim/master_weights.h), never the bf16/f16 model copy",
+        t->str());
+  }
   cpu::require_defined(op, "param", param);
   const int64_t n = param.numel();
   cpu::require_numel(op, "grad", grad, n);

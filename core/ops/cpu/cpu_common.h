@@ -1,11 +1,14 @@
 #pragma once
-// Private helpers for the CPU reference ops: device and dtype checks, shape checks, f32/f64 dispatch.
+// Private helpers for the CPU reference ops: device and dtype checks, shape checks, f32/f64 dispatch, and
+// bf16/f16 storage run through the f32 code (ran_in_f32).
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
 
 #include "core/ops/ops.h"
 
@@ -95,8 +98,121 @@ void dispatch_float(std::string_view op, DType dtype, F&& f) {
       f(double{});
       return;
     default:
-      fail("ops::{}: dtype {} is not supported on CPU (f32 and f64 only)", op, dtype_name(dtype));
+      fail("ops::{}: dtype {} is not supported on CPU (f32 and f64 compute; bf16 and f16 storage)", op,
+           dtype_name(dtype));
   }
+}
+
+// dispatch_float plus f(bf16{}) and f(f16{}), for ops that only copy or read elements (embedding lookup,
+// sum_squares) and so need no f32 round trip.
+template <typename F>
+void dispatch_storage(std::string_view op, DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::bf16:
+      f(bf16{});
+      return;
+    case DType::f16:
+      f(f16{});
+      return;
+    default:
+      dispatch_float(op, dtype, f);
+  }
+}
+
+// An element's value for arithmetic: bf16/f16 widen exactly to float, f32/f64 stay as they are.
+template <typename T>
+auto widen(T x) {
+  if constexpr (std::is_same_v<T, bf16> || std::is_same_v<T, f16>) {
+    return static_cast<float>(x);
+  } else {
+    return x;
+  }
+}
+
+// ---- Low-precision storage ------------------------------------------------------------------------------
+// bf16 and f16 are storage formats on CPU; compute stays f32 (the CUDA ops will compute in bf16 natively). An
+// op that receives a bf16/f16 tensor calls itself once more on f32 tensors and rounds its outputs back
+// (nearest even), so a mixed-precision step (bf16 activations, f32 statistics) is testable without a GPU. The
+// op's own signature says what each argument is:
+//   const Tensor&   input: bf16/f16 widened into an f32 copy; f32, f64 and i32 pass through uncopied;
+//   Tensor&         output: bf16/f16 get an f32 temporary widened from their current contents, so outputs
+//                   the op accumulates into (dweight +=, matmul's beta) keep their value, at the price of one
+//                   wasted conversion for written ones; rounded back once the op returns. f32 passes through;
+//   anything else   passes through (scalars, the tensor-parallel group).
+// All inputs are widened before the op runs and all outputs rounded back after it, so outputs that may alias
+// an input (rope, cross-entropy backward, add) stay correct. If the op throws, no output is touched.
+//
+//   void gelu_forward(Tensor& out, const Tensor& in) {
+//     if (cpu::ran_in_f32(gelu_forward, out, in)) return;  // false, having done nothing, for f32/f64
+//     ...
+
+inline bool is_low_precision(DType t) {
+  return t == DType::bf16 || t == DType::f16;
+}
+
+namespace detail {
+
+template <typename A>
+bool holds_low_precision(const A& a) {
+  if constexpr (std::is_same_v<A, Tensor>) {
+    return is_low_precision(a.dtype()) && a.defined() && a.device().is_cpu();
+  } else {
+    return false;
+  }
+}
+
+// One argument of the f32 call, by the op's parameter type P: passed through unless it is a tensor.
+template <typename P>
+class F32Arg {
+  static_assert(!std::is_same_v<std::remove_cvref_t<P>, Tensor>, "tensors go by Tensor& or const Tensor&");
+
+ public:
+  explicit F32Arg(P value) : value_(value) {}
+  P get() { return value_; }
+  void round_back() {}
+
+ private:
+  P value_;
+};
+
+template <>
+class F32Arg<const Tensor&> {
+ public:
+  explicit F32Arg(const Tensor& t) : t_(t), f32_(holds_low_precision(t) ? t.to(DType::f32) : Tensor{}) {}
+  const Tensor& get() const { return f32_.defined() ? f32_ : t_; }
+  void round_back() {}
+
+ private:
+  const Tensor& t_;
+  Tensor f32_;
+};
+
+template <>
+class F32Arg<Tensor&> {
+ public:
+  explicit F32Arg(Tensor& t) : t_(t), f32_(holds_low_precision(t) ? t.to(DType::f32) : Tensor{}) {}
+  Tensor& get() { return f32_.defined() ? f32_ : t_; }
+  void round_back() {
+    if (f32_.defined()) t_.copy_from(f32_);
+  }
+
+ private:
+  Tensor& t_;
+  Tensor f32_;
+};
+
+}  // namespace detail
+
+// Runs op(args...) on f32 tensors in place of its bf16/f16 ones and rounds the outputs back; returns true.
+// Returns false at once when no CPU tensor argument is bf16/f16. The f32 tensors live until it returns.
+template <typename... P, typename... A>
+bool ran_in_f32(void (*op)(P...), A&&... args) {
+  static_assert(sizeof...(P) == sizeof...(A), "pass every argument of the op");
+  if (!(detail::holds_low_precision(args) || ...)) return false;
+  std::tuple<detail::F32Arg<P>...> f32(args...);  // widens every tensor before the op reads or writes any
+  std::apply([&](auto&... a) { op(a.get()...); }, f32);
+  std::apply([](auto&... a) { (a.round_back(), ...); }, f32);
+  return true;
 }
 
 }  // namespace trident::ops::cpu

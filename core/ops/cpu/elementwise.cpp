@@ -6,6 +6,7 @@
 namespace trident::ops {
 
 void add(Tensor& out, const Tensor& a, const Tensor& b) {
+  if (cpu::ran_in_f32(add, out, a, b)) return;
   constexpr std::string_view op = "add";
   cpu::require_cpu(op, {&out, &a, &b});
   cpu::require_defined(op, "a", a);
@@ -28,6 +29,7 @@ void add_inplace(Tensor& a, const Tensor& b) {
 }
 
 void scale_inplace(Tensor& a, double s) {
+  if (cpu::ran_in_f32(scale_inplace, a, s)) return;
   constexpr std::string_view op = "scale_inplace";
   cpu::require_cpu(op, {&a});
   cpu::require_defined(op, "a", a);
@@ -51,7 +53,7 @@ double sum_squares(const Tensor& a) {
   constexpr int64_t kChunk = 1 << 14;
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
-  cpu::dispatch_float(op, a.dtype(), [&](auto tag) {
+  cpu::dispatch_storage(op, a.dtype(), [&](auto tag) {  // bf16/f16 read straight into double
     using T = decltype(tag);
     const T* x = a.data<T>();
 #pragma omp parallel for schedule(static) if (chunks > 1)
@@ -59,7 +61,10 @@ double sum_squares(const Tensor& a) {
       double acc = 0.0;
       const int64_t end = std::min(n, (ci + 1) * kChunk);
 #pragma omp simd reduction(+ : acc)
-      for (int64_t i = ci * kChunk; i < end; ++i) acc += static_cast<double>(x[i]) * x[i];
+      for (int64_t i = ci * kChunk; i < end; ++i) {
+        const double v = cpu::widen(x[i]);
+        acc += v * v;
+      }
       partial[ci] = acc;
     }
   });

@@ -1,4 +1,5 @@
-// Token embedding lookup and its scatter-add backward on CPU.
+// Token embedding lookup and its scatter-add backward on CPU. The lookup copies rows in any float dtype; the
+// scatter-add of bf16/f16 accumulates in f32 (cpu::ran_in_f32).
 #include "core/ops/cpu/cpu_common.h"
 
 namespace trident::ops {
@@ -29,7 +30,8 @@ void embedding_forward(Tensor& out, const Tensor& tokens, const Tensor& weight) 
   cpu::require_dtype("embedding_forward", weight.dtype(), {&out});
   const int32_t* ids = tokens.data<int32_t>();
   check_tokens("embedding_forward", ids, n, vocab);
-  cpu::dispatch_float("embedding_forward", weight.dtype(), [&](auto tag) {
+  // A lookup copies rows, so bf16/f16 weights are copied as they are, with no f32 round trip.
+  cpu::dispatch_storage("embedding_forward", weight.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* w = weight.data<T>();
     T* y = out.data<T>();
@@ -39,6 +41,7 @@ void embedding_forward(Tensor& out, const Tensor& tokens, const Tensor& weight) 
 }
 
 void embedding_backward(Tensor& dweight, const Tensor& dout, const Tensor& tokens) {
+  if (cpu::ran_in_f32(embedding_backward, dweight, dout, tokens)) return;
   cpu::require_cpu("embedding_backward", {&dweight, &dout, &tokens});
   cpu::require_defined("embedding_backward", "dweight", dweight);
   cpu::require_defined("embedding_backward", "tokens", tokens);

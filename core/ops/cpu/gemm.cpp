@@ -56,6 +56,7 @@ void accumulate_column_sums(T* dbias, const T* dout, int64_t n, int64_t c) {
 
 void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, double alpha,
             double beta) {
+  if (cpu::ran_in_f32(matmul, out, a, b, trans_a, trans_b, alpha, beta)) return;
   cpu::require_cpu("matmul", {&out, &a, &b});
   cpu::require_defined("matmul", "a", a);
   cpu::require_defined("matmul", "b", b);
@@ -77,6 +78,7 @@ void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool tr
 }
 
 void linear_forward(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias) {
+  if (cpu::ran_in_f32(linear_forward, out, in, weight, bias)) return;
   cpu::require_cpu("linear_forward", {&out, &in, &weight, &bias});
   cpu::require_defined("linear_forward", "weight", weight);
   TRIDENT_CHECK(weight.ndim() == 2, "ops::linear_forward: weight {} should be (OC, IC)", weight.str());
@@ -102,6 +104,7 @@ void linear_forward(Tensor& out, const Tensor& in, const Tensor& weight, const T
 
 void linear_backward(Tensor& din, Tensor& dweight, Tensor& dbias, const Tensor& dout, const Tensor& in,
                      const Tensor& weight) {
+  if (cpu::ran_in_f32(linear_backward, din, dweight, dbias, dout, in, weight)) return;
   cpu::require_cpu("linear_backward", {&din, &dweight, &dbias, &dout, &in, &weight});
   cpu::require_defined("linear_backward", "weight", weight);
   TRIDENT_CHECK(weight.ndim() == 2, "ops::linear_backward: weight {} should be (OC, IC)", weight.str());

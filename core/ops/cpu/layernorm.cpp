@@ -90,6 +90,7 @@ T* data_or_null(const Tensor& t) {
 
 void layernorm_forward(Tensor& out, Tensor& mean, Tensor& rstd, const Tensor& in, const Tensor& weight,
                        const Tensor& bias, double eps) {
+  if (cpu::ran_in_f32(layernorm_forward, out, mean, rstd, in, weight, bias, eps)) return;
   constexpr std::string_view op = "layernorm_forward";
   cpu::require_cpu(op, {&out, &mean, &rstd, &in, &weight, &bias});
   cpu::require_defined(op, "weight", weight);
@@ -110,6 +111,7 @@ void layernorm_forward(Tensor& out, Tensor& mean, Tensor& rstd, const Tensor& in
 
 void layernorm_backward(Tensor& din, Tensor& dweight, Tensor& dbias, const Tensor& dout, const Tensor& in,
                         const Tensor& weight, const Tensor& mean, const Tensor& rstd) {
+  if (cpu::ran_in_f32(layernorm_backward, din, dweight, dbias, dout, in, weight, mean, rstd)) return;
   constexpr std::string_view op = "layernorm_backward";
   cpu::require_cpu(op, {&din, &dweight, &dbias, &dout, &in, &weight, &mean, &rstd});
   cpu::require_defined(op, "weight", weight);

@@ -55,11 +55,13 @@ void rope(std::string_view op, Tensor& out, const Tensor& in, double theta, int6
 }  // namespace
 
 void rope_forward(Tensor& out, const Tensor& in, double theta, int64_t pos0) {
+  if (cpu::ran_in_f32(rope_forward, out, in, theta, pos0)) return;
   rope("rope_forward", out, in, theta, pos0, 1.0);
 }
 
 // The rotation is orthogonal, so its transpose (backward) is the rotation by the opposite angle.
 void rope_backward(Tensor& din, const Tensor& dout, double theta, int64_t pos0) {
+  if (cpu::ran_in_f32(rope_backward, din, dout, theta, pos0)) return;
   rope("rope_backward", din, dout, theta, pos0, -1.0);
 }
 

@@ -7,6 +7,7 @@
 namespace trident::ops {
 
 void softmax_forward(Tensor& out, const Tensor& in) {
+  if (cpu::ran_in_f32(softmax_forward, out, in)) return;
   constexpr std::string_view op = "softmax_forward";
   cpu::require_cpu(op, {&out, &in});
   cpu::require_defined(op, "in", in);
@@ -34,6 +35,7 @@ void softmax_forward(Tensor& out, const Tensor& in) {
 
 // din = out * (dout - sum(dout * out)).
 void softmax_backward(Tensor& din, const Tensor& dout, const Tensor& out) {
+  if (cpu::ran_in_f32(softmax_backward, din, dout, out)) return;
   constexpr std::string_view op = "softmax_backward";
   cpu::require_cpu(op, {&din, &dout, &out});
   cpu::require_defined(op, "out", out);
