@@ -7,6 +7,8 @@
 #include <iostream>
 #include <memory>
 
+#include "core/runtime/memory_stats.h"
+
 #include <nlohmann/json.hpp>
 
 #include "core/optim/adamw.h"
@@ -30,11 +32,14 @@ struct BenchArgs {
 struct BenchRow {
   std::string impl;
   double step_ms = 0, tokens_per_s = 0;
+  double peak_mb = -1;  // -1: not measured
 };
 
 BenchRow bench_trident(const config::Config& cfg, const BenchArgs& a) {
   const auto spec = models::ModelSpec::from_config(cfg.model());
   const int64_t B = cfg.train().micro_batch_size(), T = cfg.train().seq_len();
+  reset_peak_memory(Device::cpu());
+  const int64_t before = memory_stats(Device::cpu()).current;
   models::Transformer model(spec);
   model.params().initialize(cfg.train().seed());
   AdamW optim(model.params(), {});
@@ -56,7 +61,8 @@ BenchRow bench_trident(const config::Config& cfg, const BenchArgs& a) {
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < a.steps; ++i) step();
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / a.steps;
-  return {"trident", s * 1e3, static_cast<double>(B * T) / s};
+  const double peak_mb = static_cast<double>(memory_stats(Device::cpu()).peak - before) / (1 << 20);
+  return {"trident", s * 1e3, static_cast<double>(B * T) / s, peak_mb};
 }
 
 // Runs tools/reference/bench_twin.py; returns false (with the reason) when PyTorch is not available.
@@ -120,13 +126,21 @@ void run_bench_train(const BenchArgs& a) {
       fmt::print("PyTorch twin not run: {}\n", why);
     }
   }
-  fmt::print("\n| {:<28} | {:>10} | {:>12} | {:>9} | {:>12} |\n", "implementation", "step ms", "tokens/s",
-             "GFLOP/s", "trident/this");
-  fmt::print("|{:-<30}|{:->12}|{:->14}|{:->11}|{:->14}|\n", "", "", "", "", "");
+  fmt::print("\n| {:<28} | {:>10} | {:>12} | {:>9} | {:>12} | {:>9} |\n", "implementation", "step ms",
+             "tokens/s", "GFLOP/s", "trident/this", "peak MB");
+  fmt::print("|{:-<30}|{:->12}|{:->14}|{:->11}|{:->14}|{:->11}|\n", "", "", "", "", "", "");
   for (const BenchRow& r : rows) {
-    fmt::print("| {:<28} | {:>10.1f} | {:>12.0f} | {:>9.2f} | {:>12.2f} |\n", r.impl, r.step_ms,
-               r.tokens_per_s, r.tokens_per_s * flops_per_token / 1e9, rows[0].tokens_per_s / r.tokens_per_s);
+    fmt::print("| {:<28} | {:>10.1f} | {:>12.0f} | {:>9.2f} | {:>12.2f} | {:>9} |\n", r.impl, r.step_ms,
+               r.tokens_per_s, r.tokens_per_s * flops_per_token / 1e9, rows[0].tokens_per_s / r.tokens_per_s,
+               r.peak_mb < 0 ? std::string("-") : fmt::format("{:.1f}", r.peak_mb));
   }
+  // The floor for the state alone: fp32 parameters, gradients and AdamW's two moments, 16 bytes a parameter;
+  // the rest of Trident's peak is activations and scratch.
+  fmt::print(
+      "\npeak MB: tensor storage Trident allocated (core/runtime/memory_stats.h); floor for parameters + "
+      "gradients + AdamW moments = 16 B x {:.2f}M = {:.1f} MB\n",
+      static_cast<double>(spec.num_params()) / 1e6,
+      16.0 * static_cast<double>(spec.num_params()) / (1 << 20));
 }
 
 }  // namespace
