@@ -19,6 +19,12 @@ void* cuda_alloc(size_t, int device) {
 void cuda_free(void*, int) {
   no_cuda("freeing device memory");
 }
+void cuda_empty_cache(int) {
+  no_cuda("the device memory cache");
+}
+CachingAllocator::Stats cuda_allocator_stats(int) {
+  no_cuda("device memory statistics");
+}
 void cuda_zero(void*, int, size_t) {
   no_cuda("zeroing device memory");
 }

@@ -7,15 +7,20 @@
 // are ordered before any later work there (the communicators' streams wait on that stream before each op).
 #include <cstddef>
 
+#include "core/runtime/caching_allocator.h"
 #include "core/tensor/device.h"
 
 namespace trident {
 
-// cudaMalloc on `device`. No caching yet: a caching allocator (size-class free lists per stream) replaces
-// these two calls later, without changing Storage.
+// Device memory from the device's caching allocator (core/runtime/caching_allocator.h): cudaMalloc only
+// when no cached block of the size class is free on the default stream. Out of memory throws, naming the
+// numbers.
 void* cuda_alloc(size_t bytes, int device);
-// cudaFree; a failure throws, except when the CUDA runtime is already unloading at process exit.
+// Back to the allocator's cache; cudaFree happens in cuda_empty_cache() or at exit.
 void cuda_free(void* p, int device);
+// Returns `device`'s cached blocks to CUDA, and its allocator's bytes in use / cached / peaks.
+void cuda_empty_cache(int device);
+CachingAllocator::Stats cuda_allocator_stats(int device);
 // cudaMemset(p, 0, bytes) on `device`.
 void cuda_zero(void* p, int device, size_t bytes);
 // `bytes` from src to dst, either of them host or device memory (device-to-device included).
