@@ -114,6 +114,12 @@ void run_bench_train(const BenchArgs& a) {
   fmt::print("trident bench train: {} {} | {:.1f}M params | B={} T={} | {} CPU threads | {} timed steps\n",
              cfg.model().arch(), a.config.path, static_cast<double>(spec.num_params()) / 1e6, B, T, threads,
              a.steps);
+  if (cfg.train().precision() != "fp32") {
+    // On CPU bf16/fp16 are storage formats computed in fp32 (slower, for testing); the benchmark measures
+    // fp32.
+    fmt::print("note: train.precision '{}' is measured as fp32 here (the CPU backend computes in fp32)\n",
+               cfg.train().precision());
+  }
   fmt::print("FLOPs/token = 6N + 6*L*T*C = {:.3f} MFLOP (N = {:.1f}M matmul parameters)\n",
              flops_per_token / 1e6, (flops_per_token - 6.0 * spec.n_layer * T * spec.d_model) / 6e6);
   std::vector<BenchRow> rows{bench_trident(cfg, a)};
