@@ -106,8 +106,7 @@ double ParallelModel::global_grad_norm() {
       // The unscaled fp32 gradients, leaving out the master of a tied embedding's last-stage copy.
       ParamSet& m = masters_[c]->master();
       const Param* copy = chunks_[c]->tied_copy();
-      sq.data<double>()[0] +=
-          tp::grad_squares(m, tp::TpGroup::of(*tp_), copy ? m.find(copy->name) : nullptr);
+      sq.data<double>()[0] += tp::grad_squares(m, tp::TpGroup::of(*tp_), copy ? m.find(copy->name) : nullptr);
     }
   }
   if (pp_->size() > 1) pp_->all_reduce(sq, comm::ReduceOp::sum);  // over stages; dp replicas are equal

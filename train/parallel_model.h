@@ -38,7 +38,7 @@ class ParallelModel {
   using BatchFn = pp::PipelineExecutor::BatchFn;
   struct StepResult {
     double loss = 0, grad_norm = 0;
-    bool skipped = false;  // fp16: the gradients overflowed; no update, the loss scale was backed off
+    bool skipped = false;   // fp16: the gradients overflowed; no update, the loss scale was backed off
     double loss_scale = 1;  // the scale this step's backward used
     pp::StepTimes times;    // this rank's pipeline timing
   };
@@ -58,7 +58,9 @@ class ParallelModel {
   void sync_tied_embedding();
   double global_grad_norm();
   // The parameters AdamW steps and clipping scales: the fp32 masters, or the model itself in fp32.
-  ParamSet& optimized(size_t chunk) { return masters_.empty() ? chunks_[chunk]->params() : masters_[chunk]->master(); }
+  ParamSet& optimized(size_t chunk) {
+    return masters_.empty() ? chunks_[chunk]->params() : masters_[chunk]->master();
+  }
   // Unscales the model gradients into the fp32 masters; false on every rank if any rank overflowed.
   bool unscale_grads();
 

@@ -71,7 +71,7 @@ inline bool is_float(DType t) {
   } while (0)
 
 inline const std::vector<DType>& all_dtypes() {
-  static const std::vector<DType> d{DType::f32,  DType::f64, DType::bf16, DType::f16,
+  static const std::vector<DType> d{DType::f32, DType::f64, DType::bf16, DType::f16,
                                     DType::i32, DType::u16, DType::u32};
   return d;
 }
