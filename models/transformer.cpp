@@ -57,19 +57,27 @@ Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group, ChunkSpec chu
   }
 }
 
+int64_t Transformer::rows(int64_t n_tokens) const {
+  const int64_t shards = spec_.sequence_parallel ? group_.size : 1;
+  if (n_tokens % shards != 0) {
+    fail(
+        "sequence parallelism splits the {} token rows of a micro-batch over {} ranks; they do not divide "
+        "evenly",
+        n_tokens, shards);
+  }
+  return n_tokens / shards;
+}
+
+Tensor Transformer::boundary_buffer(int64_t n_tokens) const {
+  return Tensor::empty({rows(n_tokens), spec_.d_model}, spec_.dtype);
+}
+
 double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor& targets,
                             const Tensor& input) {
   TRIDENT_CHECK(tokens.ndim() == 2 && tokens.dtype() == DType::i32, "tokens must be (B, T) i32, got {}",
                 tokens.str());
   const int64_t B = tokens.dim(0), T = tokens.dim(1), C = spec_.d_model;
-  const int64_t shards = spec_.sequence_parallel ? group_.size : 1;
-  if ((B * T) % shards != 0) {
-    fail(
-        "sequence parallelism splits the {} x {} = {} token rows of a micro-batch over {} ranks; they do not "
-        "divide evenly",
-        B, T, B * T, shards);
-  }
-  const int64_t R = B * T / shards;  // rows this rank holds between the tensor-parallel regions
+  const int64_t R = rows(B * T);
   acts.tokens = tokens;
   acts.targets = targets;
   acts.residual.resize(blocks_.size() + 1);
@@ -138,8 +146,9 @@ double Transformer::grad_norm() const {
   return std::sqrt(grad_squares());
 }
 
-double Transformer::grad_squares() const {
-  return tp::grad_squares(params_, group_, wte_copy_ ? tied_wte_ : nullptr);
+double Transformer::grad_squares(const ParamSet* over) const {
+  const ParamSet& ps = over ? *over : params_;
+  return tp::grad_squares(ps, group_, wte_copy_ ? ps.find(tied_wte_->name) : nullptr);
 }
 
 Tensor Transformer::logits_row(const ModelActs& acts, int64_t row) const {
@@ -150,8 +159,8 @@ Tensor Transformer::logits_row(const ModelActs& acts, int64_t row) const {
   return all;
 }
 
-std::map<std::string, Tensor> Transformer::gather_params() const {
-  std::map<std::string, Tensor> out = tp::gather_params(params_, group_);
+std::map<std::string, Tensor> Transformer::gather_params(const ParamSet* over) const {
+  std::map<std::string, Tensor> out = tp::gather_params(over ? *over : params_, group_);
   if (wte_copy_) out.erase(tied_wte_->name);
   return out;
 }

@@ -45,6 +45,11 @@ class Transformer {
   // the first takes its input (R, C) from the previous stage; one that is not the last returns 0 and leaves
   // its output in acts.residual.back().
   double forward(ModelActs& acts, const Tensor& tokens, const Tensor& targets, const Tensor& input = {});
+  // R: the rows of a micro-batch of n_tokens (= B*T) this rank holds between the tensor-parallel regions
+  // (n_tokens, or n_tokens / tp under sequence parallelism; an uneven split fails).
+  int64_t rows(int64_t n_tokens) const;
+  // An empty (R, C) activation in the model's dtype: what crosses a pipeline stage boundary.
+  Tensor boundary_buffer(int64_t n_tokens) const;
   // Called during backward with n: the first n elements of the flat gradient buffer are final for this
   // backward (the buffer runs in reverse execution order), so their data-parallel reduction can start.
   using GradsReady = std::function<void(int64_t n)>;
@@ -58,8 +63,6 @@ class Transformer {
   // The token embedding this chunk holds for a tied head or the embedding (null if neither): the weight
   // whose gradient a tied model sums between its first and last pipeline stage.
   Param* tied_embedding() const { return tied_wte_; }
-  // The last stage's copy of a tied embedding (counted on the first stage), or null.
-  const Param* tied_copy() const { return wte_copy_ ? tied_wte_ : nullptr; }
   // Once per step, after every micro-batch's backward (Megatron's finalize_model_grads): sums over tp the
   // gradients that are partial sums there — norm weights and wpe under sequence parallelism, key/value heads
   // replicated over several ranks. A no-op on one rank.
@@ -68,14 +71,15 @@ class Transformer {
   // hold it (identical on every rank of the group).
   double grad_norm() const;
   // The squared norm behind grad_norm, without the last stage's copy of a tied embedding (counted on the
-  // first stage), for summing over pipeline stages.
-  double grad_squares() const;
+  // first stage), for summing over pipeline stages. `over`: a ParamSet of this chunk's layout to measure
+  // instead (its fp32 master weights, core/optim/master_weights.h); null: the model's own gradients.
+  double grad_squares(const ParamSet* over = nullptr) const;
 
   // Row `row` of the forward's logits over the whole padded vocabulary (Vp), gathered over tp.
   Tensor logits_row(const ModelActs& acts, int64_t row) const;
   // Every parameter at its global shape, gathered over tp (a collective: every rank of the group calls it);
-  // without the last stage's copy of a tied embedding.
-  std::map<std::string, Tensor> gather_params() const;
+  // without the last stage's copy of a tied embedding. `over` as for grad_squares.
+  std::map<std::string, Tensor> gather_params(const ParamSet* over = nullptr) const;
 
  private:
   ModelSpec spec_;

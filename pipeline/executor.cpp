@@ -11,8 +11,13 @@ double now_s() {
 }  // namespace
 
 PipelineExecutor::PipelineExecutor(std::vector<models::Transformer*> chunks, comm::Communicator& pp,
-                                   std::vector<zero::GradReducer*> reducers, int microbatches)
-    : chunks_(std::move(chunks)), pp_(pp), reducers_(std::move(reducers)), microbatches_(microbatches) {
+                                   std::vector<zero::GradReducer*> reducers, int microbatches,
+                                   int64_t microbatch_tokens)
+    : chunks_(std::move(chunks)),
+      pp_(pp),
+      reducers_(std::move(reducers)),
+      microbatches_(microbatches),
+      microbatch_tokens_(microbatch_tokens) {
   TRIDENT_CHECK(!chunks_.empty() && reducers_.size() == chunks_.size(), "{} chunks, {} reducers",
                 chunks_.size(), reducers_.size());
   spare_.resize(chunks_.size());
@@ -25,12 +30,6 @@ PipelineExecutor::PipelineExecutor(std::vector<models::Transformer*> chunks, com
 
 int PipelineExecutor::tag(bool grad, int stage, int microbatch) const {
   return 2 * (stage * microbatches_ + microbatch) + (grad ? 1 : 0);
-}
-
-Tensor PipelineExecutor::stage_tensor(const models::Transformer& chunk, const Tensor& tokens) const {
-  const auto& spec = chunk.spec();
-  const int64_t shards = spec.sequence_parallel ? chunk.tp_group().size : 1;
-  return Tensor::empty({tokens.numel() / shards, spec.d_model}, spec.dtype);  // (R, C)
 }
 
 void PipelineExecutor::wait(Pending& p, const char* what, const Action& a) {
@@ -71,7 +70,6 @@ double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& 
 
   const double scale = 1.0 / microbatches_;
   double loss = 0.0;
-  Tensor tokens, targets;
   for (size_t i = 0; i < actions.size(); ++i) {
     const Action& a = actions[i];
     models::Transformer* chunk = a.chunk >= 0 ? chunks_.at(a.chunk) : nullptr;
@@ -80,8 +78,7 @@ double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& 
       case ActionKind::recv_activation:
       case ActionKind::recv_grad: {
         const bool grad = a.kind == ActionKind::recv_grad;
-        batch(a.microbatch, tokens, targets);
-        Pending p{nullptr, stage_tensor(*chunk, tokens)};
+        Pending p{nullptr, chunk->boundary_buffer(microbatch_tokens_)};
         // The sender's stage: the previous one for activations, the next one for gradients.
         p.work = pp_.recv_async(p.buffer, a.peer, tag(grad, grad ? a.stage + 1 : a.stage - 1, a.microbatch));
         (grad ? recv_grad_ : recv_act_)[key] = std::move(p);

@@ -36,12 +36,11 @@ struct StepTimes {
 class PipelineExecutor {
  public:
   // chunks[c]: this rank's model chunk c (stage c * pp + rank); pp: the pipeline group; reducers[c]: the
-  // chunk's data-parallel reducer, or null.
+  // chunk's data-parallel reducer, or null; microbatch_tokens: B*T of every micro-batch (receive buffers).
   PipelineExecutor(std::vector<models::Transformer*> chunks, comm::Communicator& pp,
-                   std::vector<zero::GradReducer*> reducers, int microbatches);
+                   std::vector<zero::GradReducer*> reducers, int microbatches, int64_t microbatch_tokens);
 
-  // Fills the micro-batch's tokens and targets (B, T) i32 (into fresh tensors for each forward; a receive
-  // uses them for the shape of its buffer).
+  // Fills the micro-batch's tokens and targets (B, T) i32, into fresh tensors; called once per forward.
   using BatchFn = std::function<void(int microbatch, Tensor& tokens, Tensor& targets)>;
   // Runs the actions of one step; returns the sum over micro-batches of loss / m on the last stage, 0 on
   // the others. Backward differentiates loss / m x loss_scale (fp16 loss scaling). Ends with every send
@@ -56,7 +55,6 @@ class PipelineExecutor {
     Tensor buffer;
   };
   int tag(bool grad, int stage, int microbatch) const;
-  Tensor stage_tensor(const models::Transformer& chunk, const Tensor& tokens) const;
   void wait(Pending& p, const char* what, const Action& a);
   // The received buffer of a posted receive for `key`, after waiting for it; undefined if none was posted.
   Tensor take_recv(std::map<Key, Pending>& posted, const Key& key, const Action& a);
@@ -66,6 +64,7 @@ class PipelineExecutor {
   comm::Communicator& pp_;
   std::vector<zero::GradReducer*> reducers_;
   int microbatches_;
+  int64_t microbatch_tokens_;
   std::map<Key, models::ModelActs> acts_;
   std::vector<std::vector<models::ModelActs>> spare_;  // per chunk: contexts whose backward is done
   std::map<Key, Pending> recv_act_, recv_grad_;

@@ -1,7 +1,5 @@
 #include "tensor_parallel/sharded_params.h"
 
-#include <cmath>
-
 #include "core/ops/ops.h"
 
 namespace trident::tp {
@@ -35,10 +33,6 @@ double grad_squares(const ParamSet& params, const TpGroup& group, const Param* s
     if (&p != skip) sum.data<double>()[0] += weighted_squares(p, group.size);
   if (group.size > 1) group.comm->all_reduce(sum, comm::ReduceOp::sum);
   return sum.item(0);
-}
-
-double grad_norm(const ParamSet& params, const TpGroup& group) {
-  return std::sqrt(grad_squares(params, group));
 }
 
 Tensor gather_param(const Param& p, const TpGroup& group) {

@@ -10,11 +10,10 @@
 
 namespace trident::tp {
 
-// sqrt of the sum over the group of each rank's squared gradients, each element weighted by 1 / (ranks
-// holding it): a replicated parameter (ShardSpec replicated) is held by all tp ranks, a replicated block
-// (ShardSpec::block_replicas) by its replicas. One all-reduce of one double. Identical on every rank.
-double grad_norm(const ParamSet& params, const TpGroup& group);
-// The squared norm behind grad_norm, leaving out `skip` (a parameter counted elsewhere).
+// The sum over the group of each rank's squared gradients (the square of the global grad norm), each element
+// weighted by 1 / (ranks holding it): a replicated parameter (ShardSpec replicated) is held by all tp ranks,
+// a replicated block (ShardSpec::block_replicas) by its replicas; `skip` (a parameter counted elsewhere) is
+// left out. One all-reduce of one double. Identical on every rank.
 double grad_squares(const ParamSet& params, const TpGroup& group, const Param* skip = nullptr);
 
 // The parameter's full tensor: the shards all-gathered over the group, placed by ShardSpec::global_index.

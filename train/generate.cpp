@@ -38,15 +38,10 @@ std::vector<uint32_t> generate(models::Transformer& model, const std::vector<uin
   if (seq.empty()) seq.push_back(0);
   const auto& spec = model.spec();
   const CounterRng rng(opt.seed, "sample");
-  // Sequence parallelism splits the rows over the tp ranks, so the context is padded up to a multiple of tp
-  // with trailing tokens that the causal mask keeps from the positions before them.
-  const int64_t multiple = spec.sequence_parallel ? model.tp_group().size : 1;
-  const int64_t window = spec.max_seq_len / multiple * multiple;
   models::ModelActs acts;
   for (int64_t i = 0; i < opt.max_new_tokens; ++i) {
-    const int64_t T = std::min<int64_t>(static_cast<int64_t>(seq.size()), window);
-    const int64_t padded = (T + multiple - 1) / multiple * multiple;
-    Tensor tokens = Tensor::zeros({1, padded}, DType::i32);
+    const int64_t T = std::min<int64_t>(static_cast<int64_t>(seq.size()), spec.max_seq_len);
+    Tensor tokens = Tensor::empty({1, T}, DType::i32);
     for (int64_t t = 0; t < T; ++t) tokens.data<int32_t>()[t] = static_cast<int32_t>(seq[seq.size() - T + t]);
     model.forward(acts, tokens, Tensor{});
     const Tensor last = model.logits_row(acts, T - 1);

@@ -16,7 +16,9 @@ struct SampleOptions {
 };
 
 // Returns the prompt followed by the sampled tokens. The context is the last max_seq_len tokens. Over a tp
-// group every rank of the group calls it together and gets the same tokens (same logits, same seed).
+// group every rank of the group calls it together and gets the same tokens (same logits, same seed); the
+// trainer samples from an unsplit model on rank 0 (a sequence-parallel model would need every context length
+// to split over tp).
 std::vector<uint32_t> generate(models::Transformer& model, const std::vector<uint32_t>& prompt,
                                const SampleOptions& opt);
 

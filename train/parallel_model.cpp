@@ -7,7 +7,6 @@
 #include "core/comm/comm_log.h"
 #include "core/mesh/device_mesh.h"
 #include "pipeline/partition.h"
-#include "tensor_parallel/sharded_params.h"
 
 namespace trident {
 
@@ -52,7 +51,8 @@ ParallelModel::ParallelModel(const config::Config& cfg, comm::Communicator& worl
     chunks.push_back(&chunk);
     reducers.push_back(reducers_.back().get());
   }
-  executor_ = std::make_unique<pp::PipelineExecutor>(chunks, *pp_, reducers, microbatches_);
+  executor_ = std::make_unique<pp::PipelineExecutor>(chunks, *pp_, reducers, microbatches_,
+                                                     int64_t{t.micro_batch_size()} * t.seq_len());
   if (spec.dtype == DType::f16) {
     LossScalerConfig ls;
     ls.init_scale = t.loss_scale();
@@ -99,17 +99,9 @@ void ParallelModel::sync_tied_embedding() {
 
 double ParallelModel::global_grad_norm() {
   Tensor sq = Tensor::zeros({1}, DType::f64);
-  for (size_t c = 0; c < chunks_.size(); ++c) {
-    if (masters_.empty()) {
-      sq.data<double>()[0] += chunks_[c]->grad_squares();  // over tp shards
-    } else {
-      // The unscaled fp32 gradients, leaving out the master of a tied embedding's last-stage copy.
-      ParamSet& m = masters_[c]->master();
-      const Param* copy = chunks_[c]->tied_copy();
-      sq.data<double>()[0] += tp::grad_squares(m, tp::TpGroup::of(*tp_), copy ? m.find(copy->name) : nullptr);
-    }
-  }
-  if (pp_->size() > 1) pp_->all_reduce(sq, comm::ReduceOp::sum);  // over stages; dp replicas are equal
+  for (size_t c = 0; c < chunks_.size(); ++c)
+    sq.data<double>()[0] += chunks_[c]->grad_squares(&optimized(c));  // over tp shards; fp32 masters if any
+  if (pp_->size() > 1) pp_->all_reduce(sq, comm::ReduceOp::sum);      // over stages; dp replicas are equal
   return std::sqrt(sq.item(0));
 }
 
@@ -161,8 +153,7 @@ double ParallelModel::eval_loss(const Tensor& tokens, const Tensor& targets) {
     const int stage = static_cast<int>(c) * pp + r;
     Tensor input;
     if (!chunk.chunk().first) {
-      const int64_t shards = chunk.spec().sequence_parallel ? tp_->size() : 1;
-      input = Tensor::empty({tokens.numel() / shards, chunk.spec().d_model}, chunk.spec().dtype);
+      input = chunk.boundary_buffer(tokens.numel());
       pp_->recv(input, (r + pp - 1) % pp, kEvalTag + stage);
     }
     models::ModelActs acts;
@@ -213,16 +204,8 @@ std::vector<std::pair<std::string, Shape>> decode_names(const Tensor& t) {
 
 std::map<std::string, Tensor> ParallelModel::gather_to_main() {
   std::map<std::string, Tensor> mine;
-  for (size_t c = 0; c < chunks_.size(); ++c) {
-    if (masters_.empty()) {
-      mine.merge(chunks_[c]->gather_params());  // over tp: every tp rank takes part
-      continue;
-    }
-    // A mixed-precision model is saved from its fp32 master weights.
-    std::map<std::string, Tensor> full = tp::gather_params(masters_[c]->master(), tp::TpGroup::of(*tp_));
-    if (const Param* copy = chunks_[c]->tied_copy()) full.erase(copy->name);
-    mine.merge(full);
-  }
+  // Over tp (every tp rank takes part); a mixed-precision model is saved from its fp32 master weights.
+  for (size_t c = 0; c < chunks_.size(); ++c) mine.merge(chunks_[c]->gather_params(&optimized(c)));
   const DType dtype = masters_.empty() ? spec().dtype : DType::f32;
   // Only the replica of world rank 0 (tp rank 0, data-parallel rank 0) sends its stages to pipeline rank 0.
   if (tp_->rank() != 0 || dp_->rank() != 0) return {};
