@@ -18,9 +18,10 @@ inline DType stat_dtype(DType activations) {
   return activations == DType::f64 ? DType::f64 : DType::f32;
 }
 
-// Reuse `t` when it already has this shape and dtype, otherwise allocate it.
-inline Tensor& ensure(Tensor& t, const Shape& shape, DType dtype) {
-  if (!t.defined() || t.shape() != shape || t.dtype() != dtype) t = Tensor::empty(shape, dtype);
+// Reuse `t` when it already has this shape, dtype and device, otherwise allocate it.
+inline Tensor& ensure(Tensor& t, const Shape& shape, DType dtype, Device device) {
+  if (!t.defined() || t.shape() != shape || t.dtype() != dtype || t.device() != device)
+    t = Tensor::empty(shape, dtype, device);
   return t;
 }
 

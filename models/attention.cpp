@@ -47,12 +47,12 @@ void CausalSelfAttention::forward(AttentionActs& acts, Tensor& y, const Tensor& 
   const DType dt = x.dtype();
   // Under sequence parallelism x holds this rank's rows; the qkv projection gathers all N of them.
   const int64_t N = x.dim(0) * (qkv_.sequence_parallel() ? tp_ : 1), B = N / T;
-  ensure(acts.qkv, {B, T, qkv_.local_out()}, dt);
-  ensure(acts.q, {B, T, heads_, head_dim_}, dt);
-  ensure(acts.k, {B, T, kv_heads_, head_dim_}, dt);
-  ensure(acts.v, {B, T, kv_heads_, head_dim_}, dt);
-  ensure(acts.out, {B, T, heads_, head_dim_}, dt);
-  ensure(acts.lse, {B, heads_, T}, stat_dtype(dt));
+  ensure(acts.qkv, {B, T, qkv_.local_out()}, dt, x.device());
+  ensure(acts.q, {B, T, heads_, head_dim_}, dt, x.device());
+  ensure(acts.k, {B, T, kv_heads_, head_dim_}, dt, x.device());
+  ensure(acts.v, {B, T, kv_heads_, head_dim_}, dt, x.device());
+  ensure(acts.out, {B, T, heads_, head_dim_}, dt, x.device());
+  ensure(acts.lse, {B, heads_, T}, stat_dtype(dt), x.device());
 
   Tensor qkv2 = acts.qkv.view({N, qkv_.local_out()});
   qkv_.forward(qkv2, x);  // (N, (H + 2*Hkv)*D / tp)
@@ -69,11 +69,11 @@ void CausalSelfAttention::backward(Tensor& dx, const Tensor& dy, const Tensor& x
                                    Workspace& ws) const {
   const DType dt = x.dtype();
   const int64_t N = acts.q.dim(0) * acts.q.dim(1);
-  ensure(ws.datt, acts.out.shape(), dt);
-  ensure(ws.dq, acts.q.shape(), dt);
-  ensure(ws.dk, acts.k.shape(), dt);
-  ensure(ws.dv, acts.v.shape(), dt);
-  ensure(ws.dqkv, acts.qkv.shape(), dt);
+  ensure(ws.datt, acts.out.shape(), dt, x.device());
+  ensure(ws.dq, acts.q.shape(), dt, x.device());
+  ensure(ws.dk, acts.k.shape(), dt, x.device());
+  ensure(ws.dv, acts.v.shape(), dt, x.device());
+  ensure(ws.dqkv, acts.qkv.shape(), dt, x.device());
 
   Tensor datt2 = ws.datt.view({N, heads_ * head_dim_});
   proj_.backward(datt2, dy, acts.out.view({N, heads_ * head_dim_}));

@@ -18,10 +18,11 @@ const Tensor& Embedding::positions(Workspace& ws, int64_t rows, int64_t T) const
   // Row i of this rank is row first + i of the flattened (B*T) micro-batch, at position (first + i) % T.
   const int64_t first = sequence_parallel_ ? group_.rank * rows : 0;
   if (ws.positions.defined() && ws.positions.numel() == rows && ws.positions_T == T) return ws.positions;
-  ws.positions = Tensor::empty({rows}, DType::i32);
-  ws.positions_T = T;
-  int32_t* p = ws.positions.data<int32_t>();
+  Tensor host = Tensor::empty({rows}, DType::i32);
+  int32_t* p = host.data<int32_t>();
   for (int64_t i = 0; i < rows; ++i) p[i] = static_cast<int32_t>((first + i) % T);
+  ws.positions = host.to(wpe_->value.device());  // built once per shape, kept
+  ws.positions_T = T;
   return ws.positions;
 }
 
@@ -30,7 +31,7 @@ void Embedding::forward(Tensor& out, const Tensor& tokens, Workspace& ws) const 
   wte_.forward(out, tokens.view({tokens.numel()}));
   if (wpe_) {
     if (T > max_seq_len_) fail("sequence of {} tokens exceeds model.max_seq_len {}", T, max_seq_len_);
-    ensure(ws.y, out.shape(), out.dtype());
+    ensure(ws.y, out.shape(), out.dtype(), out.device());
     ops::embedding_forward(ws.y, positions(ws, out.dim(0), T), wpe_->value);
     ops::add_inplace(out, ws.y);
   }

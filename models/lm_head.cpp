@@ -24,24 +24,27 @@ double LmHead::forward(HeadActs& acts, const Tensor& x, const Tensor& targets) c
   norm_.forward(acts.norm, x);
   const int64_t N =
       targets.defined() ? targets.numel() : x.dim(0) * (proj_.sequence_parallel() ? group_.size : 1);
-  ensure(acts.logits, {N, proj_.local_out()}, x.dtype());
+  ensure(acts.logits, {N, proj_.local_out()}, x.dtype(), x.device());
   proj_.forward(acts.logits, acts.norm.out);  // (N, Vp/tp)
   if (!targets.defined()) return 0.0;
-  ensure(acts.losses, {N}, stat_dtype(x.dtype()));
-  ensure(acts.lse, {N}, stat_dtype(x.dtype()));
+  ensure(acts.losses, {N}, stat_dtype(x.dtype()), x.device());
+  ensure(acts.lse, {N}, stat_dtype(x.dtype()), x.device());
   if (group_.size == 1) {
     ops::cross_entropy_forward(acts.losses, acts.lse, acts.logits, targets.view({N}), vocab_);
   } else {
     tp::vocab_parallel_cross_entropy_forward(group_, acts.losses, acts.lse, acts.logits, targets.view({N}),
                                              vocab_);
   }
-  const int32_t* t = targets.data<int32_t>();
+  // The mean over the rows with a target, on the host: one small copy of N losses per micro-batch from a GPU.
+  const Tensor host_targets = targets.to(Device::cpu());
+  const Tensor losses = acts.losses.to(Device::cpu());
+  const int32_t* t = host_targets.data<int32_t>();
   acts.n_targets = 0;
   double sum = 0.0;
   for (int64_t i = 0; i < N; ++i) {
     if (t[i] < 0) continue;
     ++acts.n_targets;
-    sum += acts.losses.item(i);
+    sum += losses.item(i);
   }
   return acts.n_targets ? sum / static_cast<double>(acts.n_targets) : 0.0;
 }
@@ -58,7 +61,7 @@ void LmHead::backward(Tensor& dx, const Tensor& x, const Tensor& targets, HeadAc
                                               vocab_, scale);
   }
   // ws.dnorm keeps the (R, C) shape the blocks use, so the buffer is reused rather than reallocated.
-  Tensor& dnorm = ensure(ws.dnorm, x.shape(), x.dtype());
+  Tensor& dnorm = ensure(ws.dnorm, x.shape(), x.dtype(), x.device());
   proj_.backward(dnorm, acts.logits, acts.norm.out);
   norm_.backward(dx, dnorm, x, acts.norm);
 }

@@ -18,8 +18,8 @@ Mlp::Mlp(ParamSet& params, const std::string& name, const ModelSpec& spec, tp::T
 void Mlp::forward(MlpActs& acts, Tensor& y, const Tensor& x) const {
   // x, y (R, C); under sequence parallelism up_ gathers all N rows.
   const int64_t N = x.dim(0) * (up_.sequence_parallel() ? tp_ : 1);
-  ensure(acts.h, {N, up_.local_out()}, x.dtype());
-  ensure(acts.a, {N, hidden_}, x.dtype());
+  ensure(acts.h, {N, up_.local_out()}, x.dtype(), x.device());
+  ensure(acts.a, {N, hidden_}, x.dtype(), x.device());
   up_.forward(acts.h, x);
   if (swiglu_) {
     ops::swiglu_forward(acts.a, acts.h);
@@ -30,8 +30,8 @@ void Mlp::forward(MlpActs& acts, Tensor& y, const Tensor& x) const {
 }
 
 void Mlp::backward(Tensor& dx, const Tensor& dy, const Tensor& x, const MlpActs& acts, Workspace& ws) const {
-  ensure(ws.da, acts.a.shape(), x.dtype());
-  ensure(ws.dh, acts.h.shape(), x.dtype());
+  ensure(ws.da, acts.a.shape(), x.dtype(), x.device());
+  ensure(ws.dh, acts.h.shape(), x.dtype(), x.device());
   down_.backward(ws.da, dy, acts.a);
   if (swiglu_) {
     ops::swiglu_backward(ws.dh, ws.da, acts.h);

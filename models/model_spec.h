@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "core/config/trident.pb.h"
+#include "core/tensor/device.h"
 #include "core/tensor/dtype.h"
 
 namespace trident::models {
@@ -18,6 +19,7 @@ struct ModelSpec {
   double norm_eps = 1e-5, rope_theta = 10000.0, init_std = 0.02;
   bool tie_embeddings = false;
   DType dtype = DType::f32;  // parameters and activations
+  Device device;             // where they live (runtime.device, resolved)
   // parallel.sequence_parallel: between the tensor-parallel regions (norms, residual adds) each tp rank holds
   // its block of the micro-batch's B*T rows (tensor_parallel/mappings.h). No effect when tp is 1.
   bool sequence_parallel = false;
@@ -29,7 +31,8 @@ struct ModelSpec {
   // loaded for one rank from a run trained at tp > 1 passes that run's parallel.tensor to get its shapes.
   static ModelSpec from_config(const config::ModelConfig& m, int tensor_parallel = 1,
                                bool sequence_parallel = false);
-  // ... and the parameter/activation dtype from train.precision (bf16, fp16; fp32 otherwise).
+  // ... and the parameter/activation dtype from train.precision (bf16, fp16; fp32 otherwise), and the device
+  // from runtime.device ("auto": this rank's GPU when there is one).
   static ModelSpec from_config(const config::Config& c);
   // Parameters (global count), and training FLOPs per token = 6N + 6*L*T*C: N counts the matmul parameters
   // (no lookup tables, the head's GEMM included); attention is 12*L*T*C halved by the causal mask.

@@ -10,15 +10,31 @@ Norm::Norm(ParamSet& params, const std::string& name, int64_t channels, bool lay
   if (layernorm) bias_ = &params.add(name + ".bias", {channels}, {Init::zeros});
 }
 
-void Norm::forward(NormActs& acts, const Tensor& in) const {
+namespace {
+void ensure_outputs(NormActs& acts, const Tensor& in, bool layernorm) {
   const int64_t rows = in.numel() / in.dim(-1);
-  ensure(acts.out, in.shape(), in.dtype());
-  ensure(acts.rstd, {rows}, stat_dtype(in.dtype()));
+  ensure(acts.out, in.shape(), in.dtype(), in.device());
+  ensure(acts.rstd, {rows}, stat_dtype(in.dtype()), in.device());
+  if (layernorm) ensure(acts.mean, {rows}, stat_dtype(in.dtype()), in.device());
+}
+}  // namespace
+
+void Norm::forward(NormActs& acts, const Tensor& in) const {
+  ensure_outputs(acts, in, layernorm_);
   if (layernorm_) {
-    ensure(acts.mean, {rows}, stat_dtype(in.dtype()));
     ops::layernorm_forward(acts.out, acts.mean, acts.rstd, in, weight_->value, bias_->value, eps_);
   } else {
     ops::rmsnorm_forward(acts.out, acts.rstd, in, weight_->value, eps_);
+  }
+}
+
+void Norm::forward_residual(NormActs& acts, Tensor& residual, const Tensor& x, const Tensor& y) const {
+  ensure_outputs(acts, x, layernorm_);
+  if (layernorm_) {
+    ops::residual_layernorm_forward(residual, acts.out, acts.mean, acts.rstd, x, y, weight_->value,
+                                    bias_->value, eps_);
+  } else {
+    ops::residual_rmsnorm_forward(residual, acts.out, acts.rstd, x, y, weight_->value, eps_);
   }
 }
 

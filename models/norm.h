@@ -15,6 +15,8 @@ class Norm {
   Norm(ParamSet& params, const std::string& name, int64_t channels, bool layernorm, double eps);
 
   void forward(NormActs& acts, const Tensor& in) const;  // in (R, C)
+  // residual (R, C) = x + y, then forward(acts, residual), fused into one pass on a GPU.
+  void forward_residual(NormActs& acts, Tensor& residual, const Tensor& x, const Tensor& y) const;
   void backward(Tensor& din, const Tensor& dout, const Tensor& in, const NormActs& acts) const;
   // Appends the gradients of weight (and bias).
   void append_grads(std::vector<Tensor>& out) const {

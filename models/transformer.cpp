@@ -39,7 +39,7 @@ Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group, ChunkSpec chu
     }
     head_ = std::make_unique<LmHead>(params_, spec_, group, spec_.tie_embeddings ? tied_wte_ : nullptr);
   }
-  params_.finalize(spec_.dtype);
+  params_.finalize(spec_.dtype, spec_.device);
 
   auto ready_after = [&](size_t index) {
     if (index >= params_.params().size()) return int64_t{0};  // nothing registered after this point
@@ -69,7 +69,7 @@ int64_t Transformer::rows(int64_t n_tokens) const {
 }
 
 Tensor Transformer::boundary_buffer(int64_t n_tokens) const {
-  return Tensor::empty({rows(n_tokens), spec_.d_model}, spec_.dtype);
+  return Tensor::empty({rows(n_tokens), spec_.d_model}, spec_.dtype, spec_.device);
 }
 
 double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor& targets,
@@ -78,14 +78,15 @@ double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor&
                 tokens.str());
   const int64_t B = tokens.dim(0), T = tokens.dim(1), C = spec_.d_model;
   const int64_t R = rows(B * T);
-  acts.tokens = tokens;
-  acts.targets = targets;
+  // The data loader's batches are host tensors: one copy each to the model's device (none on the CPU).
+  acts.tokens = tokens.to(spec_.device);
+  acts.targets = targets.to(spec_.device);
   acts.residual.resize(blocks_.size() + 1);
   acts.blocks.resize(blocks_.size());
-  for (Tensor& r : acts.residual) ensure(r, {R, C}, spec_.dtype);
+  for (Tensor& r : acts.residual) ensure(r, {R, C}, spec_.dtype, spec_.device);
 
   if (chunk_.first) {
-    embed_->forward(acts.residual[0], tokens, ws_);
+    embed_->forward(acts.residual[0], acts.tokens, ws_);
   } else {
     TRIDENT_CHECK(input.defined() && input.numel() == R * C, "stage input {} for {} rows of {}",
                   input.defined() ? input.str() : "(none)", R, C);
@@ -95,7 +96,7 @@ double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor&
     blocks_[l]->forward(acts.blocks[l], acts.residual[l + 1], acts.residual[l], T, ws_);
   }
   if (!chunk_.last) return 0.0;
-  const Tensor flat_targets = targets.defined() ? targets.view({B * T}) : Tensor{};
+  const Tensor flat_targets = targets.defined() ? acts.targets.view({B * T}) : Tensor{};
   return head_->forward(acts.head, acts.residual.back(), flat_targets);
 }
 
@@ -104,7 +105,7 @@ void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady&
   TRIDENT_CHECK(acts.targets.defined(), "backward needs a forward with targets");
   // The last residual is no longer needed once the head's backward has read it, so its gradient reuses
   // ws_.dmid; each block then turns d(x_out) into d(x_in) in place.
-  Tensor& dres = ensure(ws_.dmid, acts.residual.back().shape(), spec_.dtype);
+  Tensor& dres = ensure(ws_.dmid, acts.residual.back().shape(), spec_.dtype, spec_.device);
   if (chunk_.last) {
     head_->backward(dres, acts.residual.back(), acts.targets.view({acts.targets.numel()}), acts.head,
                     loss_scale, ws_);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/ops/cpu/cpu_common.h"
+#include "core/ops/ops.h"
 #include "tensor_parallel/mappings.h"
 
 namespace trident::tp {
@@ -84,6 +85,7 @@ VocabParallelEmbedding::VocabParallelEmbedding(ParamSet& params, const std::stri
 
 void VocabParallelEmbedding::forward(Tensor& out, const Tensor& tokens) const {
   const int64_t n = tokens.numel();
+  if (group_.size == 1) return ops::embedding_forward(out, tokens, weight_->value);  // the whole table here
   const bool sp = sequence_parallel_ && group_.size > 1;
   Tensor full = sp ? Tensor::empty({n, dim_}, out.dtype(), out.device()) : out.view({n, dim_});
   check_cpu("vocab-parallel embedding", full, tokens);
@@ -114,6 +116,7 @@ void VocabParallelEmbedding::forward(Tensor& out, const Tensor& tokens) const {
 
 void VocabParallelEmbedding::backward(const Tensor& dout, const Tensor& tokens) const {
   const int64_t n = tokens.numel();
+  if (group_.size == 1) return ops::embedding_backward(weight_->grad, dout.view({n, dim_}), tokens);
   Tensor full;
   if (sequence_parallel_ && group_.size > 1) {
     full = Tensor::empty({n, dim_}, dout.dtype(), dout.device());

@@ -44,7 +44,7 @@ std::vector<uint32_t> generate(models::Transformer& model, const std::vector<uin
     Tensor tokens = Tensor::empty({1, T}, DType::i32);
     for (int64_t t = 0; t < T; ++t) tokens.data<int32_t>()[t] = static_cast<int32_t>(seq[seq.size() - T + t]);
     model.forward(acts, tokens, Tensor{});
-    const Tensor last = model.logits_row(acts, T - 1);
+    const Tensor last = model.logits_row(acts, T - 1).to(Device::cpu());  // one copy, then read on the host
     const uint32_t next = sample_logits(last, spec.vocab, opt.temperature, opt.top_k, rng.uniform(i));
     seq.push_back(next);
     if (opt.stop_token >= 0 && next == opt.stop_token) break;

@@ -21,6 +21,8 @@
 #include "core/comm/nccl_check.h"
 #include "core/runtime/cuda/cuda_check.h"
 #include "core/runtime/cuda/device_guard.h"
+#include "core/runtime/cuda/stream.h"
+#include "core/runtime/devices.h"
 
 namespace trident::comm {
 
@@ -30,7 +32,7 @@ struct NcclState {
   int device = 0;
   ncclComm_t comm = nullptr;
   cudaStream_t stream = nullptr;    // this communicator's ops, in order
-  cudaEvent_t ready = nullptr;      // recorded on the default stream before each op; the stream waits on it
+  cudaEvent_t ready = nullptr;      // recorded on the compute stream before each op; the stream waits on it
   float* scratch = nullptr;         // barrier's one element
   std::atomic<bool> failed{false};  // an asynchronous error was seen: abort, since destroy would wait on it
 
@@ -52,9 +54,9 @@ struct NcclState {
     cudaSetDevice(previous);
   }
 
-  // Orders this communicator's next op after everything already enqueued on the device's default stream.
+  // Orders this communicator's next op after everything already enqueued on the device's compute stream.
   void after_default_stream() {
-    TRIDENT_CUDA_CHECK(cudaEventRecord(ready, cudaStreamLegacy));
+    TRIDENT_CUDA_CHECK(cudaEventRecord(ready, compute_stream(device)));
     TRIDENT_CUDA_CHECK(cudaStreamWaitEvent(stream, ready, 0));
   }
 
@@ -513,15 +515,6 @@ std::vector<int> gather_ranks_and_check_gpus(Communicator& mpi_world, int device
   return global;
 }
 
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  char* end = nullptr;
-  const long x = std::strtol(v, &end, 10);
-  if (*end != '\0' || x < 0) fail("{}='{}' is not a non-negative integer", name, v);
-  return static_cast<int>(x);
-}
-
 }  // namespace
 
 std::unique_ptr<Communicator> make_nccl_world(Communicator& mpi_world, int device, const std::string& name) {
@@ -556,14 +549,7 @@ int local_device() {
     fail("no CUDA device for this rank ({})",
          status != cudaSuccess ? cudaGetErrorString(status) : "the driver reports none");
   }
-  int local = 0;
-  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID", "LOCAL_RANK"}) {
-    if (std::getenv(var)) {
-      local = env_int(var, 0);
-      break;
-    }
-  }
-  return local % count;
+  return local_rank() % count;
 }
 
 }  // namespace trident::comm

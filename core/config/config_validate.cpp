@@ -20,8 +20,6 @@ constexpr bool kBuiltWithCuda = true;
 #else
 constexpr bool kBuiltWithCuda = false;
 #endif
-// Flip when the CUDA backend trains end to end; until then bf16/fp16 and device cuda are refused.
-constexpr bool kCudaTrainingReady = false;
 
 class Problems {
  public:
@@ -49,14 +47,6 @@ class Problems {
 
 std::string ranks(int n) {
   return fmt::format("{} rank{}", n, n == 1 ? "" : "s");
-}
-
-bool cuda_usable() {
-  return kBuiltWithCuda && kCudaTrainingReady;
-}
-const char* cuda_missing() {
-  return kCudaTrainingReady ? "which this build does not include (no nvcc was found)"
-                            : "which is not available yet";
 }
 
 void check_model(const config::Config& c, Problems& p) {
@@ -271,8 +261,17 @@ void check_data(const config::Config& c, Problems& p) {
 void check_runtime(const config::Config& c, Problems& p) {
   const config::RuntimeConfig& r = c.runtime();
   p.one_of("runtime.device", r.device(), {"auto", "cpu", "cuda"});
-  if (r.device() == "cuda" && !cuda_usable())
-    p.add("runtime.device 'cuda' needs the CUDA backend, {}; use cpu or auto", cuda_missing());
+  if (r.device() == "cuda" && !kBuiltWithCuda)
+    p.add(
+        "runtime.device 'cuda' needs the CUDA backend, which this build does not include (no nvcc was "
+        "found); "
+        "use cpu or auto");
+  if (r.device() == "cuda" && c.parallel().tensor() > 1)
+    p.add(
+        "parallel.tensor {} on runtime.device 'cuda': tensor parallelism runs on CPU ranks only so far (its "
+        "vocabulary-parallel embedding and cross-entropy have no CUDA kernels yet); use parallel.tensor 1 on "
+        "GPUs, or runtime.device cpu",
+        c.parallel().tensor());
   if (r.threads() < 0) p.add("runtime.threads ({}) must be >= 0 (0: all cores)", r.threads());
 }
 

@@ -46,6 +46,13 @@ void layernorm_backward(Tensor& din, Tensor& dweight, Tensor& dbias, const Tenso
 void rmsnorm_forward(Tensor& out, Tensor& rstd, const Tensor& in, const Tensor& weight, double eps);
 void rmsnorm_backward(Tensor& din, Tensor& dweight, const Tensor& dout, const Tensor& in,
                       const Tensor& weight, const Tensor& rstd);
+// The pre-norm block's residual add fused with the next norm (one pass over the rows on a GPU):
+// residual (N, C) = x + y, then out, mean, rstd as layernorm_forward / rmsnorm_forward of residual. residual
+// may alias x or y. Backward is the norm's backward plus the residual stream's own gradient.
+void residual_layernorm_forward(Tensor& residual, Tensor& out, Tensor& mean, Tensor& rstd, const Tensor& x,
+                                const Tensor& y, const Tensor& weight, const Tensor& bias, double eps);
+void residual_rmsnorm_forward(Tensor& residual, Tensor& out, Tensor& rstd, const Tensor& x, const Tensor& y,
+                              const Tensor& weight, double eps);
 
 // ---- Activations (elementwise) -------------------------------------------------------------------------
 // GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
@@ -63,11 +70,10 @@ void swiglu_backward(Tensor& din, const Tensor& dout, const Tensor& in);
 void rope_forward(Tensor& out, const Tensor& in, double theta, int64_t pos0 = 0);
 void rope_backward(Tensor& din, const Tensor& dout, double theta, int64_t pos0 = 0);
 
-// ---- Causal self-attention with grouped-query heads
-// -------------------------------------------------------- q (B, T, H, D), k and v (B, T, Hkv, D) with H %
-// Hkv == 0 (query head h uses kv head h / (H / Hkv)). out (B, T, H, D) = softmax(q k^T / sqrt(D) + causal
-// mask) v; lse (B, H, T) saves the row log-sum-exp of the scaled scores so backward recomputes probabilities
-// without keeping a T x T matrix.
+// ---- Causal self-attention with grouped-query heads ----
+// q (B, T, H, D), k and v (B, T, Hkv, D) with H % Hkv == 0 (query head h uses kv head h / (H / Hkv)).
+// out (B, T, H, D) = softmax(q k^T / sqrt(D) + causal mask) v; lse (B, H, T) saves the row log-sum-exp of the
+// scaled scores so backward recomputes probabilities without keeping a T x T matrix.
 void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v);
 // dq (B, T, H, D), dk, dv (B, T, Hkv, D) written.
 void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q,
@@ -77,10 +83,9 @@ void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, 
 void softmax_forward(Tensor& out, const Tensor& in);
 void softmax_backward(Tensor& din, const Tensor& dout, const Tensor& out);
 
-// ---- Fused softmax cross-entropy
-// ------------------------------------------------------------------------------- logits (N, Vp) where only
-// the first `vocab` columns are real (the rest is padding and ignored); targets (N) i32; losses (N) = lse -
-// logit[target]; lse (N) saved. A target of -1 is ignored (loss 0).
+// ---- Fused softmax cross-entropy ----
+// logits (N, Vp) where only the first `vocab` columns are real (the rest is padding and ignored); targets (N)
+// i32; losses (N) = lse - logit[target]; lse (N) saved. A target of -1 is ignored (loss 0).
 void cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor& logits, const Tensor& targets,
                            int64_t vocab);
 // dlogits (N, Vp) = (softmax(logits) - onehot(target)) * dloss_scale, padded columns 0, ignored rows 0.
@@ -88,16 +93,15 @@ void cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor& logits, co
 void cross_entropy_backward(Tensor& dlogits, const Tensor& logits, const Tensor& lse, const Tensor& targets,
                             int64_t vocab, double dloss_scale);
 
-// ---- Elementwise helpers
-// ------------------------------------------------------------------------------------
+// ---- Elementwise helpers ----
 void add(Tensor& out, const Tensor& a, const Tensor& b);  // out may alias a or b
 void add_inplace(Tensor& a, const Tensor& b);             // a += b
 void scale_inplace(Tensor& a, double s);                  // a *= s
 double sum_squares(const Tensor& a);                      // in double, for the global grad norm
 
-// ---- AdamW (PyTorch semantics), over flat f32 ranges
-// ------------------------------------------------------------- p -= lr * wd * p; m = b1 m + (1-b1) g; v = b2
-// v + (1-b2) g^2; p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps).   step counts from 1.
+// ---- AdamW (PyTorch semantics), over flat f32 ranges ----
+// p -= lr * wd * p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+// p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps). step counts from 1.
 struct AdamWParams {
   double lr, beta1, beta2, eps, weight_decay;
   int64_t step;

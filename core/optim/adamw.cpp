@@ -8,20 +8,27 @@ namespace trident {
 
 AdamW::AdamW(ParamSet& params, AdamWConfig cfg) : params_(params), cfg_(cfg) {
   TRIDENT_CHECK(params.finalized(), "AdamW needs finalized parameters");
-  m_ = Tensor::zeros({params.numel()}, DType::f32);
-  v_ = Tensor::zeros({params.numel()}, DType::f32);
+  m_ = Tensor::zeros({params.numel()}, DType::f32, params.flat_params().device());
+  v_ = Tensor::zeros({params.numel()}, DType::f32, params.flat_params().device());
 }
 
 void AdamW::step(double lr) {
   ++step_;
-  for (Param& p : params_.params()) {
-    const int64_t n = p.value.numel();
-    Tensor value = params_.flat_params().flat(p.flat_offset, {n});
-    Tensor m = m_.flat(p.flat_offset, {n});
-    Tensor v = v_.flat(p.flat_offset, {n});
+  // One fused update per run of neighbouring parameters that share a weight decay (in flat-buffer order,
+  // which is the reverse of registration order): a handful of launches on a GPU rather than one per tensor.
+  const auto& ps = params_.params();
+  for (size_t end = ps.size(); end > 0;) {
+    size_t begin = end - 1;
+    while (begin > 0 && ps[begin - 1].weight_decay == ps[end - 1].weight_decay) --begin;
+    const int64_t offset = ps[end - 1].flat_offset;
+    const int64_t n = ps[begin].flat_offset + ps[begin].value.numel() - offset;
+    Tensor value = params_.flat_params().flat(offset, {n});
+    Tensor m = m_.flat(offset, {n});
+    Tensor v = v_.flat(offset, {n});
     const ops::AdamWParams hp{
-        lr, cfg_.beta1, cfg_.beta2, cfg_.eps, p.weight_decay ? cfg_.weight_decay : 0.0, step_};
-    ops::adamw_step(value, params_.flat_grads().flat(p.flat_offset, {n}), m, v, hp);
+        lr, cfg_.beta1, cfg_.beta2, cfg_.eps, ps[begin].weight_decay ? cfg_.weight_decay : 0.0, step_};
+    ops::adamw_step(value, params_.flat_grads().flat(offset, {n}), m, v, hp);
+    end = begin;
   }
 }
 

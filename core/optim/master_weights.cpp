@@ -12,7 +12,7 @@ MasterWeights::MasterWeights(ParamSet& model) : model_(model) {
     Param& m = master_.add(p.name, p.global_shape, p.init, p.shard);
     m.weight_decay = p.weight_decay;
   }
-  master_.finalize(DType::f32);
+  master_.finalize(DType::f32, model.flat_params().device());
   master_.flat_params().copy_from(model.flat_params());
 }
 

@@ -1,5 +1,5 @@
-// The CPU-only build's stand-ins for core/runtime/cuda/device_storage.cu: no device tensor can exist here, so
-// any call means a device was asked for.
+// The CPU-only build's stand-ins for core/runtime/cuda/device_storage.cpp: no device tensor can exist here,
+// so any call means a device was asked for.
 #include "core/runtime/cuda_memory.h"
 
 #include "core/runtime/error.h"
@@ -30,6 +30,9 @@ void cuda_zero(void*, int, size_t) {
 }
 void cuda_copy(void*, Device dst_device, const void*, Device src_device, size_t) {
   no_cuda(("a copy from " + src_device.str() + " to " + dst_device.str()).c_str());
+}
+void cuda_convert(void*, DType, const void*, DType, int64_t, int device) {
+  no_cuda(("a dtype conversion on cuda:" + std::to_string(device)).c_str());
 }
 void* cuda_alloc_pinned(size_t) {
   no_cuda("pinned host memory");

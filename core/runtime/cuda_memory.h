@@ -1,6 +1,6 @@
 #pragma once
 // Device memory and copies for Storage and the communicators. The CUDA build implements these in
-// core/runtime/cuda/device_storage.cu; a CPU-only build has stubs (cuda_memory.cpp) that throw
+// core/runtime/cuda/device_storage.cpp; a CPU-only build has stubs (cuda_memory.cpp) that throw
 // trident::Error, so code that only reaches them with device tensors needs no #ifdef.
 //
 // Copies are synchronous with respect to the host and go through the device's legacy default stream, so they
@@ -9,6 +9,7 @@
 
 #include "core/runtime/caching_allocator.h"
 #include "core/tensor/device.h"
+#include "core/tensor/dtype.h"
 
 namespace trident {
 
@@ -25,6 +26,10 @@ CachingAllocator::Stats cuda_allocator_stats(int device);
 void cuda_zero(void* p, int device, size_t bytes);
 // `bytes` from src to dst, either of them host or device memory (device-to-device included).
 void cuda_copy(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);
+
+// n elements of src_dtype at src into dst_dtype at dst, both on CUDA `device` (a kernel on its compute
+// stream, no host round trip).
+void cuda_convert(void* dst, DType dst_dtype, const void* src, DType src_dtype, int64_t n, int device);
 
 // Page-locked host memory (cudaMallocHost), for staging device buffers through MPI.
 void* cuda_alloc_pinned(size_t bytes);

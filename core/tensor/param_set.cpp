@@ -66,11 +66,11 @@ Param& ParamSet::add(const std::string& name, const Shape& global_shape, InitSpe
   return params_.back();
 }
 
-void ParamSet::finalize(DType dtype) {
+void ParamSet::finalize(DType dtype, Device device) {
   numel_ = 0;
   for (const Param& p : params_) numel_ += shape_numel(p.shard.local_shape(p.global_shape));
-  flat_params_ = Tensor::zeros({numel_}, dtype);
-  flat_grads_ = Tensor::zeros({numel_}, dtype);
+  flat_params_ = Tensor::zeros({numel_}, dtype, device);
+  flat_grads_ = Tensor::zeros({numel_}, dtype, device);
   int64_t offset = 0;
   for (auto it = params_.rbegin(); it != params_.rend(); ++it) {
     const Shape local = it->shard.local_shape(it->global_shape);

@@ -61,7 +61,7 @@ class ParamSet {
   // Registration order must be execution order. The returned reference stays valid (deque storage).
   Param& add(const std::string& name, const Shape& global_shape, InitSpec init, ShardSpec shard = {});
   // Allocates the flat buffers (reverse order) and binds every Param's value/grad views.
-  void finalize(DType dtype = DType::f32);
+  void finalize(DType dtype = DType::f32, Device device = Device::cpu());
   // Layout-independent init: element value = f(seed, name, global index).
   void initialize(uint64_t seed);
 

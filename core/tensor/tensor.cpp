@@ -109,6 +109,13 @@ Tensor Tensor::to(DType dtype) const {
   return t;
 }
 
+Tensor Tensor::to(Device device) const {
+  if (!defined() || device == this->device()) return *this;
+  Tensor t = empty(shape_, dtype_, device);
+  t.copy_from(*this);
+  return t;
+}
+
 namespace {
 
 template <typename F>
@@ -162,10 +169,13 @@ void Tensor::copy_from(const Tensor& src) {
     }
     return;
   }
-  if (on_device) {  // convert on the host, then one copy
-    Tensor converted = empty(shape_, dtype_);
-    converted.copy_from(on_host(src));
-    copy_from(converted);
+  if (on_device) {
+    if (device() == src.device()) {  // a conversion kernel on the device
+      cuda_convert(raw(), dtype_, src.raw(), src.dtype_, numel(), device().index);
+      return;
+    }
+    // Across devices: move the bytes to this tensor's device first, then convert there (or on the host).
+    copy_from(src.to(device()).to(dtype_));
     return;
   }
   const int64_t n = numel();

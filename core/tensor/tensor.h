@@ -56,6 +56,8 @@ class Tensor {
 
   Tensor clone() const;
   Tensor to(DType dtype) const;
+  // A copy on `device` (this tensor itself when it is already there).
+  Tensor to(Device device) const;
   void copy_from(const Tensor& src);  // same numel; converts dtype
   void fill(double value);
   void zero();

@@ -74,3 +74,9 @@ add_test(NAME cli.pp_sim
 set_tests_properties(cli.pp_sim PROPERTIES LABELS unit
                      PASS_REGULAR_EXPRESSION "rank 3 \\|.*bubble +0.272727 simulated, 0.272727 analytic.*deadlock-free +yes.*pp_sim.json")
 trident_expect_error(pp_sim_invalid "micro" pp-sim --pp 2 --microbatches 3 --schedule interleaved_1f1b --virtual 2)
+# runtime.device cuda on a machine without a GPU (CI): a CPU-only build refuses it in validation, a CUDA build
+# when it looks for the GPU; either way one message naming runtime.device.
+trident_expect_error(cuda_without_gpu "runtime.device 'cuda'|runtime.device is 'cuda', but there is no usable GPU"
+                     train ${TINY} ${DATA_SETS} --set runtime.device=cuda)
+trident_expect_error(tensor_parallel_on_cuda "parallel.tensor 2 on runtime.device 'cuda'" train ${TINY}
+                     --set runtime.device=cuda --set parallel.tensor=2)

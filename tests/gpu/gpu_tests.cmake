@@ -10,3 +10,12 @@ target_link_libraries(trident_gpu_tests PRIVATE trident_core GTest::gtest)
 foreach(np 1 2)
   trident_mpi_test(NAME gpu.nccl.np${np} NP ${np} LABELS gpu COMMAND $<TARGET_FILE:trident_gpu_tests>)
 endforeach()
+
+# trident_cuda_ops_tests: every CUDA op against the CPU reference on random inputs in f32, bf16 and f16
+# (test_cuda_ops.cpp), and the golden fixtures with the model on the GPU (test_golden_gpu.cpp). One process,
+# plain ctest (no mpirun); each test case is a ctest entry labelled gpu.
+add_executable(trident_cuda_ops_tests ${CMAKE_CURRENT_SOURCE_DIR}/gpu/test_cuda_ops.cpp
+                                      ${CMAKE_CURRENT_SOURCE_DIR}/gpu/test_golden_gpu.cpp)
+target_link_libraries(trident_cuda_ops_tests PRIVATE trident_core GTest::gtest GTest::gtest_main)
+target_compile_definitions(trident_cuda_ops_tests PRIVATE TRIDENT_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+gtest_discover_tests(trident_cuda_ops_tests TEST_PREFIX gpu. PROPERTIES LABELS gpu DISCOVERY_TIMEOUT 60)

@@ -55,8 +55,7 @@ class ConfigFiles : public ::testing::Test {
   fs::path dir_;
 };
 
-// ---- shipped configs
-// ------------------------------------------------------------------------------------------
+// ---- shipped configs ----
 
 TEST(ConfigShipped, EveryConfigParsesAndResolves) {
   int count = 0;
@@ -119,8 +118,7 @@ TEST(ConfigShipped, GpuConfigsParseAndResolve) {
   for (const std::string& problem : validation_problems(llama, 8)) EXPECT_CONTAINS(problem, "CUDA backend");
 }
 
-// ---- defaults
-// ---------------------------------------------------------------------------------------------------
+// ---- defaults ----
 
 TEST(ConfigDefaults, DocumentedValues) {
   config::Config c = default_config();
@@ -196,8 +194,7 @@ TEST_F(ConfigFiles, ExplicitZeroInTextOverridesDefault) {
   EXPECT_EQ(c.optim().min_lr(), 0.0f) << "an explicit min_lr 0 is not the 'lr / 10' sentinel";
 }
 
-// ---- loading
-// ----------------------------------------------------------------------------------------------------
+// ---- loading ----
 
 TEST_F(ConfigFiles, JsonMatchesText) {
   std::string text = R"(
@@ -293,8 +290,7 @@ TEST(ConfigText, ToTextRoundTripsIncludingZeros) {
   EXPECT_TRUE(differ.Compare(c, back)) << diff;
 }
 
-// ---- overrides
-// ----------------------------------------------------------------------------------------------------
+// ---- overrides ----
 
 TEST(ConfigOverrides, SetsEveryScalarKind) {
   config::Config c = good_config();
@@ -398,8 +394,7 @@ TEST_F(ConfigFiles, ListsInText) {
       "expected a list of single values");
 }
 
-// ---- derived values
-// -------------------------------------------------------------------------------------------
+// ---- derived values ----
 
 TEST(ConfigResolve, DerivedValues) {
   config::Config c = default_config();
@@ -455,8 +450,7 @@ TEST(ConfigResolve, Helpers) {
   EXPECT_EQ(data_parallel_size(c, 8), 1);
 }
 
-// ---- validation
-// -------------------------------------------------------------------------------------------------
+// ---- validation ----
 
 TEST(ConfigValidate, ReportsEveryProblemAtOnce) {
   config::Config c = good_config();
@@ -778,8 +772,7 @@ TEST(ConfigValidate, LowPrecisionSettings) {
   EXPECT_CONTAINS(problems_text(c), "train.precision 'fp8' is not one of fp32, bf16, fp16");
 }
 
-// ---- hash
-// -------------------------------------------------------------------------------------------------------
+// ---- hash ----
 
 TEST(ConfigHash, StableAndSensitive) {
   config::Config a = good_config();

@@ -82,8 +82,7 @@ void patch(const std::string& path, size_t at, const void* bytes, size_t n) {
 
 }  // namespace
 
-// ---- shard format
-// --------------------------------------------------------------------------------------------
+// ---- shard format ----
 
 TEST(DataShard, RoundTripU16) {
   TempDir dir;
@@ -232,8 +231,7 @@ TEST(DataShard, MoveKeepsMapping) {
   EXPECT_EQ(b.at(0), 9u);
 }
 
-// ---- sampling
-// --------------------------------------------------------------------------------------------------
+// ---- sampling ----
 
 TEST(DataSampler, SlicingDoesNotChangeTheBatch) {
   TempDir dir;
@@ -356,8 +354,7 @@ TEST(DataSampler, EvalWindowsAreInOrderAndInRange) {
   EXPECT_THROW(eval.fill(0, 3, 2, x0, y0), Error);  // past the eval batch
 }
 
-// ---- tokenizers
-// --------------------------------------------------------------------------------------------------
+// ---- tokenizers ----
 
 TEST(DataTokenizer, ByteRoundTripUtf8) {
   const auto tok = make_tokenizer("byte", "", "");
@@ -490,8 +487,7 @@ TEST(DataTokenizer, Gpt2FileErrors) {
   EXPECT_ERROR_HAS(make_tokenizer("gpt2", v.vocab_path(), dir.file("unknown.txt")), "'xy' is not in");
 }
 
-// ---- corpus preparation
-// ----------------------------------------------------------------------------------------
+// ---- corpus preparation ----
 
 TEST(DataPrepare, TwoFilesSplitEachDocument) {
   TempDir dir;

@@ -22,8 +22,7 @@ constexpr DType f64 = DType::f64;
 constexpr double kRtol = 1e-12, kAtol = 1e-12;
 constexpr double kF32Rel = 1e-5;
 
-// ---- GEMM and linear
-// ------------------------------------------------------------------------------------------
+// ---- GEMM and linear ----
 
 TEST(OpsForward, MatmulMatchesNaiveWithAlphaBeta) {
   std::mt19937 gen(1);
@@ -84,8 +83,7 @@ TEST(OpsForward, LinearMatchesNaive) {
   expect_close(out, expected, kRtol, kAtol, "linear");
 }
 
-// ---- Embedding
-// ------------------------------------------------------------------------------------------------
+// ---- Embedding ----
 
 TEST(OpsForward, EmbeddingGathersRows) {
   std::mt19937 gen(4);
@@ -115,8 +113,7 @@ TEST(OpsForward, EmbeddingBadTokenThrowsNamingIt) {
   EXPECT_THROW(ops::embedding_forward(out, w, w), Error);  // tokens must be i32
 }
 
-// ---- Norms
-// ----------------------------------------------------------------------------------------------------
+// ---- Norms ----
 
 TEST(OpsForward, LayerNormUnitWeightGivesZeroMeanUnitVariance) {
   std::mt19937 gen(5);
@@ -158,8 +155,7 @@ TEST(OpsForward, RmsNormUnitWeightGivesUnitMeanSquare) {
   }
 }
 
-// ---- Activations
-// ----------------------------------------------------------------------------------------------
+// ---- Activations ----
 
 TEST(OpsForward, GeluMatchesTanhFormula) {
   Tensor in = Tensor::from_vector({-3.0f, -1.0f, 0.0f, 0.5f, 1.0f, 4.0f}, {6}, f64);
@@ -187,8 +183,7 @@ TEST(OpsForward, SwigluMatchesFormula) {
   }
 }
 
-// ---- RoPE
-// -----------------------------------------------------------------------------------------------------
+// ---- RoPE ----
 
 TEST(OpsForward, RopeMatchesNaiveRotateHalf) {
   std::mt19937 gen(8);
@@ -232,8 +227,7 @@ TEST(OpsForward, RopeInPlaceOffsetAndInverse) {
   expect_close(out, in, kRtol, kAtol, "rope backward inverts forward");
 }
 
-// ---- Attention
-// ------------------------------------------------------------------------------------------------
+// ---- Attention ----
 
 // Naive causal attention with a full T x T score matrix per (b, h).
 void naive_attention(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v) {
@@ -331,8 +325,7 @@ TEST(OpsForward, AttentionGroupedQueryEqualsRepeatedKvHeads) {
   }
 }
 
-// ---- Softmax and cross-entropy
-// ----------------------------------------------------------------------------------
+// ---- Softmax and cross-entropy ----
 
 TEST(OpsForward, SoftmaxMatchesNaive) {
   std::mt19937 gen(14);
@@ -400,8 +393,7 @@ TEST(OpsForward, CrossEntropyBadTargetThrowsNamingIt) {
   EXPECT_THROW(ops::cross_entropy_forward(losses, lse, logits, targets, 9), Error);  // vocab > Vp
 }
 
-// ---- Elementwise
-// ------------------------------------------------------------------------------------------------
+// ---- Elementwise ----
 
 TEST(OpsForward, ElementwiseHelpers) {
   std::mt19937 gen(16);
@@ -424,8 +416,7 @@ TEST(OpsForward, ElementwiseHelpers) {
   EXPECT_THROW(ops::add(out, a, Tensor::zeros({n - 1}, f64)), Error);
 }
 
-// ---- AdamW
-// --------------------------------------------------------------------------------------------------------
+// ---- AdamW ----
 
 TEST(OpsForward, AdamWMatchesHandComputedSteps) {
   const ops::AdamWParams hp{
@@ -464,8 +455,7 @@ TEST(OpsForward, AdamWMatchesHandComputedSteps) {
   EXPECT_THROW(ops::adamw_step(p, g, m, v, bad), Error);
 }
 
-// ---- Conventions
-// ------------------------------------------------------------------------------------------------
+// ---- Conventions ----
 
 TEST(OpsForward, BackwardAccumulatesIntoParameterGradients) {
   std::mt19937 gen(17);

@@ -17,8 +17,7 @@ using test::int_tensor;
 using test::randn;
 constexpr DType f64 = DType::f64;
 
-// ---- GEMM
-// -----------------------------------------------------------------------------------------------------
+// ---- GEMM ----
 
 class OpsGradMatmul : public ::testing::TestWithParam<std::tuple<bool, bool>> {};
 
@@ -54,8 +53,7 @@ TEST_P(OpsGradMatmul, EveryTransposeCombination) {
 INSTANTIATE_TEST_SUITE_P(AllTransposes, OpsGradMatmul,
                          ::testing::Combine(::testing::Bool(), ::testing::Bool()));
 
-// ---- Linear
-// ---------------------------------------------------------------------------------------------------
+// ---- Linear ----
 
 void check_linear(bool with_bias) {
   std::mt19937 gen(with_bias ? 21 : 22);
@@ -85,8 +83,7 @@ TEST(OpsGrad, LinearWithoutBias) {
   check_linear(false);
 }
 
-// ---- Embedding
-// ------------------------------------------------------------------------------------------------
+// ---- Embedding ----
 
 TEST(OpsGrad, EmbeddingWithRepeatedTokens) {
   std::mt19937 gen(31);
@@ -104,8 +101,7 @@ TEST(OpsGrad, EmbeddingWithRepeatedTokens) {
   check_grad("dweight", w, dw, loss);
 }
 
-// ---- Norms
-// ----------------------------------------------------------------------------------------------------
+// ---- Norms ----
 
 void check_layernorm(bool with_bias) {
   std::mt19937 gen(with_bias ? 41 : 42);
@@ -157,8 +153,7 @@ TEST(OpsGrad, RmsNorm) {
   check_grad("dweight", w, dw, loss);
 }
 
-// ---- Activations
-// ----------------------------------------------------------------------------------------------
+// ---- Activations ----
 
 TEST(OpsGrad, Gelu) {
   std::mt19937 gen(51);
@@ -189,8 +184,7 @@ TEST(OpsGrad, Swiglu) {
   check_grad("din", in, din, loss);
 }
 
-// ---- RoPE
-// -----------------------------------------------------------------------------------------------------
+// ---- RoPE ----
 
 TEST(OpsGrad, RopeWithPositionOffset) {
   std::mt19937 gen(61);
@@ -207,8 +201,7 @@ TEST(OpsGrad, RopeWithPositionOffset) {
   check_grad("din", in, din, loss);
 }
 
-// ---- Attention
-// ------------------------------------------------------------------------------------------------
+// ---- Attention ----
 
 void check_attention(int64_t b, int64_t t, int64_t h, int64_t hkv, int64_t d, uint32_t seed) {
   std::mt19937 gen(seed);
@@ -242,8 +235,7 @@ TEST(OpsGrad, AttentionMultiQuery) {
   check_attention(1, 4, 3, 1, 2, 73);
 }
 
-// ---- Softmax
-// --------------------------------------------------------------------------------------------------
+// ---- Softmax ----
 
 TEST(OpsGrad, Softmax) {
   std::mt19937 gen(81);
@@ -261,8 +253,7 @@ TEST(OpsGrad, Softmax) {
   check_grad("din", in, din, loss);
 }
 
-// ---- Cross-entropy
-// --------------------------------------------------------------------------------------------
+// ---- Cross-entropy ----
 
 TEST(OpsGrad, CrossEntropyPaddedVocabIgnoredTarget) {
   std::mt19937 gen(91);

@@ -97,8 +97,7 @@ class LowPrecisionOps : public ::testing::TestWithParam<DType> {
   std::mt19937 gen_{20240611};
 };
 
-// ---- GEMM and linear
-// ----------------------------------------------------------------------------------------
+// ---- GEMM and linear ----
 
 TEST_P(LowPrecisionOps, MatmulWritesAndAccumulates) {
   // out (5, 6) = 1.5 a^T b^T + 0.5 out: out is read (beta) and written.
@@ -138,8 +137,7 @@ TEST_P(LowPrecisionOps, LinearBackwardOverMicroBatchesStaysWithinOneRounding) {
   EXPECT_GT(relative_l2(dweight, ref), 0.0);  // it did round: the bound is not vacuous
 }
 
-// ---- Embedding
-// ----------------------------------------------------------------------------------------------
+// ---- Embedding ----
 
 TEST_P(LowPrecisionOps, EmbeddingForwardAndBackward) {
   const Tensor tokens = int_tensor({3, 0, 10, 3, 7, 3, 1});  // repeats: the scatter-add sums rows
@@ -149,8 +147,7 @@ TEST_P(LowPrecisionOps, EmbeddingForwardAndBackward) {
                      [](auto& t) { ops::embedding_backward(t[0], t[1], t[2]); });
 }
 
-// ---- Norms: bf16/f16 activations and parameters, f32 statistics
-// ---------------------------------------------
+// ---- Norms: bf16/f16 activations and parameters, f32 statistics ----
 
 TEST_P(LowPrecisionOps, LayerNormWithF32Statistics) {
   const Tensor in = rnd({6, 16}, 2.0), weight = rnd({16}), bias = rnd({16});
@@ -173,8 +170,7 @@ TEST_P(LowPrecisionOps, RmsNormWithF32Statistics) {
                      [](auto& t) { ops::rmsnorm_backward(t[0], t[1], t[2], t[3], t[4], t[5]); });
 }
 
-// ---- Activations
-// ----------------------------------------------------------------------------------------------
+// ---- Activations ----
 
 TEST_P(LowPrecisionOps, GeluAndSwiglu) {
   expect_rounded_f32({empty({5, 12}), rnd({5, 12}, 3.0)}, {0},
@@ -187,8 +183,7 @@ TEST_P(LowPrecisionOps, GeluAndSwiglu) {
                      [](auto& t) { ops::swiglu_backward(t[0], t[1], t[2]); });
 }
 
-// ---- RoPE, out of place and in place
-// -------------------------------------------------------------------------
+// ---- RoPE, out of place and in place ----
 
 TEST_P(LowPrecisionOps, Rope) {
   expect_rounded_f32({empty({2, 5, 3, 8}), rnd({2, 5, 3, 8})}, {0},
@@ -197,8 +192,7 @@ TEST_P(LowPrecisionOps, Rope) {
   expect_rounded_f32({rnd({2, 5, 3, 8})}, {}, [](auto& t) { ops::rope_backward(t[0], t[0], 500.0, 1); });
 }
 
-// ---- Attention: bf16/f16 q, k, v, out and gradients; f32 log-sum-exp
-// ----------------------------------------
+// ---- Attention: bf16/f16 q, k, v, out and gradients; f32 log-sum-exp ----
 
 TEST_P(LowPrecisionOps, AttentionWithF32LogSumExp) {
   // T = 67 spans two query blocks of the CPU kernel; 4 query heads share 2 kv heads.
@@ -215,8 +209,7 @@ TEST_P(LowPrecisionOps, AttentionWithF32LogSumExp) {
                      });
 }
 
-// ---- Softmax and cross-entropy
-// ---------------------------------------------------------------------------------
+// ---- Softmax and cross-entropy ----
 
 TEST_P(LowPrecisionOps, Softmax) {
   expect_rounded_f32({empty({4, 9}), rnd({4, 9}, 3.0)}, {0},
@@ -243,8 +236,7 @@ TEST_P(LowPrecisionOps, CrossEntropyWithF32LossesInPlaceBackward) {
                      [&](auto& t) { ops::cross_entropy_backward(t[0], t[0], t[1], t[2], vocab, 0.25); });
 }
 
-// ---- Elementwise helpers
-// -----------------------------------------------------------------------------------------
+// ---- Elementwise helpers ----
 
 TEST_P(LowPrecisionOps, AddScaleAndSumSquares) {
   expect_rounded_f32({empty({7, 3}), rnd({7, 3}), rnd({7, 3})}, {0},
@@ -260,8 +252,7 @@ TEST_P(LowPrecisionOps, AddScaleAndSumSquares) {
   EXPECT_GT(ops::sum_squares(a), 0.0);
 }
 
-// ---- Layout: byte copies, no conversion
-// ---------------------------------------------------------------------
+// ---- Layout: byte copies, no conversion ----
 
 TEST_P(LowPrecisionOps, SplitAndConcatCopyBytes) {
   const Tensor fused = rnd({4, 8});
@@ -274,8 +265,7 @@ TEST_P(LowPrecisionOps, SplitAndConcatCopyBytes) {
   expect_same_bits(back, fused, "concat of the split");
 }
 
-// ---- AdamW refuses low precision: it belongs to the fp32 master weights
-// ------------------------------------
+// ---- AdamW refuses low precision: it belongs to the fp32 master weights ----
 
 TEST_P(LowPrecisionOps, AdamWRefusesLowPrecisionAndNamesTheMasterWeights) {
   Tensor p = rnd({5}), g = rnd({5}), m = Tensor::zeros({5}, lp()), v = Tensor::zeros({5}, lp());
@@ -291,8 +281,7 @@ TEST_P(LowPrecisionOps, AdamWRefusesLowPrecisionAndNamesTheMasterWeights) {
                   "master weights are fp32");
 }
 
-// ---- Tensor-parallel kernels
-// ------------------------------------------------------------------------------------
+// ---- Tensor-parallel kernels ----
 
 // Rank 0 of a two-rank tensor-parallel group whose other rank contributes nothing: every collective is the
 // local copy, so the rank-0 half of each layer runs (zero rows for the other rank's ids, bias after g).

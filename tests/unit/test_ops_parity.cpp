@@ -19,8 +19,7 @@ constexpr DType f32 = DType::f32;
 constexpr DType f64 = DType::f64;
 constexpr double kF32Rel = 1e-5;
 
-// ---- Threaded paths
-// ------------------------------------------------------------------------------------------
+// ---- Threaded paths ----
 
 // Shapes above the OpenMP grain run threaded; 8-row slices run serially. Row results must agree exactly
 // and parameter gradients accumulated slice by slice must equal the one-shot result (up to summation order).
@@ -144,8 +143,7 @@ TEST(OpsParity, ThreadedShapesMatchRowSlices) {
   }
 }
 
-// ---- f32 against f64
-// ----------------------------------------------------------------------------------------------
+// ---- f32 against f64 ----
 
 // Runs `op` on f64 inputs and on the same inputs cast to f32; outputs must agree to kF32Rel.
 template <typename Op>

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/ops/cpu/cpu_common.h"
+#include "core/ops/cuda/cuda_ops.h"
 
 namespace trident::ops {
 namespace {
@@ -50,6 +51,8 @@ T sigmoid(T x) {
 }  // namespace
 
 void gelu_forward(Tensor& out, const Tensor& in) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(out, in)) return cuda::gelu_forward(out, in);
   if (cpu::ran_in_f32(gelu_forward, out, in)) return;
   constexpr std::string_view op = "gelu_forward";
   cpu::require_cpu(op, {&out, &in});
@@ -67,6 +70,8 @@ void gelu_forward(Tensor& out, const Tensor& in) {
 }
 
 void gelu_backward(Tensor& din, const Tensor& dout, const Tensor& in) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(din, dout, in)) return cuda::gelu_backward(din, dout, in);
   if (cpu::ran_in_f32(gelu_backward, din, dout, in)) return;
   constexpr std::string_view op = "gelu_backward";
   cpu::require_cpu(op, {&din, &dout, &in});
@@ -86,6 +91,8 @@ void gelu_backward(Tensor& din, const Tensor& dout, const Tensor& in) {
 }
 
 void swiglu_forward(Tensor& out, const Tensor& in) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(out, in)) return cuda::swiglu_forward(out, in);
   if (cpu::ran_in_f32(swiglu_forward, out, in)) return;
   constexpr std::string_view op = "swiglu_forward";
   cpu::require_cpu(op, {&out, &in});
@@ -112,6 +119,8 @@ void swiglu_forward(Tensor& out, const Tensor& in) {
 }
 
 void swiglu_backward(Tensor& din, const Tensor& dout, const Tensor& in) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(din, dout, in)) return cuda::swiglu_backward(din, dout, in);
   if (cpu::ran_in_f32(swiglu_backward, din, dout, in)) return;
   constexpr std::string_view op = "swiglu_backward";
   cpu::require_cpu(op, {&din, &dout, &in});

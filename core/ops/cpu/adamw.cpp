@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "core/ops/cpu/cpu_common.h"
+#include "core/ops/cuda/cuda_ops.h"
 
 namespace trident::ops {
 namespace {
@@ -32,6 +33,8 @@ void adamw_kernel(T* p, const T* g, T* m, T* v, int64_t n, const AdamWParams& hp
 }  // namespace
 
 void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& hp) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(param, grad, m, v)) return cuda::adamw_step(param, grad, m, v, hp);
   constexpr std::string_view op = "adamw_step";
   cpu::require_cpu(op, {&param, &grad, &m, &v});
   for (const Tensor* t : std::initializer_list<const Tensor*>{&param, &grad, &m, &v}) {

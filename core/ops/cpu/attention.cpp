@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/ops/cpu/cpu_common.h"
+#include "core/ops/cuda/cuda_ops.h"
 
 namespace trident::ops {
 namespace {
@@ -18,8 +19,7 @@ namespace {
 // of the full T x T square.
 constexpr int64_t kRowBlock = 64;
 
-struct AttnShape {
-  int64_t b, t, h, hkv, d;
+struct AttnShape : checks::AttentionDims {
   int64_t group() const { return h / hkv; }  // query heads per kv head
   // Row offsets into q/out (B, T, H, D) and k/v (B, T, Hkv, D).
   int64_t q_row(int64_t bi, int64_t ti, int64_t hi) const { return ((bi * t + ti) * h + hi) * d; }
@@ -164,14 +164,7 @@ void attention_backward_kernel(T* dq, T* dk, T* dv, const T* dout, const T* q, c
 }
 
 AttnShape attention_shape(std::string_view op, const Tensor& q, const Tensor& k, const Tensor& v) {
-  cpu::require_defined(op, "q", q);
-  cpu::require_defined(op, "k", k);
-  TRIDENT_CHECK(q.ndim() == 4 && k.ndim() == 4,
-                "ops::{}: q {} and k {} should be (B, T, H, D) and (B, T, Hkv, D)", op, q.str(), k.str());
-  AttnShape s{q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3)};
-  TRIDENT_CHECK(s.hkv > 0 && s.h % s.hkv == 0, "ops::{}: {} query heads are not a multiple of {} kv heads",
-                op, s.h, s.hkv);
-  TRIDENT_CHECK(s.d > 0, "ops::{}: head dim of q {} is zero", op, q.str());
+  const AttnShape s{checks::attention_dims(op, q, k)};
   TRIDENT_CHECK(s.t < INT_MAX && s.h * s.d < INT_MAX, "ops::{}: q {} exceeds BLAS int range", op, q.str());
   cpu::require_shape(op, "k", k, {s.b, s.t, s.hkv, s.d});
   cpu::require_shape(op, "v", v, {s.b, s.t, s.hkv, s.d});
@@ -181,6 +174,8 @@ AttnShape attention_shape(std::string_view op, const Tensor& q, const Tensor& k,
 }  // namespace
 
 void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(out, lse, q, k, v)) return cuda::attention_forward(out, lse, q, k, v);
   if (cpu::ran_in_f32(attention_forward, out, lse, q, k, v)) return;
   constexpr std::string_view op = "attention_forward";
   cpu::require_cpu(op, {&out, &lse, &q, &k, &v});
@@ -196,6 +191,9 @@ void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& 
 
 void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q,
                         const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(dq, dk, dv, dout, q, k, v, out, lse))
+      return cuda::attention_backward(dq, dk, dv, dout, q, k, v, out, lse);
   if (cpu::ran_in_f32(attention_backward, dq, dk, dv, dout, q, k, v, out, lse)) return;
   constexpr std::string_view op = "attention_backward";
   cpu::require_cpu(op, {&dq, &dk, &dv, &dout, &q, &k, &v, &out, &lse});

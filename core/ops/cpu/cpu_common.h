@@ -10,6 +10,7 @@
 #include <tuple>
 #include <type_traits>
 
+#include "core/ops/op_checks.h"
 #include "core/ops/ops.h"
 
 namespace trident::ops::cpu {
@@ -57,35 +58,11 @@ inline void require_cpu(std::string_view op, std::initializer_list<const Tensor*
   }
 }
 
-inline void require_defined(std::string_view op, std::string_view name, const Tensor& t) {
-  TRIDENT_CHECK(t.defined(), "ops::{}: {} is undefined", op, name);
-}
-
-// Every defined tensor in `tensors` holds `dtype`.
-inline void require_dtype(std::string_view op, DType dtype, std::initializer_list<const Tensor*> tensors) {
-  for (const Tensor* t : tensors) {
-    TRIDENT_CHECK(!t->defined() || t->dtype() == dtype, "ops::{}: {} should hold {}", op, t->str(),
-                  dtype_name(dtype));
-  }
-}
-
-inline void require_shape(std::string_view op, std::string_view name, const Tensor& t, const Shape& shape) {
-  TRIDENT_CHECK(t.defined() && t.shape() == shape, "ops::{}: {} is {}, expected shape {}", op, name,
-                t.defined() ? t.str() : std::string("undefined"), shape_str(shape));
-}
-
-inline void require_numel(std::string_view op, std::string_view name, const Tensor& t, int64_t numel) {
-  TRIDENT_CHECK(t.defined() && t.numel() == numel, "ops::{}: {} is {}, expected {} elements", op, name,
-                t.defined() ? t.str() : std::string("undefined"), numel);
-}
-
-// Rows of a tensor read as (N, C): its last dimension must be C; N = numel / C.
-inline int64_t rows_of(std::string_view op, std::string_view name, const Tensor& t, int64_t c) {
-  TRIDENT_CHECK(t.defined() && t.ndim() >= 1 && t.dim(-1) == c,
-                "ops::{}: {} is {}, expected last dimension {}", op, name,
-                t.defined() ? t.str() : std::string("undefined"), c);
-  return c == 0 ? 0 : t.numel() / c;
-}
+using checks::require_defined;
+using checks::require_dtype;
+using checks::require_numel;
+using checks::require_shape;
+using checks::rows_of;
 
 // Calls f(float{}) or f(double{}) for the dtype; everything else is not a CPU compute dtype.
 template <typename F>

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "core/ops/cpu/cpu_common.h"
+#include "core/ops/cuda/cuda_ops.h"
 
 namespace trident::ops {
 namespace {
@@ -34,6 +35,9 @@ int64_t check_cross_entropy(std::string_view op, const Tensor& logits, const Ten
 
 void cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor& logits, const Tensor& targets,
                            int64_t vocab) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(losses, lse, logits, targets))
+      return cuda::cross_entropy_forward(losses, lse, logits, targets, vocab);
   if (cpu::ran_in_f32(cross_entropy_forward, losses, lse, logits, targets, vocab)) return;
   constexpr std::string_view op = "cross_entropy_forward";
   cpu::require_cpu(op, {&losses, &lse, &logits, &targets});
@@ -64,6 +68,9 @@ void cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor& logits, co
 
 void cross_entropy_backward(Tensor& dlogits, const Tensor& logits, const Tensor& lse, const Tensor& targets,
                             int64_t vocab, double dloss_scale) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(dlogits, logits, lse, targets))
+      return cuda::cross_entropy_backward(dlogits, logits, lse, targets, vocab, dloss_scale);
   if (cpu::ran_in_f32(cross_entropy_backward, dlogits, logits, lse, targets, vocab, dloss_scale)) return;
   constexpr std::string_view op = "cross_entropy_backward";
   cpu::require_cpu(op, {&dlogits, &logits, &lse, &targets});

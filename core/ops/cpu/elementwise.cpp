@@ -2,10 +2,13 @@
 #include <vector>
 
 #include "core/ops/cpu/cpu_common.h"
+#include "core/ops/cuda/cuda_ops.h"
 
 namespace trident::ops {
 
 void add(Tensor& out, const Tensor& a, const Tensor& b) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(out, a, b)) return cuda::add(out, a, b);
   if (cpu::ran_in_f32(add, out, a, b)) return;
   constexpr std::string_view op = "add";
   cpu::require_cpu(op, {&out, &a, &b});
@@ -25,10 +28,14 @@ void add(Tensor& out, const Tensor& a, const Tensor& b) {
 }
 
 void add_inplace(Tensor& a, const Tensor& b) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(a, b)) return cuda::add_inplace(a, b);
   add(a, a, b);
 }
 
 void scale_inplace(Tensor& a, double s) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(a)) return cuda::scale_inplace(a, s);
   if (cpu::ran_in_f32(scale_inplace, a, s)) return;
   constexpr std::string_view op = "scale_inplace";
   cpu::require_cpu(op, {&a});
@@ -46,6 +53,8 @@ void scale_inplace(Tensor& a, double s) {
 // Fixed-size chunks summed in chunk order: the result does not depend on the number of threads, so the
 // global gradient norm (and clipping) is bitwise reproducible.
 double sum_squares(const Tensor& a) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(a)) return cuda::sum_squares(a);
   constexpr std::string_view op = "sum_squares";
   cpu::require_cpu(op, {&a});
   cpu::require_defined(op, "a", a);

@@ -1,6 +1,7 @@
 // Token embedding lookup and its scatter-add backward on CPU. The lookup copies rows in any float dtype; the
 // scatter-add of bf16/f16 accumulates in f32 (cpu::ran_in_f32).
 #include "core/ops/cpu/cpu_common.h"
+#include "core/ops/cuda/cuda_ops.h"
 
 namespace trident::ops {
 namespace {
@@ -17,6 +18,8 @@ void check_tokens(std::string_view op, const int32_t* tokens, int64_t n, int64_t
 }  // namespace
 
 void embedding_forward(Tensor& out, const Tensor& tokens, const Tensor& weight) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(out, tokens, weight)) return cuda::embedding_forward(out, tokens, weight);
   cpu::require_cpu("embedding_forward", {&out, &tokens, &weight});
   cpu::require_defined("embedding_forward", "weight", weight);
   cpu::require_defined("embedding_forward", "tokens", tokens);
@@ -41,6 +44,8 @@ void embedding_forward(Tensor& out, const Tensor& tokens, const Tensor& weight) 
 }
 
 void embedding_backward(Tensor& dweight, const Tensor& dout, const Tensor& tokens) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(dweight, dout, tokens)) return cuda::embedding_backward(dweight, dout, tokens);
   if (cpu::ran_in_f32(embedding_backward, dweight, dout, tokens)) return;
   cpu::require_cpu("embedding_backward", {&dweight, &dout, &tokens});
   cpu::require_defined("embedding_backward", "dweight", dweight);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/ops/cpu/cpu_common.h"
+#include "core/ops/cuda/cuda_ops.h"
 
 namespace trident::ops {
 namespace {
@@ -56,21 +57,11 @@ void accumulate_column_sums(T* dbias, const T* dout, int64_t n, int64_t c) {
 
 void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, double alpha,
             double beta) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(out, a, b)) return cuda::matmul(out, a, b, trans_a, trans_b, alpha, beta);
   if (cpu::ran_in_f32(matmul, out, a, b, trans_a, trans_b, alpha, beta)) return;
   cpu::require_cpu("matmul", {&out, &a, &b});
-  cpu::require_defined("matmul", "a", a);
-  cpu::require_defined("matmul", "b", b);
-  cpu::require_defined("matmul", "out", out);
-  TRIDENT_CHECK(a.ndim() == 2 && b.ndim() == 2 && out.ndim() == 2,
-                "ops::matmul: expects 2-D tensors, got {}, {}, {}", a.str(), b.str(), out.str());
-  cpu::require_dtype("matmul", a.dtype(), {&b, &out});
-  const int64_t m = trans_a ? a.dim(1) : a.dim(0);
-  const int64_t k = trans_a ? a.dim(0) : a.dim(1);
-  const int64_t kb = trans_b ? b.dim(1) : b.dim(0);
-  const int64_t n = trans_b ? b.dim(0) : b.dim(1);
-  TRIDENT_CHECK(k == kb, "ops::matmul: inner dimensions differ: op(a) is ({}, {}), op(b) is ({}, {})", m, k,
-                kb, n);
-  cpu::require_shape("matmul", "out", out, {m, n});
+  const auto [m, n, k] = checks::matmul_dims(out, a, b, trans_a, trans_b);
   dispatch_float("matmul", a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     gemm<T>(out.data<T>(), a.data<T>(), b.data<T>(), m, n, k, trans_a, trans_b, alpha, beta);
@@ -78,14 +69,11 @@ void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool tr
 }
 
 void linear_forward(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(out, in, weight, bias)) return cuda::linear_forward(out, in, weight, bias);
   if (cpu::ran_in_f32(linear_forward, out, in, weight, bias)) return;
   cpu::require_cpu("linear_forward", {&out, &in, &weight, &bias});
-  cpu::require_defined("linear_forward", "weight", weight);
-  TRIDENT_CHECK(weight.ndim() == 2, "ops::linear_forward: weight {} should be (OC, IC)", weight.str());
-  const int64_t oc = weight.dim(0), ic = weight.dim(1);
-  const int64_t n = cpu::rows_of("linear_forward", "in", in, ic);
-  TRIDENT_CHECK(cpu::rows_of("linear_forward", "out", out, oc) == n, "ops::linear_forward: out {} vs in {}",
-                out.str(), in.str());
+  const auto [n, oc, ic] = checks::linear_dims("linear_forward", "out", out, in, weight);
   if (bias.defined()) cpu::require_shape("linear_forward", "bias", bias, {oc});
   cpu::require_dtype("linear_forward", in.dtype(), {&out, &weight, &bias});
   dispatch_float("linear_forward", in.dtype(), [&](auto tag) {
@@ -104,14 +92,12 @@ void linear_forward(Tensor& out, const Tensor& in, const Tensor& weight, const T
 
 void linear_backward(Tensor& din, Tensor& dweight, Tensor& dbias, const Tensor& dout, const Tensor& in,
                      const Tensor& weight) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(din, dweight, dbias, dout, in, weight))
+      return cuda::linear_backward(din, dweight, dbias, dout, in, weight);
   if (cpu::ran_in_f32(linear_backward, din, dweight, dbias, dout, in, weight)) return;
   cpu::require_cpu("linear_backward", {&din, &dweight, &dbias, &dout, &in, &weight});
-  cpu::require_defined("linear_backward", "weight", weight);
-  TRIDENT_CHECK(weight.ndim() == 2, "ops::linear_backward: weight {} should be (OC, IC)", weight.str());
-  const int64_t oc = weight.dim(0), ic = weight.dim(1);
-  const int64_t n = cpu::rows_of("linear_backward", "in", in, ic);
-  TRIDENT_CHECK(cpu::rows_of("linear_backward", "dout", dout, oc) == n,
-                "ops::linear_backward: dout {} vs in {}", dout.str(), in.str());
+  const auto [n, oc, ic] = checks::linear_dims("linear_backward", "dout", dout, in, weight);
   if (din.defined()) cpu::require_numel("linear_backward", "din", din, n * ic);
   if (dweight.defined()) cpu::require_shape("linear_backward", "dweight", dweight, {oc, ic});
   if (dbias.defined()) cpu::require_shape("linear_backward", "dbias", dbias, {oc});

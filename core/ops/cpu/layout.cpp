@@ -1,6 +1,7 @@
 #include "core/ops/layout.h"
 
 #include <cstring>
+#include "core/ops/cuda/cuda_ops.h"
 
 namespace trident::ops {
 
@@ -47,12 +48,16 @@ Block block_of(const Tensor& t, const Tensor& fused) {
 }  // namespace
 
 void split_last_dim(const Tensor& in, const std::vector<Tensor*>& outs) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(in)) return cuda::split_last_dim(in, outs);
   std::vector<Block> blocks;
   for (Tensor* t : outs) blocks.push_back(block_of(*t, in));
   copy_blocks(in, blocks, true);
 }
 
 void concat_last_dim(Tensor& out, const std::vector<const Tensor*>& ins) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(out)) return cuda::concat_last_dim(out, ins);
   std::vector<Block> blocks;
   for (const Tensor* t : ins) blocks.push_back(block_of(*t, out));
   copy_blocks(out, blocks, false);

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/ops/cpu/cpu_common.h"
+#include "core/ops/cuda/cuda_ops.h"
 
 namespace trident::ops {
 namespace {
@@ -55,12 +56,16 @@ void rope(std::string_view op, Tensor& out, const Tensor& in, double theta, int6
 }  // namespace
 
 void rope_forward(Tensor& out, const Tensor& in, double theta, int64_t pos0) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(out, in)) return cuda::rope_forward(out, in, theta, pos0);
   if (cpu::ran_in_f32(rope_forward, out, in, theta, pos0)) return;
   rope("rope_forward", out, in, theta, pos0, 1.0);
 }
 
 // The rotation is orthogonal, so its transpose (backward) is the rotation by the opposite angle.
 void rope_backward(Tensor& din, const Tensor& dout, double theta, int64_t pos0) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(din, dout)) return cuda::rope_backward(din, dout, theta, pos0);
   if (cpu::ran_in_f32(rope_backward, din, dout, theta, pos0)) return;
   rope("rope_backward", din, dout, theta, pos0, -1.0);
 }

@@ -3,10 +3,13 @@
 #include <limits>
 
 #include "core/ops/cpu/cpu_common.h"
+#include "core/ops/cuda/cuda_ops.h"
 
 namespace trident::ops {
 
 void softmax_forward(Tensor& out, const Tensor& in) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(out, in)) return cuda::softmax_forward(out, in);
   if (cpu::ran_in_f32(softmax_forward, out, in)) return;
   constexpr std::string_view op = "softmax_forward";
   cpu::require_cpu(op, {&out, &in});
@@ -35,6 +38,8 @@ void softmax_forward(Tensor& out, const Tensor& in) {
 
 // din = out * (dout - sum(dout * out)).
 void softmax_backward(Tensor& din, const Tensor& dout, const Tensor& out) {
+  if constexpr (cuda::kBuilt)
+    if (cuda::on_gpu(din, dout, out)) return cuda::softmax_backward(din, dout, out);
   if (cpu::ran_in_f32(softmax_backward, din, dout, out)) return;
   constexpr std::string_view op = "softmax_backward";
   cpu::require_cpu(op, {&din, &dout, &out});

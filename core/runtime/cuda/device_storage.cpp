@@ -1,18 +1,19 @@
-// The CUDA build's device memory (see core/runtime/cuda_memory.h). Host API calls only, no kernels: compiled
-// as C++20 by the host compiler (CMakeLists.txt), since it includes the C++20 tensor headers.
+// The CUDA build's device memory (see core/runtime/cuda_memory.h): host API calls, and the conversion
+// kernel's launcher (core/runtime/cuda/convert.cu).
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "core/runtime/caching_allocator.h"
 
+#include "core/runtime/cuda/convert_launch.h"
 #include "core/runtime/cuda/cuda_check.h"
 #include "core/runtime/cuda/device_guard.h"
+#include "core/runtime/cuda/per_device.h"
+#include "core/runtime/cuda/stream.h"
 #include "core/runtime/cuda_memory.h"
 
 namespace trident {
@@ -43,29 +44,24 @@ void raw_free(void* p, int device) {
   TRIDENT_CUDA_CHECK(status);
 }
 
-constexpr int kMaxDevices = 16;
-
-// One caching allocator per device, created on first use. Storage allocates on the legacy default stream
-// (stream 0), which orders every kernel launched without an explicit stream.
+// One caching allocator per device. Blocks belong to the device's compute stream
+// (core/runtime/cuda/stream.h), which orders every op, memset and copy.
 CachingAllocator& allocator(int device) {
-  static std::array<std::unique_ptr<CachingAllocator>, kMaxDevices> allocators;
-  static std::mutex mu;
-  TRIDENT_CHECK(device >= 0 && device < kMaxDevices, "cuda:{}: at most {} devices", device, kMaxDevices);
-  std::lock_guard<std::mutex> lock(mu);
-  if (!allocators[device]) {
-    allocators[device] = std::make_unique<CachingAllocator>(
+  static PerDevice<CachingAllocator> allocators;
+  return allocators.get(device, [device] {
+    return std::make_unique<CachingAllocator>(
         CachingAllocator::Backend{[device](size_t bytes) { return raw_alloc(bytes, device); },
                                   [device](void* p) { raw_free(p, device); }},
         "cuda:" + std::to_string(device));
-  }
-  return *allocators[device];
+  });
 }
 
 }  // namespace
 
 void* cuda_alloc(size_t bytes, int device) {
   // An empty tensor still gets a distinct, valid pointer, as on the CPU (the smallest size class).
-  return allocator(device).allocate(bytes, /*stream=*/0);
+  return allocator(device).allocate(bytes,
+                                    reinterpret_cast<CachingAllocator::Stream>(compute_stream(device)));
 }
 
 void cuda_free(void* p, int device) {
@@ -84,7 +80,7 @@ CachingAllocator::Stats cuda_allocator_stats(int device) {
 void cuda_zero(void* p, int device, size_t bytes) {
   if (bytes == 0) return;
   DeviceGuard guard(device);
-  TRIDENT_CUDA_CHECK(cudaMemset(p, 0, bytes));
+  TRIDENT_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, compute_stream(device)));
 }
 
 void cuda_copy(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
@@ -93,9 +89,21 @@ void cuda_copy(void* dst, Device dst_device, const void* src, Device src_device,
     std::memmove(dst, src, bytes);
     return;
   }
-  // Unified addressing tells the runtime which side is which; the copy runs on the device side's stream.
-  DeviceGuard guard(src_device.is_cuda() ? src_device.index : dst_device.index);
-  TRIDENT_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
+  // Unified addressing tells the runtime which side is which. The copy is ordered on the compute stream of
+  // the device side; one that reads or writes host memory is waited for, since the host uses it next.
+  const int device = src_device.is_cuda() ? src_device.index : dst_device.index;
+  DeviceGuard guard(device);
+  const cudaStream_t stream = compute_stream(device);
+  if (src_device.is_cuda() && dst_device.is_cuda() && src_device.index != dst_device.index)
+    TRIDENT_CUDA_CHECK(cudaStreamSynchronize(compute_stream(dst_device.index)));  // dst's earlier readers
+  TRIDENT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream));
+  if (src_device.is_cpu() || dst_device.is_cpu() || src_device.index != dst_device.index)
+    TRIDENT_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+void cuda_convert(void* dst, DType dst_dtype, const void* src, DType src_dtype, int64_t n, int device) {
+  DeviceGuard guard(device);
+  TRIDENT_CUDA_CHECK(launch_convert(dst, dst_dtype, src, src_dtype, n, compute_stream(device)));
 }
 
 void* cuda_alloc_pinned(size_t bytes) {

@@ -1,6 +1,6 @@
 // The CUDA build's device query (see core/runtime/devices.h).
-#include "core/runtime/cuda/cuda_check.h"
 #include "core/runtime/devices.h"
+#include "core/runtime/cuda/cuda_check.h"
 
 namespace trident {
 
