@@ -527,7 +527,13 @@ cudaError_t launch_attention_backward(void* dq, void* dk, void* dv, const void* 
                                       float* delta, float* dq_accum, int64_t batch, int64_t seq,
                                       int64_t heads, int64_t kv_heads, int64_t head_dim, DType dtype,
                                       cudaStream_t stream) {
-  if (batch == 0 || seq == 0 || heads == 0) return cudaSuccess;
+  if (batch == 0 || seq == 0) return cudaSuccess;
+  if (heads == 0) {  // no query sees any key: dK and dV are zero (written, like the CPU op's)
+    const size_t kv_bytes = static_cast<size_t>(batch * seq * kv_heads * head_dim) * dtype_size(dtype);
+    cudaError_t err = cudaMemsetAsync(dk, 0, kv_bytes, stream);
+    if (err == cudaSuccess) err = cudaMemsetAsync(dv, 0, kv_bytes, stream);
+    return err;
+  }
   TRIDENT_KERNEL_DISPATCH(
       dtype, return backward_typed<T>(dq, dk, dv, dout, q, k, v, out, lse, delta, dq_accum, batch, seq, heads,
                                       kv_heads, head_dim, stream));

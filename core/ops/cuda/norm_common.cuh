@@ -8,9 +8,10 @@
 
 namespace trident::ops::cuda::norm {
 
-// Rows whose f32 copy fits the default 48 KiB of dynamic shared memory are kept there between the passes;
-// longer rows are re-read from global memory (L2 holds them).
-constexpr int64_t kMaxCachedRow = 48 * 1024 / sizeof(float);
+// Rows whose f32 copy fits the default 48 KiB of shared memory per block are kept there between the passes;
+// longer rows are re-read from global memory (L2 holds them). The 48 KiB limit counts the kernels' static
+// shared memory too (the block reduction's scratch), so 1 KiB is left for it: a launch over the limit fails.
+constexpr int64_t kMaxCachedRow = (48 * 1024 - 1024) / sizeof(float);
 
 // Column tile and row lanes of the parameter-gradient partial-sum kernel.
 constexpr int kTileCols = 32;
