@@ -1,6 +1,7 @@
-// Tensor entry points of the CUDA causal attention (kernels in attention.cu): the CPU op's checks, then one
-// launch on the device's compute stream. Backward's scratch (delta, and dQ's f32 accumulator for bf16/f16)
-// comes from the caching allocator and is released stream-ordered right after the launch.
+// Tensor entry points of the CUDA causal attention (kernels in attention_forward.cu and
+// attention_backward.cu): the CPU op's checks, then one launch on the device's compute stream. Backward's
+// scratch (delta, and dQ's f32 accumulator for bf16/f16) comes from the caching allocator and is released
+// stream-ordered right after the launch.
 #include <limits>
 #include <string_view>
 

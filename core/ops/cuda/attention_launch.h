@@ -1,6 +1,7 @@
 #pragma once
-// Launchers of the causal grouped-query attention kernels (core/ops/cuda/attention.cu). Raw pointers, dense
-// row-major: q/out/dout/dq (B, T, H, D), k/v/dk/dv (B, T, Hkv, D) of `dtype`; lse (B, H, T) f32.
+// Launchers of the causal grouped-query attention kernels (core/ops/cuda/attention_forward.cu and
+// attention_backward.cu). Raw pointers, dense row-major: q/out/dout/dq (B, T, H, D), k/v/dk/dv (B, T, Hkv, D)
+// of `dtype`; lse (B, H, T) f32.
 #include <cuda_runtime.h>
 
 #include <cstdint>
