@@ -8,18 +8,13 @@
 #include <vector>
 
 #include "core/config/config.h"
+#include "core/runtime/devices.h"
 #include "core/runtime/error.h"
 #include "pipeline/schedule.h"
 
 namespace trident {
 
 namespace {
-
-#ifdef TRIDENT_WITH_CUDA
-constexpr bool kBuiltWithCuda = true;
-#else
-constexpr bool kBuiltWithCuda = false;
-#endif
 
 class Problems {
  public:
@@ -261,7 +256,7 @@ void check_data(const config::Config& c, Problems& p) {
 void check_runtime(const config::Config& c, Problems& p) {
   const config::RuntimeConfig& r = c.runtime();
   p.one_of("runtime.device", r.device(), {"auto", "cpu", "cuda"});
-  if (r.device() == "cuda" && !kBuiltWithCuda)
+  if (r.device() == "cuda" && !built_with_cuda())
     p.add(
         "runtime.device 'cuda' needs the CUDA backend, which this build does not include (no nvcc was "
         "found); "

@@ -79,19 +79,6 @@ Tensor Tensor::flat(int64_t offset, const Shape& shape) const {
   return t;
 }
 
-namespace {
-
-// Device tensors are converted, filled and read on a host copy: cheap enough for tests and setup, never a
-// hot path (the CUDA ops work on device memory directly).
-Tensor on_host(const Tensor& t) {
-  if (t.device().is_cpu()) return t;
-  Tensor h = Tensor::empty(t.shape(), t.dtype());
-  cuda_copy(h.raw(), h.device(), t.raw(), t.device(), t.nbytes());
-  return h;
-}
-
-}  // namespace
-
 Tensor Tensor::clone() const {
   Tensor t = empty(shape_, dtype_, device());
   if (device().is_cpu()) {
@@ -213,7 +200,8 @@ void Tensor::zero() {
 
 double Tensor::item(int64_t i) const {
   TRIDENT_CHECK(0 <= i && i < numel(), "item {} of {}", i, shape_str(shape_));
-  if (!device().is_cpu()) return on_host(flat(i, {1})).item(0);
+  // Device tensors are read on a host copy: fine for tests and setup, never a hot path.
+  if (!device().is_cpu()) return flat(i, {1}).to(Device::cpu()).item(0);
   double out = 0;
   visit_dtype(dtype_, [&](auto tag) {
     using T = decltype(tag);
@@ -223,7 +211,7 @@ double Tensor::item(int64_t i) const {
 }
 
 std::vector<float> Tensor::to_vector() const {
-  if (!device().is_cpu()) return on_host(*this).to_vector();
+  if (!device().is_cpu()) return to(Device::cpu()).to_vector();
   std::vector<float> v(static_cast<size_t>(numel()));
   for (int64_t i = 0; i < numel(); ++i) v[i] = static_cast<float>(item(i));
   return v;
