@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/comm/comm_log.h"
+#include "core/io/param_io.h"
 #include "core/mesh/device_mesh.h"
 #include "pipeline/partition.h"
 
@@ -86,6 +87,13 @@ int64_t ParallelModel::local_numel() const {
   int64_t n = 0;
   for (const auto& c : chunks_) n += c->params().numel();
   return n;
+}
+
+void ParallelModel::load_global(const std::map<std::string, Tensor>& tensors, const std::string& prefix) {
+  for (size_t c = 0; c < chunks_.size(); ++c) {
+    io::load_shards(optimized(c), tensors, prefix);
+    if (!masters_.empty()) masters_[c]->copy_to_model();
+  }
 }
 
 void ParallelModel::sync_tied_embedding() {

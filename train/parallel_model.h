@@ -46,6 +46,10 @@ class ParallelModel {
   StepResult train_step(double lr, const BatchFn& batch);
   // Mean loss of one micro-batch without backward (every rank of the replica calls it; all get the loss).
   double eval_loss(const Tensor& tokens, const Tensor& targets);
+  // Sets every parameter from global tensors (name -> tensor at its global shape, under `prefix`): each rank
+  // takes its tensor-parallel shard of its own stages' parameters, and the fp32 masters take the values
+  // unrounded in mixed precision. Tensors of other stages are ignored.
+  void load_global(const std::map<std::string, Tensor>& tensors, const std::string& prefix = "");
   // Every parameter at its global shape on world rank 0 (empty elsewhere); every rank calls it.
   std::map<std::string, Tensor> gather_to_main();
   // With tp = pp = 1: the model itself (for sampling); else null.

@@ -12,6 +12,7 @@
 #include "core/io/safetensors.h"
 #include "core/runtime/logging.h"
 #include "core/runtime/threads.h"
+#include "train/comm_summary.h"
 #include "train/generate.h"
 
 namespace trident {
@@ -207,14 +208,13 @@ TrainResult Trainer::run() {
   spdlog::info("model: {} | {} layers, d_model {}, {} heads ({} kv), {:.2f}M parameters", cfg_.model().arch(),
                spec.n_layer, spec.d_model, spec.n_head, spec.n_kv_head,
                static_cast<double>(spec.num_params()) / 1e6);
-  if (pm.tp().size() * pm.pp().size() > 1) {
-    spdlog::info(
-        "layout: tensor-parallel {}{} x pipeline {} ({} schedule, {} chunk{} per rank) x data-parallel {} | "
-        "{:.2f}M parameters on rank 0",
-        pm.tp().size(), spec.sequence_parallel ? " (sequence parallel)" : "", pm.pp().size(), t.schedule(),
-        cfg_.parallel().virtual_stages(), cfg_.parallel().virtual_stages() == 1 ? "" : "s", pm.dp().size(),
-        static_cast<double>(pm.local_numel()) / 1e6);
-  }
+  // Always printed, one rank or many: the equivalence tests check it against the layout they launched.
+  spdlog::info(
+      "layout: tensor-parallel {}{} x pipeline {} ({} schedule, {} chunk{} per rank) x data-parallel {} | "
+      "{:.2f}M parameters on rank 0",
+      pm.tp().size(), spec.sequence_parallel ? " (sequence parallel)" : "", pm.pp().size(), t.schedule(),
+      cfg_.parallel().virtual_stages(), cfg_.parallel().virtual_stages() == 1 ? "" : "s", pm.dp().size(),
+      static_cast<double>(pm.local_numel()) / 1e6);
   const int m = pm.microbatches();
   spdlog::info(
       "data: {} train tokens{} | batch {} x {} tokens = {} data-parallel rank{} x {} micro-batch{} of {}",
@@ -251,6 +251,9 @@ TrainResult Trainer::run() {
     }
   }
   spdlog::info("trained {} steps in {}", t.steps(), format_duration(elapsed_s_));
+  const CommSummary comm = comm_summary(pm, world_);
+  spdlog::info("{}", comm.line);
+  metrics_.write(comm.record);
 
   // Global tensors on rank 0: tp shards gathered, pipeline stages sent to it.
   const bool need = !out_dir_.empty() || t.sample_tokens() > 0;

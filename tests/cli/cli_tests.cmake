@@ -14,8 +14,14 @@ add_test(NAME cli.make_bad_files COMMAND bash ${CLI_DIR}/make_bad_files.sh ${TES
 set_tests_properties(cli.make_bad_files PROPERTIES FIXTURES_SETUP bad_files FIXTURES_REQUIRED fortunes_data
                      LABELS unit)
 
+# trident_expect_output(NAME REGEX ARGS...): `trident ARGS` must exit 0 with output matching REGEX.
+function(trident_expect_output name regex)
+  add_test(NAME cli.${name} COMMAND bash ${CLI_DIR}/expect.sh ok "${regex}" ${TRIDENT_BIN} ${ARGN})
+  set_tests_properties(cli.${name} PROPERTIES LABELS unit TIMEOUT 120)
+endfunction()
+
 function(trident_expect_error name regex)
-  add_test(NAME cli.${name} COMMAND bash ${CLI_DIR}/expect_error.sh "${regex}" ${TRIDENT_BIN} ${ARGN})
+  add_test(NAME cli.${name} COMMAND bash ${CLI_DIR}/expect.sh error "${regex}" ${TRIDENT_BIN} ${ARGN})
   set_tests_properties(cli.${name} PROPERTIES LABELS unit TIMEOUT 60 FIXTURES_REQUIRED "fortunes_data;bad_files")
 endfunction()
 
@@ -52,27 +58,22 @@ trident_expect_error(prepare_missing_input "does not exist|not found|no such" da
 foreach(cmd "" train "data prepare" generate "bench train" pp-sim topo)
   string(REPLACE " " ";" args "${cmd}")
   string(REPLACE " " "_" name "help_${cmd}")
-  add_test(NAME cli.${name} COMMAND ${TRIDENT_BIN} ${args} --help)
-  set_tests_properties(cli.${name} PROPERTIES LABELS unit PASS_REGULAR_EXPRESSION "Usage:.*")
+  trident_expect_output(${name} "Usage:" ${args} --help)
 endforeach()
 
 # The main path end to end in a few seconds: train 20 steps into a run directory, then sample from it.
-add_test(NAME cli.train_short
-         COMMAND ${TRIDENT_BIN} train ${TINY} ${DATA_SETS} --set train.steps=20 --set optim.warmup_steps=5
-                 --set train.eval_interval=10 --set train.sample_tokens=20 --out ${TEST_DATA}/short_run)
-set_tests_properties(cli.train_short PROPERTIES LABELS unit TIMEOUT 120 FIXTURES_REQUIRED fortunes_data
-                     FIXTURES_SETUP short_run
-                     PASS_REGULAR_EXPRESSION "step +20/20 \\| val loss [0-9.]+.*sample \\(temperature")
-add_test(NAME cli.generate COMMAND ${TRIDENT_BIN} generate ${TEST_DATA}/short_run --prompt "The " --tokens 30)
-set_tests_properties(cli.generate PROPERTIES LABELS unit FIXTURES_REQUIRED short_run
-                     PASS_REGULAR_EXPRESSION "^The ")
+trident_expect_output(train_short "step +20/20 \\| val loss [0-9.]+.*sample \\(temperature" train ${TINY}
+                      ${DATA_SETS} --set train.steps=20 --set optim.warmup_steps=5 --set train.eval_interval=10
+                      --set train.sample_tokens=20 --out ${TEST_DATA}/short_run)
+set_tests_properties(cli.train_short PROPERTIES FIXTURES_REQUIRED fortunes_data FIXTURES_SETUP short_run)
+trident_expect_output(generate "^The " generate ${TEST_DATA}/short_run --prompt "The " --tokens 30)
+set_tests_properties(cli.generate PROPERTIES FIXTURES_REQUIRED short_run)
 
 # pp-sim: the pp = 4, m = 8 1F1B timeline with its bubble next to the formula, and a chrome trace file; an
 # impossible schedule is refused with the reason.
-add_test(NAME cli.pp_sim
-         COMMAND ${TRIDENT_BIN} pp-sim --pp 4 --microbatches 8 --schedule 1f1b --trace ${TEST_DATA}/pp_sim.json)
-set_tests_properties(cli.pp_sim PROPERTIES LABELS unit
-                     PASS_REGULAR_EXPRESSION "rank 3 \\|.*bubble +0.272727 simulated, 0.272727 analytic.*deadlock-free +yes.*pp_sim.json")
+trident_expect_output(pp_sim
+                      "rank 3 \\|.*bubble +0.272727 simulated, 0.272727 analytic.*deadlock-free +yes.*pp_sim.json"
+                      pp-sim --pp 4 --microbatches 8 --schedule 1f1b --trace ${TEST_DATA}/pp_sim.json)
 trident_expect_error(pp_sim_invalid "micro" pp-sim --pp 2 --microbatches 3 --schedule interleaved_1f1b --virtual 2)
 # runtime.device cuda on a machine without a GPU (CI): a CPU-only build refuses it in validation, a CUDA build
 # when it looks for the GPU; either way one message naming runtime.device.

@@ -1,6 +1,11 @@
 # Layout equivalence: data-, tensor- and pipeline-parallel runs of the tiny GPT-2 and LLaMA reproduce the
-# single-rank run of the same config: per-step losses and final (gathered) weights within 1e-5 relative over 20
-# steps (fp32, CPU).
+# single-rank run of the same config over 20 steps (fp32, CPU): per-step losses, val losses and final
+# (gathered) weights within 1e-5 relative, and per-step gradient norms within 1e-6 at the first step and 1e-3
+# at every step (tests/equivalence/compare_runs.cpp). Clipping is off (optim.grad_clip 0), so a gradient off by
+# a uniform factor cannot be cancelled by clipping followed by AdamW: it shows in the grad norm at every step.
+# One dp and one pp layout run with clipping on, against a clipped single-rank run. Every parallel run must
+# also prove its layout: one "layout:" line with the launched sizes, and traffic from every rank on every
+# group of size > 1. Every single-rank reference must learn (its loss falls).
 #   dp:  dp = 2, 4, and 2 with gradient accumulation 2.
 #   tp:  tp = 2, 4, tp 2 x dp 2, each with and without sequence parallelism. The vocabulary (257) divides by no
 #        tp: it is padded to 320, and the last rank's columns hold the padding. LLaMA tiny has 2 key/value
@@ -10,7 +15,7 @@
 #        the first and the last stage. Interleaving pp = 4 needs 8 stages: it runs an 8-layer model against
 #        its own single-rank run.
 add_executable(compare_runs ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/compare_runs.cpp)
-target_link_libraries(compare_runs PRIVATE trident_core)
+target_link_libraries(compare_runs PRIVATE trident_core CLI11::CLI11)
 
 set(EQ_ENV "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMP_NUM_THREADS=1;OPENBLAS_NUM_THREADS=1;OMP_WAIT_POLICY=PASSIVE")
 set(EQ_OUT ${CMAKE_BINARY_DIR}/testdata/equivalence)
@@ -38,6 +43,10 @@ set(pp2_tp2_dp2 8 2 --set parallel.pipeline=2 --set parallel.tensor=2 --set para
 # The 8-layer model: interleaved pp = 4 with 2 virtual stages (8 stages of one layer).
 set(EQ_DEEP_LAYOUTS pp4_v2)
 set(pp4_v2 4 4 --set parallel.pipeline=4 --set train.schedule=interleaved_1f1b --set parallel.virtual_stages=2)
+# With clipping on (grad_clip 1.0, active at every step here), against the clipped single-rank run.
+set(EQ_CLIP_LAYOUTS dp2_clip pp2_clip)
+set(dp2_clip ${dp2})
+set(pp2_clip ${pp2_1f1b})
 
 # add_equivalence(MODEL REF NAME NP MICRO [--set ...]), with ${common} from the caller: the layout's run compared with the single-rank run REF.
 function(add_equivalence model ref name)
@@ -58,19 +67,24 @@ foreach(model gpt2 llama)
       --set data.val_path=${CMAKE_BINARY_DIR}/testdata/fortunes/val.bin
       --set train.steps=20 --set train.seq_len=64 --set train.global_batch_size=16 --set train.log_interval=1
       --set train.eval_interval=10 --set train.eval_steps=4 --set train.sample_tokens=0 --set optim.warmup_steps=5
-      --set runtime.threads=1 --set optim.lr=5e-4)
+      --set runtime.threads=1 --set optim.lr=5e-4 --set optim.grad_clip=0)
   # lr 5e-4: at higher rates the first 20 steps amplify fp32 rounding faster than any layout can match it. Two
   # single-rank LLaMA runs that differ only in micro-batch size (summation order) end 9e-6 apart in
   # blocks.0.attn.proj.weight at lr 1e-3, and 9e-7 apart at 5e-4; at the tiny configs' 3e-3 their gradient
   # norms part by 50% within 14 steps.
-  foreach(ref ${model}_single ${model}_single8)
+  set(base_clip ${base} --set optim.grad_clip=1.0)
+  set(base_deep ${base} --set model.n_layer=8)
+  foreach(ref ${model}_single ${model}_single8 ${model}_single_clip)
     set(common ${base})
     if(ref STREQUAL ${model}_single8)
-      list(APPEND common --set model.n_layer=8)
+      set(common ${base_deep})
+    elseif(ref STREQUAL ${model}_single_clip)
+      set(common ${base_clip})
     endif()
     add_test(NAME equivalence.${ref}
-             COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} $<TARGET_FILE:trident> train ${common}
-                     --set train.micro_batch_size=4 --out ${EQ_OUT}/${ref})
+             COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} bash ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/run_reference.sh
+                     $<TARGET_FILE:trident> $<TARGET_FILE:compare_runs> ${EQ_OUT}/${ref} ${common}
+                     --set train.micro_batch_size=4)
     set_tests_properties(equivalence.${ref} PROPERTIES FIXTURES_SETUP ${ref} FIXTURES_REQUIRED fortunes_data
                          LABELS multirank TIMEOUT 120)
   endforeach()
@@ -78,11 +92,27 @@ foreach(model gpt2 llama)
   foreach(name ${EQ_LAYOUTS})
     add_equivalence(${model} ${model}_single ${name} ${${name}})
   endforeach()
-  set(common ${base} --set model.n_layer=8)
+  set(common ${base_deep})
   foreach(name ${EQ_DEEP_LAYOUTS})
     add_equivalence(${model} ${model}_single8 ${name} ${${name}})
   endforeach()
+  set(common ${base_clip})
+  foreach(name ${EQ_CLIP_LAYOUTS})
+    add_equivalence(${model} ${model}_single_clip ${name} ${${name}})
+  endforeach()
 endforeach()
+
+# The layout proof itself: dp 2 launched by mpirun with its environment removed, so each rank trains alone as a
+# single rank (the same losses, a silent waste of a launch). compare_runs must refuse it for its layout.
+set(common ${base})
+add_test(NAME equivalence.independent_ranks_rejected
+         COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} EQ_INDEPENDENT_RANKS=1 bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.sh error
+                 "2 'layout:' lines, expected exactly one"
+                 bash ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/run_layout.sh $<TARGET_FILE:trident>
+                 $<TARGET_FILE:compare_runs> ${EQ_OUT}/llama_single ${EQ_OUT}/independent_ranks 2 ${common}
+                 --set train.micro_batch_size=8)
+set_tests_properties(equivalence.independent_ranks_rejected PROPERTIES FIXTURES_REQUIRED "llama_single;fortunes_data"
+                     LABELS multirank TIMEOUT 180 RUN_SERIAL TRUE)
 
 # A pipeline whose stages were launched with different schedules stops at start, naming the differing rank,
 # instead of exchanging mismatched activations.
@@ -113,5 +143,5 @@ set_tests_properties(multirank.config_mismatch PROPERTIES LABELS multirank TIMEO
 
 # trident bench comm runs under mpirun and prints the nccl-tests columns.
 trident_mpi_test(NAME multirank.bench_comm NP 2 LABELS multirank TIMEOUT 60
+                 LAUNCHER bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.sh ok "busbw.*sendrecv.*4096"
                  COMMAND $<TARGET_FILE:trident> bench comm --max-bytes 4K --factor 8 --iters 2 --warmup 1)
-set_tests_properties(multirank.bench_comm PROPERTIES PASS_REGULAR_EXPRESSION "busbw.*sendrecv.*4096")

@@ -16,8 +16,10 @@ TEST_P(GoldenTest, ForwardLogitsLossAndEveryGradient) {
 }
 
 // bf16 storage (8 significant bits, relative rounding 2^-9) on the float64 fixtures: weights, activations and
-// gradients are rounded, the arithmetic is fp32. Bar: the bf16 bar of 1e-2 on the loss, the logits and every
-// gradient (measured worst gradient: 8.7e-3 for LLaMA, 8.3e-3 for GPT-2).
+// gradients are rounded, the arithmetic is fp32. Bar: 1e-2 on the loss; on the logits and every gradient 1e-2
+// or twice the distance PyTorch's own bf16 run lands from the float64 truth, whichever is larger (golden.h).
+// The fixtures' init scale of 0.2 makes the model sensitive: PyTorch's bf16 run lands 1.4e-2 from the logits
+// of both and up to 2.7e-2 (GPT-2) and 3.1e-2 (LLaMA) from a gradient.
 TEST_P(GoldenTest, Bf16StorageWithinBf16Tolerance) {
   check_forward_backward(GetParam(), DType::bf16, Device::cpu(), 1e-2, 1e-2);
 }

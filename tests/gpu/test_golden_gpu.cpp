@@ -1,7 +1,7 @@
 // The golden fixtures (tests/golden/) on the GPU: the model's parameters and activations on cuda:0
 // (spec.device), against the PyTorch twin's float64 fixtures with the CPU test's bars: fp32 forward/backward
-// (1e-5 on loss and logits, 1e-4 on every gradient) and ten AdamW steps, bf16 within the bf16 bar of 1e-2.
-// Every test skips, with the reason, when there is no GPU.
+// (1e-5 on loss and logits, 1e-4 on every gradient) and ten AdamW steps, bf16 within the CPU bf16 test's
+// bars. Every test skips, with the reason, when there is no GPU.
 #include <string>
 
 #include "core/runtime/devices.h"

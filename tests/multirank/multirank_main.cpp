@@ -1,6 +1,7 @@
 // The multi-rank GoogleTest binary: ctest runs it under `mpirun -np N`. Every rank runs every test; rank 0
 // prints the usual report, other ranks print only their failures, and the exit code is non-zero when any rank
-// failed. A test that desynchronises the ranks ends through the watchdog (60 s) with the collective named.
+// failed (77 when every test skipped everywhere). A test that desynchronises the ranks ends through the
+// watchdog (60 s) with the collective named.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -49,9 +50,12 @@ int main(int argc, char** argv) {
     delete listeners.Release(listeners.default_result_printer());
     listeners.Append(new trident::test::FailurePrinter(rank));
   }
-  int rc = RUN_ALL_TESTS();
-  int any = rc;
-  if (runtime.mpi()) TRIDENT_MPI_CHECK(MPI_Allreduce(&rc, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+  // Failed on any rank: 1. Every test skipped on every rank (e.g. no GPU): kSkipped, which ctest reports as
+  // skipped (SKIP_RETURN_CODE), not passed. Otherwise 0.
+  int status[2] = {RUN_ALL_TESTS() != 0, ::testing::UnitTest::GetInstance()->successful_test_count() > 0};
+  int any[2] = {status[0], status[1]};
+  if (runtime.mpi()) TRIDENT_MPI_CHECK(MPI_Allreduce(status, any, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
   trident::test::g_world.reset();
-  return any;
+  constexpr int kSkipped = 77;
+  return any[0] ? 1 : any[1] ? 0 : kSkipped;
 }

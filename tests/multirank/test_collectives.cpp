@@ -300,12 +300,21 @@ TEST(Multirank, AsyncOverlapWaitInReverseOrder) {
 TEST(Multirank, WorkOutlivesTheCallersTensor) {
   auto& w = world();
   comm::WorkPtr work;
+  std::weak_ptr<Storage> storage;
   {
     Tensor t = Tensor::full({64}, 1.0);
+    storage = t.storage();
     work = w.all_reduce_async(t, ReduceOp::sum);
-  }  // the Work keeps the storage alive until MPI is done with it
+  }  // the caller's tensor is gone; the Work keeps its storage alive until MPI is done with it
+  ASSERT_FALSE(storage.expired()) << "the pending all_reduce does not hold its buffer";
   work->wait();
-  SUCCEED();
+  // The reduction landed in that storage, and the storage is freed with the Work (no leak).
+  {
+    const Tensor result = Tensor::view_of(storage.lock(), 0, {64}, DType::f32);
+    for (int64_t i = 0; i < 64; ++i) ASSERT_EQ(result.item(i), w.size()) << "element " << i;
+  }
+  work.reset();
+  EXPECT_TRUE(storage.expired()) << "the finished Work still holds its buffer";
 }
 
 TEST(Multirank, LogCountsCollectivesPerCommunicator) {

@@ -39,15 +39,24 @@ TEST(TrainTiny, ValidationLossFallsWellBelowInitial) {
   EXPECT_GT(r.final_val_loss, 0.5);
   EXPECT_FALSE(r.sample.empty());
 
-  // metrics.jsonl: a record per logged step with the documented keys, and one per evaluation.
+  // metrics.jsonl: a record per logged step with the documented keys, one per evaluation, and one "comm"
+  // record at the end (one rank: every group of size 1, nothing moved).
   std::ifstream in(out + "/metrics.jsonl");
   std::string line;
-  int steps = 0, evals = 0;
+  int steps = 0, evals = 0, comms = 0;
   double first_loss = 0;
   while (std::getline(in, line)) {
     const auto j = nlohmann::json::parse(line);
     if (j.contains("val_loss")) {
       ++evals;
+      continue;
+    }
+    if (j.contains("comm")) {
+      ++comms;
+      for (const char* group : {"tp", "pp", "dp"}) {
+        EXPECT_EQ(j["comm"][group]["size"], 1) << line;
+        EXPECT_EQ(j["comm"][group]["bytes"], nlohmann::json::array({0.0})) << line;
+      }
       continue;
     }
     for (const char* key : {"step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s"}) {
@@ -58,6 +67,7 @@ TEST(TrainTiny, ValidationLossFallsWellBelowInitial) {
   EXPECT_NEAR(first_loss, std::log(257.0), 0.1);
   EXPECT_EQ(steps, 1 + cfg.train().steps() / cfg.train().log_interval());
   EXPECT_EQ(evals, cfg.train().steps() / cfg.train().eval_interval());
+  EXPECT_EQ(comms, 1);
 
   // The resolved config reloads to the same config.
   EXPECT_EQ(config_hash(load_config(out + "/config.pbtxt")), config_hash(cfg));

@@ -8,6 +8,7 @@ float32 run. Usage: python3 tools/reference/make_golden.py [--out DIR] [--skip-c
 
 import argparse
 import copy
+import dataclasses
 import json
 import os
 import sys
@@ -26,20 +27,27 @@ TRAIN = {"micro_batch_size": 2, "global_batch_size": 2, "seq_len": 16, "steps": 
 OPTIM = {"lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 3, "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.95,
          "eps": 1e-8}
 
+# init_std 0.2 puts GPT-2's GELU inputs at an RMS of about 1 (at 0.02 they sit near 0.1, where tanh-GELU and
+# erf-GELU agree to 1e-7), and makes attention scores large enough that RoPE's angles matter; norm_eps and
+# rope_theta are not Trident's defaults, so a model that ignored them would fail. The sensitivity self-check
+# proves each of these moves the logits well past the tests' 1e-5 bar.
+GPT2 = {"arch": "gpt2", "n_layer": 2, "d_model": 32, "n_head": 4, "n_kv_head": 4, "d_ff": 0, "vocab_size": 67,
+        "vocab_pad_multiple": 8, "max_seq_len": 32, "norm_eps": 1e-3, "tie_embeddings": True, "init_std": 0.2}
+LLAMA = {"arch": "llama", "n_layer": 2, "d_model": 32, "n_head": 4, "n_kv_head": 2, "d_ff": 64,
+         "vocab_size": 67, "vocab_pad_multiple": 1, "max_seq_len": 32, "norm_eps": 1e-3, "rope_theta": 500.0,
+         "tie_embeddings": False, "init_std": 0.2}
+
 CONFIGS = {
+    # One batch, 10 AdamW steps on it, clipping active at every step.
     "gpt2_golden": {
-        "model": {"arch": "gpt2", "n_layer": 2, "d_model": 32, "n_head": 4, "n_kv_head": 4, "d_ff": 0,
-                  "vocab_size": 67, "vocab_pad_multiple": 8, "max_seq_len": 32, "norm_eps": 1e-5,
-                  "tie_embeddings": True, "init_std": 0.02},
+        "model": GPT2,
         "train": dict(TRAIN, seed=1234),
         "optim": dict(OPTIM, grad_clip=1.0),
         "data": {"train_path": "unused"},
         "runtime": {"device": "cpu"},
     },
     "llama_golden": {
-        "model": {"arch": "llama", "n_layer": 2, "d_model": 32, "n_head": 4, "n_kv_head": 2, "d_ff": 64,
-                  "vocab_size": 67, "vocab_pad_multiple": 1, "max_seq_len": 32, "norm_eps": 1e-5,
-                  "rope_theta": 10000.0, "tie_embeddings": False, "init_std": 0.02},
+        "model": LLAMA,
         "train": dict(TRAIN, seed=4321),
         "optim": dict(OPTIM, grad_clip=0.5),
         "data": {"train_path": "unused"},
@@ -47,6 +55,17 @@ CONFIGS = {
     },
 }
 
+# The real training step (tests/golden/test_golden_step.cpp runs these through ParallelModel and the pipeline
+# executor): 10 steps, each a fresh global batch of 8 sequences taken as 4 micro-batches of 2, gradient
+# accumulation, clipping off, so every gradient's scale reaches the weights. lr 3e-3: unclipped at 1e-2, fp32
+# rounding is amplified chaotically (a half-ulp nudge of the initial weights moves PyTorch's own fp32 final
+# weights by anything from 7e-7 to 3e-4 relative); at 3e-3 by at most 4e-5, under the 1e-4 weight bar.
+STEP_MICRO = 4
+STEP_CONFIGS = {
+    name.replace("_golden", "_step"): dict(cfg, train=dict(cfg["train"], global_batch_size=2 * STEP_MICRO),
+                                           optim=dict(cfg["optim"], grad_clip=0.0, lr=3e-3, min_lr=3e-4))
+    for name, cfg in CONFIGS.items()
+}
 
 def as_f64(params, requires_grad=True):
     return {k: v.detach().to(torch.float64).clone().requires_grad_(requires_grad) for k, v in params.items()}
@@ -125,6 +144,32 @@ def self_check(name, m, t, p32, tokens, targets, logits64, loss64, grads):
     return report, losses32
 
 
+def sensitivity(name, m, p32, tokens):
+    """How far the float64 logits move when the model gets one detail wrong that a test must catch: each must
+    move them past 5x the tests' 1e-5 bar (relative L2), or the fixture is too gentle to tell."""
+    base = as_f64(p32, requires_grad=False)
+    with torch.no_grad():
+        ref = twin.forward(base, m, tokens)
+        mutants = {"norm_eps at its default 1e-5": dataclasses.replace(m, norm_eps=1e-5)}
+        if m.arch == "gpt2":
+            mutants["erf GELU instead of tanh"] = dataclasses.replace(m, gelu_approximate="none")
+        else:
+            mutants["rope_theta 1% high"] = dataclasses.replace(m, rope_theta=m.rope_theta * 1.01)
+            mutants["rope_theta at its default 10000"] = dataclasses.replace(m, rope_theta=10000.0)
+        report = {}
+        for what, mutant in mutants.items():
+            rel = ((twin.forward(base, mutant, tokens) - ref).norm() / ref.norm()).item()
+            assert rel > 5e-5, f"{name}: {what} moves the logits by only {rel:.2e}"
+            report[f"logits_rel_change[{what}]"] = f"{rel:.2e}"
+        if m.arch == "gpt2":
+            # RMS of the first block's GELU input: ~1 puts it where tanh and erf GELU differ.
+            x = base["embed.wte"][tokens] + base["embed.wpe"][: tokens.shape[1]][None]
+            h = twin.linear(twin.norm(x, base, "blocks.0.mlp_norm", m), base["blocks.0.mlp.fc.weight"],
+                            base["blocks.0.mlp.fc.bias"])
+            report["gelu_input_rms_block0"] = f"{h.pow(2).mean().sqrt().item():.3f}"
+    return report
+
+
 def build(name, cfg, out_dir, checks):
     m, t = twin.model_cfg(cfg["model"]), twin.train_cfg(cfg)
     p32 = twin.init_params(m, t.seed)
@@ -137,6 +182,15 @@ def build(name, cfg, out_dir, checks):
     loss.backward()
     grads = {k: v.grad.detach().clone() for k, v in p64.items()}
     logits, loss = logits.detach(), loss.item()
+
+    # PyTorch's own bf16 run of the same forward/backward (bf16 weights, activations and gradients, as
+    # Trident's bf16 storage): how far bf16 rounding carries this fixture's outputs from the float64 truth,
+    # the bar Trident's bf16 logits and gradients are held to.
+    pb = {k: v.detach().to(torch.bfloat16).requires_grad_(True) for k, v in p32.items()}
+    logits_bf16 = twin.forward(pb, m, tokens)
+    twin.loss_fn(logits_bf16, targets, m).backward()
+    logits_bf16 = logits_bf16.detach().to(torch.float64)
+    grads_bf16 = {k: v.grad.detach().to(torch.float64) for k, v in pb.items()}
 
     # 10 AdamW steps on the same batch, in float64.
     train_p = as_f64(p32)
@@ -151,6 +205,7 @@ def build(name, cfg, out_dir, checks):
     if checks:
         report, losses32 = self_check(name, m, t, p32, tokens, targets, logits, loss, grads)
         report["train_losses_f32_max_rel_diff"] = max(abs(a - b) / abs(b) for a, b in zip(losses32, losses))
+        report.update(sensitivity(name, m, p32, tokens))
 
     text = json.dumps(cfg, indent=2) + "\n"
     with open(os.path.join(out_dir, name + ".json"), "w") as f:
@@ -164,23 +219,74 @@ def build(name, cfg, out_dir, checks):
     tensors["out.loss"] = np.array([loss], dtype=np.float64)
     for k, g in grads.items():
         tensors["grad." + k] = g.numpy()
+    tensors["bf16.logits"] = logits_bf16.numpy()
+    for k, g in grads_bf16.items():
+        tensors["bf16.grad." + k] = g.numpy()
     tensors["train.losses"] = np.array(losses, dtype=np.float64)
     tensors["train.lrs"] = np.array([twin.lr_at(s, t) for s in range(t.steps)], dtype=np.float64)
-    if norms:
-        tensors["train.grad_norms"] = np.array(norms, dtype=np.float64)
+    tensors["train.grad_norms"] = np.array(norms, dtype=np.float64)
     for k, v in train_p.items():
         tensors["train.final." + k] = v.detach().to(torch.float32).numpy()
         tensors["train.final_f32." + k] = train_p32[k].detach().numpy()
+    return write(name, text, tensors, out_dir), losses, report
+
+
+def build_step(name, cfg, out_dir, checks):
+    """The real-step fixture: initial weights, 10 global batches of STEP_MICRO micro-batches, and what 10
+    accumulated AdamW steps give in float64 (losses, pre-clip grad norms, final weights) and in float32."""
+    m, t = twin.model_cfg(cfg["model"]), twin.train_cfg(cfg)
+    G, B = cfg["train"]["global_batch_size"], t.micro_batch_size
+    p32 = twin.init_params(m, t.seed)
+    g = torch.Generator().manual_seed(t.seed + 2)
+    tokens = torch.randint(0, m.vocab_size, (t.steps, G, t.seq_len), generator=g)
+    targets = torch.randint(0, m.vocab_size, (t.steps, G, t.seq_len), generator=g)
+    batches = [[(tokens[s, j * B:(j + 1) * B], targets[s, j * B:(j + 1) * B]) for j in range(G // B)]
+               for s in range(t.steps)]
+
+    report = {}
+    if checks:
+        # Accumulating loss / m over equal micro-batches is the gradient of the whole batch's mean loss.
+        p = as_f64(p32)
+        twin.loss_fn(twin.forward(p, m, tokens[0]), targets[0], m).backward()
+        whole = {k: v.grad.clone() for k, v in p.items()}
+        p = as_f64(p32)
+        for tok, tgt in batches[0]:
+            (twin.loss_fn(twin.forward(p, m, tok), tgt, m) / len(batches[0])).backward()
+        worst = max((p[k].grad - whole[k]).norm().item() / max(whole[k].norm().item(), 1e-300) for k in whole)
+        assert worst < 1e-12, f"{name}: accumulated gradient differs from the whole batch's by {worst}"
+        report["accumulated_vs_whole_batch_grad_rel"] = worst
+
+    train_p = as_f64(p32)
+    losses, norms = twin.train_accumulated(train_p, m, t, batches)
+    train_p32 = {k: v.detach().clone().requires_grad_(True) for k, v in p32.items()}
+    losses32, _ = twin.train_accumulated(train_p32, m, t, batches)
+    report["train_losses_f32_max_rel_diff"] = max(abs(a - b) / abs(b) for a, b in zip(losses32, losses))
+
+    text = json.dumps(cfg, indent=2) + "\n"
+    with open(os.path.join(out_dir, name + ".json"), "w") as f:
+        f.write(text)
+    tensors = {"param." + k: v.numpy() for k, v in p32.items()}
+    tensors["input.tokens"] = tokens.to(torch.int32).numpy()
+    tensors["input.targets"] = targets.to(torch.int32).numpy()
+    tensors["train.losses"] = np.array(losses, dtype=np.float64)
+    tensors["train.grad_norms"] = np.array(norms, dtype=np.float64)
+    tensors["train.lrs"] = np.array([twin.lr_at(s, t) for s in range(t.steps)], dtype=np.float64)
+    for k, v in train_p.items():
+        tensors["train.final." + k] = v.detach().to(torch.float32).numpy()
+        tensors["train.final_f32." + k] = train_p32[k].detach().numpy()
+    return write(name, text, tensors, out_dir), losses, norms, report
+
+
+def write(name, text, tensors, out_dir):
+    """Writes the fixture's tensors with its metadata, then reads the file back: it is what the tests see."""
     metadata = {"generator": "tools/reference/make_golden.py", "torch": torch.__version__, "config": text}
     path = os.path.join(out_dir, name + ".safetensors")
     st.save(path, tensors, metadata)
-
-    # Read it back: the file is what the tests will see.
     back, meta = st.load(path)
     assert meta == metadata and set(back) == set(tensors)
     for k, v in tensors.items():
         assert back[k].dtype == v.dtype and np.array_equal(back[k], v), k
-    return path, losses, report
+    return path
 
 
 def main():
@@ -196,7 +302,13 @@ def main():
         print("  losses: " + " ".join(f"{x:.6f}" for x in losses))
         for k, v in report.items():
             print(f"  {k}: {v}")
-
+    for name, cfg in STEP_CONFIGS.items():
+        path, losses, norms, report = build_step(name, copy.deepcopy(cfg), args.out, not args.skip_checks)
+        print(f"{path}: {os.path.getsize(path)} bytes")
+        print("  losses: " + " ".join(f"{x:.6f}" for x in losses))
+        print("  grad norms: " + " ".join(f"{x:.4f}" for x in norms))
+        for k, v in report.items():
+            print(f"  {k}: {v}")
 
 if __name__ == "__main__":
     main()

@@ -39,6 +39,7 @@ class ModelCfg:
     rope_theta: float
     tie_embeddings: bool
     init_std: float
+    gelu_approximate: str = "tanh"  # Trident's GPT-2 GELU; "none" (erf) only in make_golden's sensitivity checks
 
     @property
     def head_dim(self):
@@ -230,7 +231,7 @@ def attention(x, p, pre, c: ModelCfg, use_sdpa=False):
 
 def mlp(x, p, pre, c: ModelCfg):
     if c.arch == "gpt2":
-        h = F.gelu(linear(x, p[pre + "mlp.fc.weight"], p[pre + "mlp.fc.bias"]), approximate="tanh")
+        h = F.gelu(linear(x, p[pre + "mlp.fc.weight"], p[pre + "mlp.fc.bias"]), approximate=c.gelu_approximate)
         return linear(h, p[pre + "mlp.proj.weight"], p[pre + "mlp.proj.bias"])
     gate, up = linear(x, p[pre + "mlp.gate_up.weight"]).chunk(2, dim=-1)
     return linear(F.silu(gate) * up, p[pre + "mlp.down.weight"])
@@ -283,19 +284,34 @@ def make_optimizer(p, t: TrainCfg, foreach=False):
 
 
 def train(p, c: ModelCfg, t: TrainCfg, tokens, targets, steps=None):
-    """Trains the leaf tensors in `p` in place on the same batch every step. Returns the loss before each
-    update (losses[s] is the loss after s updates) and the pre-clip gradient norms."""
+    """Trains the leaf tensors in `p` in place on the same batch every step (one micro-batch). Returns the loss
+    before each update (losses[s] is the loss after s updates) and the pre-clip gradient norms."""
     steps = t.steps if steps is None else steps
+    return train_accumulated(p, c, t, [[(tokens, targets)]] * steps)
+
+
+def train_accumulated(p, c: ModelCfg, t: TrainCfg, batches):
+    """Gradient accumulation, one update per entry of `batches`, a list of m (tokens, targets) micro-batches:
+    the step's loss is the mean of the m micro-batch losses, and each micro-batch's backward adds the gradient
+    of its loss / m. Returns each step's loss (before its update) and its global gradient norm before
+    clipping (clipped only when grad_clip > 0)."""
     opt = make_optimizer(p, t)
     params = list(p.values())
     losses, norms = [], []
-    for s in range(steps):
+    for s, micro in enumerate(batches):
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(forward(p, c, tokens), targets, c)
-        loss.backward()
-        losses.append(loss.item())
+        m = len(micro)
+        step_loss = 0.0
+        for tokens, targets in micro:
+            loss = loss_fn(forward(p, c, tokens), targets, c) / m
+            loss.backward()
+            step_loss += loss.item()
+        losses.append(step_loss)
+        norm = torch.sqrt(sum((q.grad.double() ** 2).sum() for q in params)).item()
         if t.grad_clip > 0:
-            norms.append(torch.nn.utils.clip_grad_norm_(params, t.grad_clip).item())
+            clipped = torch.nn.utils.clip_grad_norm_(params, t.grad_clip).item()
+            assert abs(clipped - norm) <= 1e-6 * norm, (clipped, norm)
+        norms.append(norm)
         for g in opt.param_groups:
             g["lr"] = lr_at(s, t)
         opt.step()
