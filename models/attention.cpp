@@ -90,15 +90,4 @@ void CausalSelfAttention::backward(Tensor& dx, const Tensor& dy, const Tensor& x
   if (Param* bias = qkv_.bias()) bias->grad.flat(heads_ * head_dim_, {kv_heads_ * head_dim_}).zero();
 }
 
-std::vector<Tensor> CausalSelfAttention::kv_replica_grads() const {
-  if (kv_replicas_ == 1) return {};
-  // The local rows are [q | k | v]; k and v are the last 2 * kv_heads * D rows, contiguous.
-  const int64_t q_rows = heads_ * head_dim_, kv_rows = 2 * kv_heads_ * head_dim_;
-  const Tensor& w = qkv_.weight().grad;
-  const int64_t C = w.dim(1);
-  std::vector<Tensor> out{w.flat(q_rows * C, {kv_rows * C})};
-  if (Param* bias = qkv_.bias()) out.push_back(bias->grad.flat(q_rows, {kv_rows}));
-  return out;
-}
-
 }  // namespace trident::models

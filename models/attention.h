@@ -5,7 +5,7 @@
 // Rank r of tp holds query heads [r*H/tp, (r+1)*H/tp). With n_kv_head >= tp it holds n_kv_head/tp key/value
 // heads; with fewer kv heads than ranks, the tp / n_kv_head consecutive ranks whose query heads share one
 // kv head all hold that head (Megatron's replication), and its gradient is summed over them once per step
-// (kv_replica_grads).
+// (the qkv parameters declare GradPartial::replicas; zero/partial_grads.h sums them).
 #include <string>
 #include <vector>
 
@@ -28,9 +28,6 @@ class CausalSelfAttention {
   // dx (R, C) written from dy (R, C); x is the forward input.
   void backward(Tensor& dx, const Tensor& dy, const Tensor& x, const AttentionActs& acts,
                 Workspace& ws) const;
-  // The gradient views of this rank's replicated key/value rows (qkv weight, and bias for GPT-2): partial
-  // sums over the ranks sharing the kv head. Empty unless kv_replicas > 1.
-  std::vector<Tensor> kv_replica_grads() const;
 
  private:
   bool rope_;

@@ -6,9 +6,9 @@ namespace trident::models {
 
 TransformerBlock::TransformerBlock(ParamSet& params, const std::string& name, const ModelSpec& spec,
                                    tp::TpGroup group)
-    : norm1_(params, name + ".attn_norm", spec.d_model, spec.gpt2(), spec.norm_eps),
+    : norm1_(params, name + ".attn_norm", spec.d_model, spec.gpt2(), spec.norm_eps, spec.sequence_parallel),
       attn_(params, name + ".attn", spec, group),
-      norm2_(params, name + ".mlp_norm", spec.d_model, spec.gpt2(), spec.norm_eps),
+      norm2_(params, name + ".mlp_norm", spec.d_model, spec.gpt2(), spec.norm_eps, spec.sequence_parallel),
       mlp_(params, name + ".mlp", spec, group) {}
 
 void TransformerBlock::forward(BlockActs& acts, Tensor& x_out, const Tensor& x_in, int64_t T,

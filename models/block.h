@@ -18,13 +18,6 @@ class TransformerBlock {
   // dres: in, the gradient w.r.t. x_out; out, the gradient w.r.t. x_in (updated in place).
   void backward(Tensor& dres, const Tensor& x_in, const BlockActs& acts, Workspace& ws) const;
 
-  const CausalSelfAttention& attention() const { return attn_; }
-  // Appends the gradients of the norms: partial sums over tp under sequence parallelism.
-  void append_norm_grads(std::vector<Tensor>& out) const {
-    norm1_.append_grads(out);
-    norm2_.append_grads(out);
-  }
-
  private:
   Norm norm1_;
   CausalSelfAttention attn_;

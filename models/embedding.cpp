@@ -11,6 +11,8 @@ Embedding::Embedding(ParamSet& params, const ModelSpec& spec, tp::TpGroup group)
       max_seq_len_(spec.max_seq_len) {
   if (spec.gpt2()) {
     wpe_ = &params.add("embed.wpe", {spec.max_seq_len, spec.d_model}, {Init::normal, 0.0, spec.init_std / 2});
+    // Under sequence parallelism each rank adds positions to its own block of rows only.
+    if (sequence_parallel_) wpe_->partial = GradPartial::tensor;
   }
 }
 

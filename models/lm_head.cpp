@@ -16,7 +16,7 @@ tp::ColumnParallelLinear make_projection(ParamSet& params, const ModelSpec& spec
 
 LmHead::LmHead(ParamSet& params, const ModelSpec& spec, tp::TpGroup group, Param* tied_wte)
     : group_(group),
-      norm_(params, "final_norm", spec.d_model, spec.gpt2(), spec.norm_eps),
+      norm_(params, "final_norm", spec.d_model, spec.gpt2(), spec.norm_eps, spec.sequence_parallel),
       proj_(make_projection(params, spec, group, tied_wte)),
       vocab_(spec.vocab) {}
 

@@ -23,7 +23,6 @@ class LmHead {
   // dx (R, C) written; loss_scale multiplies the mean loss's gradient (1/accumulation steps).
   void backward(Tensor& dx, const Tensor& x, const Tensor& targets, HeadActs& acts, double loss_scale,
                 Workspace& ws) const;
-  void append_norm_grads(std::vector<Tensor>& out) const { norm_.append_grads(out); }
 
  private:
   tp::TpGroup group_;

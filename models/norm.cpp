@@ -4,10 +4,15 @@
 
 namespace trident::models {
 
-Norm::Norm(ParamSet& params, const std::string& name, int64_t channels, bool layernorm, double eps)
+Norm::Norm(ParamSet& params, const std::string& name, int64_t channels, bool layernorm, double eps,
+           bool sequence_parallel)
     : layernorm_(layernorm), eps_(eps) {
   weight_ = &params.add(name + ".weight", {channels}, {Init::ones});
   if (layernorm) bias_ = &params.add(name + ".bias", {channels}, {Init::zeros});
+  if (sequence_parallel) {
+    weight_->partial = GradPartial::tensor;
+    if (bias_) bias_->partial = GradPartial::tensor;
+  }
 }
 
 namespace {

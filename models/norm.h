@@ -3,7 +3,6 @@
 // every tensor-parallel rank. Row-wise, so it runs on whatever rows a rank holds: under sequence parallelism
 // only its block of the micro-batch, which makes its parameter gradients partial sums over tp.
 #include <string>
-#include <vector>
 
 #include "core/tensor/param_set.h"
 #include "models/activations.h"
@@ -12,17 +11,15 @@ namespace trident::models {
 
 class Norm {
  public:
-  Norm(ParamSet& params, const std::string& name, int64_t channels, bool layernorm, double eps);
+  // sequence_parallel: this rank normalizes only its block of rows, so weight and bias gradients are partial
+  // sums over the tensor-parallel group (declared GradPartial::tensor).
+  Norm(ParamSet& params, const std::string& name, int64_t channels, bool layernorm, double eps,
+       bool sequence_parallel = false);
 
   void forward(NormActs& acts, const Tensor& in) const;  // in (R, C)
   // residual (R, C) = x + y, then forward(acts, residual), fused into one pass on a GPU.
   void forward_residual(NormActs& acts, Tensor& residual, const Tensor& x, const Tensor& y) const;
   void backward(Tensor& din, const Tensor& dout, const Tensor& in, const NormActs& acts) const;
-  // Appends the gradients of weight (and bias).
-  void append_grads(std::vector<Tensor>& out) const {
-    out.push_back(weight_->grad);
-    if (bias_) out.push_back(bias_->grad);
-  }
 
  private:
   bool layernorm_;

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <string>
 
-#include "core/comm/coalesced.h"
 #include "tensor_parallel/sharded_params.h"
 
 namespace trident::models {
@@ -20,9 +19,12 @@ Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group, ChunkSpec chu
   // The first parameter each module registers: once its gradient is final, so is every gradient registered
   // after it, and those fill the flat buffer from its start up to the end of this parameter.
   std::vector<size_t> first_param;
+  Param* wte = nullptr;
   if (chunk_.first) {
     embed_ = std::make_unique<Embedding>(params_, spec_, group);
-    if (spec_.tie_embeddings) tied_wte_ = &embed_->wte();
+    wte = &embed_->wte();
+    // The head on another stage holds a copy whose gradient is summed with this one.
+    if (spec_.tie_embeddings && !chunk_.last) wte->tied = true;
   }
   for (int l = chunk_.first_layer; l < chunk_.first_layer + chunk_.num_layers; ++l) {
     first_param.push_back(params_.params().size());
@@ -33,11 +35,11 @@ Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group, ChunkSpec chu
   if (chunk_.last) {
     if (spec_.tie_embeddings && !chunk_.first) {
       // The last stage's copy of the tied embedding: registered as VocabParallelEmbedding registers wte.
-      tied_wte_ = &params_.add("embed.wte", {spec_.padded_vocab, spec_.d_model},
-                               {Init::normal, 0.0, spec_.init_std}, ShardSpec{0, group.size, group.rank});
-      wte_copy_ = true;
+      wte = &params_.add("embed.wte", {spec_.padded_vocab, spec_.d_model},
+                         {Init::normal, 0.0, spec_.init_std}, ShardSpec{0, group.size, group.rank});
+      wte->tied = wte->duplicate = true;
     }
-    head_ = std::make_unique<LmHead>(params_, spec_, group, spec_.tie_embeddings ? tied_wte_ : nullptr);
+    head_ = std::make_unique<LmHead>(params_, spec_, group, spec_.tie_embeddings ? wte : nullptr);
   }
   params_.finalize(spec_.dtype, spec_.device);
 
@@ -48,13 +50,6 @@ Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group, ChunkSpec chu
   };
   for (size_t b = 0; b < blocks_.size(); ++b) ready_after_block_.push_back(ready_after(first_param[b]));
   ready_after_head_ = ready_after(first_param.back());
-
-  // Ranks whose query heads share one replicated key/value head: consecutive runs of `rep` tp ranks.
-  if (const int rep = CausalSelfAttention::kv_replicas(spec_, group.size); rep > 1) {
-    std::vector<int> ranks;
-    for (int r = group.rank / rep * rep; r < (group.rank / rep + 1) * rep; ++r) ranks.push_back(r);
-    kv_group_ = group.comm->split(ranks, group.comm->name() + ".kv" + std::to_string(group.rank / rep));
-  }
 }
 
 int64_t Transformer::rows(int64_t n_tokens) const {
@@ -123,35 +118,6 @@ void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady&
   if (grads_ready) grads_ready(params_.numel());
 }
 
-void Transformer::finalize_grads() {
-  if (group_.size == 1) return;
-  if (spec_.sequence_parallel) {
-    // Each rank saw only its block of rows: its norm (and position-embedding) gradients are partial sums.
-    std::vector<Tensor> partial;
-    for (const auto& block : blocks_) block->append_norm_grads(partial);
-    if (head_) head_->append_norm_grads(partial);
-    if (embed_ && embed_->wpe()) partial.push_back(embed_->wpe()->grad);
-    comm::all_reduce_coalesced(*group_.comm, partial, comm::ReduceOp::sum);
-  }
-  if (kv_group_) {
-    // Each replica saw only its own query heads' share of the key/value head's gradient.
-    std::vector<Tensor> partial;
-    for (const auto& block : blocks_) {
-      for (Tensor& t : block->attention().kv_replica_grads()) partial.push_back(t);
-    }
-    comm::all_reduce_coalesced(*kv_group_, partial, comm::ReduceOp::sum);
-  }
-}
-
-double Transformer::grad_norm() const {
-  return std::sqrt(grad_squares());
-}
-
-double Transformer::grad_squares(const ParamSet* over) const {
-  const ParamSet& ps = over ? *over : params_;
-  return tp::grad_squares(ps, group_, wte_copy_ ? ps.find(tied_wte_->name) : nullptr);
-}
-
 Tensor Transformer::logits_row(const ModelActs& acts, int64_t row) const {
   const Tensor local = acts.head.logits.narrow0(row, row + 1);  // (1, Vp/tp)
   if (group_.size == 1) return local.view({local.numel()});
@@ -161,9 +127,7 @@ Tensor Transformer::logits_row(const ModelActs& acts, int64_t row) const {
 }
 
 std::map<std::string, Tensor> Transformer::gather_params(const ParamSet* over) const {
-  std::map<std::string, Tensor> out = tp::gather_params(over ? *over : params_, group_);
-  if (wte_copy_) out.erase(tied_wte_->name);
-  return out;
+  return tp::gather_params(over ? *over : params_, group_);
 }
 
 }  // namespace trident::models

@@ -4,7 +4,9 @@
 // biases, untied head. Parameters are registered in execution order, so the flat buffers run in reverse.
 //
 // Over a tensor-parallel group every layer is split Megatron style (tensor_parallel/); each rank holds its
-// shard of every parameter under the parameter's global name, shape and ShardSpec.
+// shard of every parameter under the parameter's global name, shape and ShardSpec. Where a rank's gradient is
+// only part of the whole (Param::partial, Param::tied), the parameter says so; the model never reduces a
+// gradient itself (zero/partial_grads.h does, once per step).
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,7 +23,8 @@ namespace trident::models {
 // The part of the model a pipeline stage (one model chunk) holds: layers [first_layer, first_layer +
 // num_layers), the embedding when `first`, the final norm, head and loss when `last`. The default is the
 // whole model. A last stage of a tied model that is not also the first holds its own copy of embed.wte (same
-// name, so the same initial values), kept equal to the first stage's by summing their gradients every step.
+// name, so the same initial values), kept equal to the first stage's by summing their gradients every step:
+// both copies are declared Param::tied, and the last stage's Param::duplicate.
 struct ChunkSpec {
   int first_layer = 0;
   int num_layers = -1;  // -1: all of model.n_layer
@@ -60,38 +63,22 @@ class Transformer {
                 const Tensor& dout = {});
   // (R, C) after backward on a chunk that is not the first; overwritten by the next backward.
   const Tensor& input_grad() const { return ws_.dmid; }
-  // The token embedding this chunk holds for a tied head or the embedding (null if neither): the weight
-  // whose gradient a tied model sums between its first and last pipeline stage.
-  Param* tied_embedding() const { return tied_wte_; }
-  // Once per step, after every micro-batch's backward (Megatron's finalize_model_grads): sums over tp the
-  // gradients that are partial sums there — norm weights and wpe under sequence parallelism, key/value heads
-  // replicated over several ranks. A no-op on one rank.
-  void finalize_grads();
-  // The global L2 norm of the gradients over the tp group, each element counted once however many ranks
-  // hold it (identical on every rank of the group).
-  double grad_norm() const;
-  // The squared norm behind grad_norm, without the last stage's copy of a tied embedding (counted on the
-  // first stage), for summing over pipeline stages. `over`: a ParamSet of this chunk's layout to measure
-  // instead (its fp32 master weights, core/optim/master_weights.h); null: the model's own gradients.
-  double grad_squares(const ParamSet* over = nullptr) const;
 
   // Row `row` of the forward's logits over the whole padded vocabulary (Vp), gathered over tp.
   Tensor logits_row(const ModelActs& acts, int64_t row) const;
   // Every parameter at its global shape, gathered over tp (a collective: every rank of the group calls it);
-  // without the last stage's copy of a tied embedding. `over` as for grad_squares.
+  // without the last stage's copy of a tied embedding. `over`: a ParamSet of this chunk's layout to gather
+  // instead (its fp32 master weights, core/optim/master_weights.h); null: the model's own parameters.
   std::map<std::string, Tensor> gather_params(const ParamSet* over = nullptr) const;
 
  private:
   ModelSpec spec_;
   tp::TpGroup group_;
   ChunkSpec chunk_;
-  Param* tied_wte_ = nullptr;
-  bool wte_copy_ = false;  // tied_wte_ is the last stage's copy
   ParamSet params_;
   std::unique_ptr<Embedding> embed_;
   std::vector<std::unique_ptr<TransformerBlock>> blocks_;
   std::unique_ptr<LmHead> head_;
-  std::unique_ptr<comm::Communicator> kv_group_;  // ranks sharing a key/value head, when replicated
   Workspace ws_;
   // Flat-buffer prefix that is final after the head's backward, and after block l's backward.
   int64_t ready_after_head_ = 0;

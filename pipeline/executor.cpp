@@ -11,15 +11,13 @@ double now_s() {
 }  // namespace
 
 PipelineExecutor::PipelineExecutor(std::vector<models::Transformer*> chunks, comm::Communicator& pp,
-                                   std::vector<zero::GradReducer*> reducers, int microbatches,
-                                   int64_t microbatch_tokens)
+                                   models::GradHooks* hooks, int microbatches, int64_t microbatch_tokens)
     : chunks_(std::move(chunks)),
       pp_(pp),
-      reducers_(std::move(reducers)),
+      hooks_(hooks),
       microbatches_(microbatches),
       microbatch_tokens_(microbatch_tokens) {
-  TRIDENT_CHECK(!chunks_.empty() && reducers_.size() == chunks_.size(), "{} chunks, {} reducers",
-                chunks_.size(), reducers_.size());
+  TRIDENT_CHECK(!chunks_.empty(), "a pipeline rank without model chunks");
   spare_.resize(chunks_.size());
   const int64_t stages = static_cast<int64_t>(pp.size()) * static_cast<int64_t>(chunks_.size());
   // Every message gets its own tag; MPI guarantees tags up to 32767.
@@ -60,10 +58,18 @@ void PipelineExecutor::record(const Action& a, const char* category, double star
   times_.event_actions.push_back(a);
 }
 
+void PipelineExecutor::release(std::map<Key, models::ModelActs>::iterator it, int chunk) {
+  spare_[chunk].push_back(std::move(it->second));
+  acts_.erase(it);
+}
+
 double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& batch, double loss_scale) {
   times_ = {};
   t0_ = now_s();
-  // The last backward of each chunk: its data-parallel buckets start during it.
+  bool forward_only = true;
+  for (const Action& a : actions) forward_only = forward_only && a.kind != ActionKind::backward;
+  models::GradHooks* hooks = forward_only ? nullptr : hooks_;
+  // The last backward of each chunk: its gradients are complete after it.
   std::map<int, size_t> last_backward;
   for (size_t i = 0; i < actions.size(); ++i)
     if (actions[i].kind == ActionKind::backward) last_backward[actions[i].chunk] = i;
@@ -99,16 +105,16 @@ double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& 
         const double end = now_s();
         times_.compute_s += end - start;
         record(a, "forward", start, end);
+        if (forward_only && chunk->chunk().last) release(acts_.find(key), a.chunk);  // nothing to send
         break;
       }
       case ActionKind::backward: {
         const Tensor dout = take_recv(recv_grad_, key, a);
-        zero::GradReducer* reducer = reducers_.at(a.chunk);
-        const bool reduce = reducer && last_backward.at(a.chunk) == i;
+        const bool last = last_backward.at(a.chunk) == i;
         models::Transformer::GradsReady ready;
-        if (reduce) {
-          reducer->begin();
-          ready = [reducer](int64_t n) { reducer->grads_ready(n); };
+        if (hooks) {
+          hooks->backward_begin(a.chunk, last);
+          ready = [hooks, c = a.chunk](int64_t n) { hooks->grads_ready(c, n); };
         }
         auto it = acts_.find(key);
         TRIDENT_CHECK(it != acts_.end(), "{} before its forward", action_str(a));
@@ -117,19 +123,21 @@ double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& 
         const double end = now_s();
         times_.compute_s += end - start;
         record(a, "backward", start, end);
+        if (hooks) hooks->backward_end(a.chunk, last);
         // This micro-batch's activations are no longer needed: their buffers go to the next forward of the
         // chunk (reallocating them every micro-batch costs 20% of a CPU step in page faults).
-        spare_[a.chunk].push_back(std::move(it->second));
-        acts_.erase(it);
+        release(it, a.chunk);
         break;
       }
       case ActionKind::send_activation: {
         auto it = acts_.find(key);
         TRIDENT_CHECK(it != acts_.end(), "{} before its forward", action_str(a));
-        // The output stays alive in the activation context until this micro-batch's backward.
-        Pending p{nullptr, it->second.residual.back()};
+        // The output stays alive in the activation context until this micro-batch's backward; without one,
+        // the context goes to the next forward at once and the send keeps a copy.
+        Pending p{nullptr, forward_only ? it->second.residual.back().clone() : it->second.residual.back()};
         p.work = pp_.send_async(p.buffer, a.peer, tag(false, a.stage, a.microbatch));
         sends_.push_back(std::move(p));
+        if (forward_only) release(it, a.chunk);
         break;
       }
       case ActionKind::send_grad: {
@@ -140,7 +148,7 @@ double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& 
         break;
       }
       case ActionKind::reduce_grads:
-        if (zero::GradReducer* reducer = reducers_.at(a.chunk)) reducer->grads_ready(chunk->params().numel());
+        if (hooks) hooks->grads_ready(a.chunk, chunk->params().numel());
         break;
       case ActionKind::optimizer_step:
         break;  // the trainer steps once every gradient is final
@@ -152,8 +160,7 @@ double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& 
                 "pipeline step ended with {} receives and {} activation contexts left",
                 recv_act_.size() + recv_grad_.size(), acts_.size());
   const double start = now_s();
-  for (zero::GradReducer* r : reducers_)
-    if (r) r->finish();
+  if (hooks) hooks->finish();
   times_.wait_s += now_s() - start;
   times_.step_s = now_s() - t0_;
   return loss;

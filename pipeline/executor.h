@@ -4,8 +4,11 @@
 //   recv_activation / recv_grad   post a non-blocking receive; the forward / backward that needs it waits
 //   forward / backward            run one model chunk on one micro-batch; loss scaled by 1/m
 //   send_activation / send_grad   non-blocking send, finished by the end of the step
-//   reduce_grads                  the chunk's data-parallel gradient reduction (its buckets start during the
-//                                 chunk's last backward, see zero/grad_reducer.h), finished by finish_step()
+//   reduce_grads                  the chunk's gradients are complete: the gradient path may reduce them all
+//                                 (its buckets start during the chunk's last backward already)
+//
+// The gradient path (zero::DistributedOptimizer) hears of every backward through models::GradHooks: which
+// chunk, whether it is the chunk's last of the step, and how far its flat gradient buffer is final.
 //
 // Each (micro-batch, chunk) keeps its activation context from its forward to its backward and releases it
 // right after, to be reused by the chunk's next forward: a rank holds at most as many contexts as it has
@@ -18,10 +21,10 @@
 #include <vector>
 
 #include "core/comm/communicator.h"
+#include "models/grad_hooks.h"
 #include "models/transformer.h"
 #include "pipeline/chrome_trace.h"
 #include "pipeline/schedule.h"
-#include "zero/grad_reducer.h"
 
 namespace trident::pp {
 
@@ -35,16 +38,17 @@ struct StepTimes {
 
 class PipelineExecutor {
  public:
-  // chunks[c]: this rank's model chunk c (stage c * pp + rank); pp: the pipeline group; reducers[c]: the
-  // chunk's data-parallel reducer, or null; microbatch_tokens: B*T of every micro-batch (receive buffers).
-  PipelineExecutor(std::vector<models::Transformer*> chunks, comm::Communicator& pp,
-                   std::vector<zero::GradReducer*> reducers, int microbatches, int64_t microbatch_tokens);
+  // chunks[c]: this rank's model chunk c (stage c * pp + rank); pp: the pipeline group; hooks: told of every
+  // backward (null: nobody reduces); microbatch_tokens: B*T of every micro-batch (receive buffers).
+  PipelineExecutor(std::vector<models::Transformer*> chunks, comm::Communicator& pp, models::GradHooks* hooks,
+                   int microbatches, int64_t microbatch_tokens);
 
   // Fills the micro-batch's tokens and targets (B, T) i32, into fresh tensors; called once per forward.
   using BatchFn = std::function<void(int microbatch, Tensor& tokens, Tensor& targets)>;
   // Runs the actions of one step; returns the sum over micro-batches of loss / m on the last stage, 0 on
   // the others. Backward differentiates loss / m x loss_scale (fp16 loss scaling). Ends with every send
-  // complete and every reducer finished.
+  // complete and the hooks' finish() done. A list without backward (forward_only_actions: evaluation) runs
+  // without telling the hooks anything, and releases each activation context once its output is sent.
   double run(const std::vector<Action>& actions, const BatchFn& batch, double loss_scale = 1.0);
   const StepTimes& times() const { return times_; }
 
@@ -59,10 +63,12 @@ class PipelineExecutor {
   // The received buffer of a posted receive for `key`, after waiting for it; undefined if none was posted.
   Tensor take_recv(std::map<Key, Pending>& posted, const Key& key, const Action& a);
   void record(const Action& a, const char* category, double start, double end);
+  // The context's buffers go to the chunk's next forward.
+  void release(std::map<Key, models::ModelActs>::iterator it, int chunk);
 
   std::vector<models::Transformer*> chunks_;
   comm::Communicator& pp_;
-  std::vector<zero::GradReducer*> reducers_;
+  models::GradHooks* hooks_;
   int microbatches_;
   int64_t microbatch_tokens_;
   std::map<Key, models::ModelActs> acts_;

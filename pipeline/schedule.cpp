@@ -176,4 +176,15 @@ std::vector<Action> schedule_actions(ScheduleKind kind, int pp, int virtual_stag
   fail("unknown schedule kind {}", static_cast<int>(kind));
 }
 
+std::vector<Action> forward_only_actions(int pp, int virtual_stages, int microbatches, int rank) {
+  if (pp < 1 || virtual_stages < 1 || microbatches < 1 || rank < 0 || rank >= pp)
+    fail("forward-only pipeline: rank {} of {}, {} virtual stages, {} micro-batches", rank, pp,
+         virtual_stages, microbatches);
+  const Layout l{pp, virtual_stages, microbatches, rank};
+  std::vector<Action> out;
+  for (int mb = 0; mb < microbatches; ++mb)
+    for (int c = 0; c < virtual_stages; ++c) add_forward(out, l, {mb, c});
+  return out;
+}
+
 }  // namespace trident::pp

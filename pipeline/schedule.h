@@ -49,4 +49,9 @@ std::string schedule_problem(ScheduleKind kind, int pp, int virtual_stages, int 
 std::vector<Action> schedule_actions(ScheduleKind kind, int pp, int virtual_stages, int microbatches,
                                      int rank);
 
+// Evaluation: every (microbatch, chunk) forward, microbatch by microbatch, with the sends and recvs that
+// carry the activations between stages, and no backward, reduce or step. The loss of microbatch i is on the
+// last stage once its forward ran.
+std::vector<Action> forward_only_actions(int pp, int virtual_stages, int microbatches, int rank);
+
 }  // namespace trident::pp

@@ -128,9 +128,13 @@ void require_send(int rank, int made, int send, const std::string& made_name, co
 }
 
 // Every (microbatch, chunk) runs forward and backward once, in that order, with its data received before and
-// sent after; with one rank, the order of the chunks on it carries the data instead.
+// sent after; with one rank, the order of the chunks on it carries the data instead. Lists without any
+// backward are a forward-only pass (evaluation): every (microbatch, chunk) runs forward once.
 void check_dependencies(const Grid& g) {
   const int last = g.stages() - 1;
+  bool forward_only = true;
+  for (const auto& list : g.lists)
+    for (const Action& a : list) forward_only = forward_only && a.kind != ActionKind::backward;
   for (int r = 0; r < g.pp; ++r) {
     for (int c = 0; c < g.v; ++c) {
       for (int mb = 0; mb < g.m; ++mb) {
@@ -140,22 +144,24 @@ void check_dependencies(const Grid& g) {
           return fmt::format("{}{}c{}", kind, mb, chunk);
         };
         const std::string f = name("F", c), b = name("B", c);
-        if (sl.forward < 0 || sl.backward < 0) {
+        if (sl.forward < 0 || (sl.backward < 0 && !forward_only)) {
           fail(
               "rank {}: microbatch {} chunk {} has no {} (every (microbatch, chunk) runs forward once and "
               "backward once)",
               r, mb, c, sl.forward < 0 ? "forward" : "backward");
         }
-        if (sl.backward < sl.forward)
+        if (sl.backward >= 0 && sl.backward < sl.forward)
           fail("rank {}: {} (action #{}) comes before {} (#{})", r, b, sl.backward, f, sl.forward);
         if (g.pp == 1) {
           if (s > 0) require_recv(r, g.at(r, c - 1, mb).forward, sl.forward, name("F", c - 1), f);
-          if (s < last) require_recv(r, g.at(r, c + 1, mb).backward, sl.backward, name("B", c + 1), b);
+          if (s < last && !forward_only)
+            require_recv(r, g.at(r, c + 1, mb).backward, sl.backward, name("B", c + 1), b);
           continue;
         }
         const std::string suffix = fmt::format(" mb{} c{}", mb, c);
         if (s > 0) require_recv(r, sl.recv_act, sl.forward, "recv_act" + suffix, f);
         if (s < last) require_send(r, sl.forward, sl.send_act, f, "send_act" + suffix);
+        if (forward_only) continue;
         if (s < last) require_recv(r, sl.recv_grad, sl.backward, "recv_grad" + suffix, b);
         if (s > 0) require_send(r, sl.backward, sl.send_grad, b, "send_grad" + suffix);
       }

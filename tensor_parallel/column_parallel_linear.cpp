@@ -45,6 +45,12 @@ ColumnParallelLinear::ColumnParallelLinear(ParamSet& params, const std::string& 
   local_out_ = rows.local_shape({out_features, in_features})[0];
   weight_ = &params.add(name + ".weight", {out_features, in_features}, {Init::normal, 0.0, init_std}, rows);
   if (bias) bias_ = &params.add(name + ".bias", {out_features}, {Init::zeros}, rows);
+  // A slice held by several ranks gets only their own share of the gradient on each.
+  for (int rep : rows.block_replicas) {
+    if (rep == 1) continue;
+    weight_->partial = GradPartial::replicas;
+    if (bias_) bias_->partial = GradPartial::replicas;
+  }
 }
 
 ColumnParallelLinear::ColumnParallelLinear(Param& shared_weight, TpGroup group, bool sequence_parallel)

@@ -26,11 +26,11 @@ double weighted_squares(const Param& p, int tp) {
 
 }  // namespace
 
-double grad_squares(const ParamSet& params, const TpGroup& group, const Param* skip) {
+double grad_squares(const ParamSet& params, const TpGroup& group) {
   group.check("tensor-parallel grad norm");
   Tensor sum = Tensor::zeros({1}, DType::f64);
   for (const Param& p : params.params())
-    if (&p != skip) sum.data<double>()[0] += weighted_squares(p, group.size);
+    if (!p.duplicate) sum.data<double>()[0] += weighted_squares(p, group.size);
   if (group.size > 1) group.comm->all_reduce(sum, comm::ReduceOp::sum);
   return sum.item(0);
 }
@@ -66,7 +66,8 @@ Tensor gather_param(const Param& p, const TpGroup& group) {
 
 std::map<std::string, Tensor> gather_params(const ParamSet& params, const TpGroup& group) {
   std::map<std::string, Tensor> out;
-  for (const Param& p : params.params()) out[p.name] = gather_param(p, group);
+  for (const Param& p : params.params())
+    if (!p.duplicate) out[p.name] = gather_param(p, group);
   return out;
 }
 

@@ -2,10 +2,10 @@
 // This rank's part of the model under tensor x pipeline x data parallelism, and the step that trains it.
 //
 // The mesh gives each rank a tensor-parallel group (every chunk is split over it), a pipeline group (its
-// chunks are stages c * pp + rank) and a data-parallel group (gradients averaged over it). A step runs the
-// schedule's action list through the pipeline executor, then makes every gradient final (data-parallel
-// buckets, tensor-parallel partial sums, the tied embedding summed between first and last stage), clips by
-// the global norm over all shards and stages, and steps AdamW on every chunk.
+// chunks are stages c * pp + rank) and a data-parallel group. A step runs the schedule's action list through
+// the pipeline executor, which tells the DistributedOptimizer (zero/) of every backward; the optimizer then
+// owns everything from the gradients to the update (data-parallel average, partial sums, norm, clipping,
+// AdamW). ParallelModel itself holds only the groups, the chunks, the executor and the step sequence.
 #include <map>
 #include <memory>
 #include <string>
@@ -13,13 +13,10 @@
 
 #include "core/comm/communicator.h"
 #include "core/config/trident.pb.h"
-#include "core/optim/adamw.h"
-#include "core/optim/loss_scaler.h"
-#include "core/optim/master_weights.h"
 #include "models/transformer.h"
 #include "pipeline/executor.h"
 #include "pipeline/schedule.h"
-#include "zero/grad_reducer.h"
+#include "zero/distributed_optimizer.h"
 
 namespace trident {
 
@@ -32,6 +29,7 @@ class ParallelModel {
   comm::Communicator& tp() { return *tp_; }
   comm::Communicator& pp() { return *pp_; }
   comm::Communicator& dp() { return *dp_; }
+  zero::DistributedOptimizer& optimizer() { return *optimizer_; }
   int microbatches() const { return microbatches_; }
   int64_t local_numel() const;  // parameters this rank holds
 
@@ -44,8 +42,9 @@ class ParallelModel {
   };
   // One optimizer step over the micro-batches `batch` fills (identical on every rank of a tp x pp replica).
   StepResult train_step(double lr, const BatchFn& batch);
-  // Mean loss of one micro-batch without backward (every rank of the replica calls it; all get the loss).
-  double eval_loss(const Tensor& tokens, const Tensor& targets);
+  // The mean loss over the micro-batches `batch` fills, forward only through the pipeline (the executor
+  // runs pp::forward_only_actions); every rank of the replica calls it and gets the loss.
+  double eval_loss(const BatchFn& batch);
   // Sets every parameter from global tensors (name -> tensor at its global shape, under `prefix`): each rank
   // takes its tensor-parallel shard of its own stages' parameters, and the fp32 masters take the values
   // unrounded in mixed precision. Tensors of other stages are ignored.
@@ -59,27 +58,14 @@ class ParallelModel {
 
  private:
   void make_groups(const config::Config& cfg, comm::Communicator& world);
-  void sync_tied_embedding();
-  double global_grad_norm();
-  // The parameters AdamW steps and clipping scales: the fp32 masters, or the model itself in fp32.
-  ParamSet& optimized(size_t chunk) {
-    return masters_.empty() ? chunks_[chunk]->params() : masters_[chunk]->master();
-  }
-  // Unscales the model gradients into the fp32 masters; false on every rank if any rank overflowed.
-  bool unscale_grads();
 
   comm::Communicator& world_;
   std::unique_ptr<comm::Communicator> tp_, pp_, dp_, embedding_;  // embedding_: first + last stage, if tied
   std::vector<std::unique_ptr<models::Transformer>> chunks_;
-  std::vector<std::unique_ptr<AdamW>> optims_;
-  // Mixed precision (bf16/fp16 models): fp32 master weights per chunk, which AdamW steps; empty for fp32.
-  std::vector<std::unique_ptr<MasterWeights>> masters_;
-  LossScaler scaler_ = LossScaler::constant();
-  std::vector<std::unique_ptr<zero::GradReducer>> reducers_;
+  std::unique_ptr<zero::DistributedOptimizer> optimizer_;
   std::unique_ptr<pp::PipelineExecutor> executor_;
-  std::vector<pp::Action> actions_;
+  std::vector<pp::Action> actions_, eval_actions_;
   int microbatches_ = 1;
-  double grad_clip_ = 0;
 };
 
 }  // namespace trident

@@ -174,13 +174,13 @@ double Trainer::evaluate() {
   comm::Communicator& dp = model_->dp();
   Tensor sum = Tensor::zeros({1}, DType::f64);
   for (int64_t e = 0; e < cfg_.train().eval_steps(); ++e) {
-    for (int64_t micro = 0; micro < m; ++micro) {
-      eval_sampler_->fill(e, (dp.rank() * m + micro) * B, B, tokens_, targets_);
-      sum.data<double>()[0] += model_->eval_loss(tokens_, targets_);
-    }
+    const auto batch = [&](int micro, Tensor& tokens, Tensor& targets) {
+      eval_sampler_->fill(e, (dp.rank() * m + micro) * B, B, tokens, targets);
+    };
+    sum.data<double>()[0] += model_->eval_loss(batch);  // the mean over this replica's m micro-batches
   }
   if (dp.size() > 1) dp.all_reduce(sum, comm::ReduceOp::sum);
-  return sum.item(0) / static_cast<double>(cfg_.train().eval_steps() * m * dp.size());
+  return sum.item(0) / static_cast<double>(cfg_.train().eval_steps() * dp.size());
 }
 
 std::string Trainer::sample_text(const std::map<std::string, Tensor>& weights) {

@@ -47,7 +47,6 @@ class Trainer {
   std::unique_ptr<data::TrainSampler> train_sampler_;
   std::unique_ptr<data::EvalSampler> eval_sampler_;
   MetricsWriter metrics_;
-  Tensor tokens_, targets_;
   double elapsed_s_ = 0.0;
 };
 

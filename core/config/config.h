@@ -5,7 +5,7 @@
 //   Config c = load_config(path);      // defaults first, then the file merged over them
 //   apply_overrides(c, sets);          // --set a.b.c=value, each through protobuf reflection
 //   resolve(c, world_size);            // derived values (n_kv_head 0 -> n_head, d_ff 0 -> rule, ...)
-//   validate(c, world_size);           // every problem at once, as one trident::Error
+//   validate(c, world_size);           // every problem at once, as one trident::Error (train/validate.h)
 //
 // Every default lives in default_config() (config_defaults.cpp) and nowhere else.
 #include <cstdint>
@@ -37,10 +37,12 @@ void apply_overrides(config::Config& cfg, const std::vector<std::string>& sets);
 // remain") to size the default global batch. runtime.* is left alone.
 void resolve(config::Config& cfg, int world_size = 1);
 
-// Every problem with the (resolved copy of the) config, in plain words; empty when it is good.
-std::vector<std::string> validation_problems(const config::Config& cfg, int world_size = 1);
-// Throws one trident::Error listing every problem: "config has 3 problems:\n  - ...\n  - ...".
-void validate(const config::Config& cfg, int world_size = 1);
+// Every problem core can see in the (resolved copy of the) config, in plain words; empty when it is good.
+// The complete check, with what only the pipeline knows (schedules), is validate() in train/validate.h.
+std::vector<std::string> config_problems(const config::Config& cfg, int world_size = 1);
+// Throws one trident::Error listing every problem: "config has 3 problems:\n  - ...\n  - ..."; nothing when
+// the list is empty.
+void throw_config_problems(const std::vector<std::string>& problems);
 
 // Protobuf text format with every field written, zeros included, so load_config(to_text(c)) == c.
 std::string to_text(const config::Config& cfg);

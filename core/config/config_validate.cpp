@@ -10,7 +10,6 @@
 #include "core/config/config.h"
 #include "core/runtime/devices.h"
 #include "core/runtime/error.h"
-#include "pipeline/schedule.h"
 
 namespace trident {
 
@@ -130,17 +129,8 @@ void check_pipeline(const config::Config& c, int world_size, Problems& p) {
           "layer each, adding up to model.n_layer ({}); it lists {} adding up to {}",
           fmt::join(par.pipeline_layers(), ", "), stages, pp, v, layers, par.pipeline_layers_size(), sum);
   }
-  const config::TrainConfig& t = c.train();
-  const int64_t per_step = int64_t{t.micro_batch_size()} * data_parallel_size(c, world_size);
-  if (per_step <= 0 || t.global_batch_size() <= 0 || t.global_batch_size() % per_step != 0) return;
-  const int microbatches = static_cast<int>(t.global_batch_size() / per_step);
-  try {
-    const std::string why = pp::schedule_problem(pp::parse_schedule(t.schedule()), pp, v, microbatches);
-    if (!why.empty())
-      p.add("train.schedule '{}' with {} micro-batches per step: {}", t.schedule(), microbatches, why);
-  } catch (const Error& e) {
-    p.add("{}", e.what());
-  }
+  // Whether train.schedule fits these stages and micro-batches is the pipeline's to say
+  // (pipeline/config_checks.h).
 }
 
 void check_parallel(const config::Config& c, int world_size, Problems& p) {
@@ -272,7 +262,7 @@ void check_runtime(const config::Config& c, Problems& p) {
 
 }  // namespace
 
-std::vector<std::string> validation_problems(const config::Config& cfg, int world_size) {
+std::vector<std::string> config_problems(const config::Config& cfg, int world_size) {
   config::Config c = cfg;  // validate what will run: derived values filled in
   resolve(c, world_size);
   Problems p;
@@ -286,8 +276,7 @@ std::vector<std::string> validation_problems(const config::Config& cfg, int worl
   return p.list;
 }
 
-void validate(const config::Config& cfg, int world_size) {
-  std::vector<std::string> problems = validation_problems(cfg, world_size);
+void throw_config_problems(const std::vector<std::string>& problems) {
   if (problems.empty()) return;
   std::string message =
       fmt::format("config has {} problem{}:", problems.size(), problems.size() == 1 ? "" : "s");

@@ -32,6 +32,11 @@ void AdamW::step(double lr) {
   }
 }
 
+void AdamW::set_steps_taken(int64_t steps) {
+  TRIDENT_CHECK(steps >= 0, "AdamW step count {} must be >= 0", steps);
+  step_ = steps;
+}
+
 double grad_norm(ParamSet& params) {
   return std::sqrt(ops::sum_squares(params.flat_grads()));
 }

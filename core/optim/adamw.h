@@ -18,6 +18,7 @@ class AdamW {
   // One update with learning rate lr; `step_` counts updates from 1 for the bias corrections.
   void step(double lr);
   int64_t steps_taken() const { return step_; }
+  void set_steps_taken(int64_t steps);  // a resumed run continues the bias corrections
   Tensor& exp_avg() { return m_; }
   Tensor& exp_avg_sq() { return v_; }
 

@@ -35,4 +35,12 @@ bool LossScaler::update(bool found_inf) {
   return true;
 }
 
+void LossScaler::restore(double scale, int64_t good_in_a_row, int64_t skipped) {
+  TRIDENT_CHECK(scale > 0 && good_in_a_row >= 0 && skipped >= 0,
+                "loss scaler state: scale {}, {} good, {} skipped", scale, good_in_a_row, skipped);
+  scale_ = scale;
+  good_in_a_row_ = good_in_a_row;
+  skipped_ = skipped;
+}
+
 }  // namespace trident

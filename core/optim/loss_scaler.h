@@ -29,6 +29,8 @@ class LossScaler {
   bool update(bool found_inf);
   int64_t skipped_steps() const { return skipped_; }
   int64_t good_steps() const { return good_in_a_row_; }
+  // Continues from a saved scaler (a resumed run): its scale and counters.
+  void restore(double scale, int64_t good_in_a_row, int64_t skipped);
 
  private:
   LossScalerConfig cfg_;

@@ -11,6 +11,9 @@ MasterWeights::MasterWeights(ParamSet& model) : model_(model) {
   for (const Param& p : model.params()) {
     Param& m = master_.add(p.name, p.global_shape, p.init, p.shard);
     m.weight_decay = p.weight_decay;
+    m.partial = p.partial;
+    m.tied = p.tied;
+    m.duplicate = p.duplicate;
   }
   master_.finalize(DType::f32, model.flat_params().device());
   master_.flat_params().copy_from(model.flat_params());

@@ -61,9 +61,13 @@ int64_t ShardSpec::global_index(const Shape& global, int64_t i) const {
 Param& ParamSet::add(const std::string& name, const Shape& global_shape, InitSpec init, ShardSpec shard) {
   TRIDENT_CHECK(!finalized(), "parameter {} registered after finalize()", name);
   TRIDENT_CHECK(find(name) == nullptr, "parameter {} registered twice", name);
-  Param p{name, global_shape, shard, init, global_shape.size() >= 2, {}, {}, 0};
-  params_.push_back(std::move(p));
-  return params_.back();
+  Param& p = params_.emplace_back();
+  p.name = name;
+  p.global_shape = global_shape;
+  p.shard = std::move(shard);
+  p.init = init;
+  p.weight_decay = global_shape.size() >= 2;
+  return p;
 }
 
 void ParamSet::finalize(DType dtype, Device device) {

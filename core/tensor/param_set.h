@@ -45,14 +45,30 @@ struct InitSpec {
   double std = 0.02;
 };
 
+// Where a rank holds only part of a parameter's gradient after backward. Modules declare it when they
+// register the parameter; the DistributedOptimizer (zero/distributed_optimizer.h) sums the parts once per
+// step. No module reduces a gradient itself.
+enum class GradPartial : uint8_t {
+  none,      // whole on this rank (before the data-parallel average)
+  tensor,    // a partial sum over the tensor-parallel group: a norm or wpe under sequence parallelism
+  replicas,  // each block held by k > 1 ranks (ShardSpec::block_replicas) is a partial sum over those k ranks
+};
+
 struct Param {
   std::string name;  // global name, e.g. "blocks.3.attn.qkv.weight"
   Shape global_shape;
   ShardSpec shard;
   InitSpec init;
   bool weight_decay;  // AdamW decays matrices and embeddings, not norms and biases
-  Tensor value;       // local shard, a view into the flat parameter buffer
-  Tensor grad;        // same layout, a view into the flat gradient buffer
+  GradPartial partial = GradPartial::none;
+  // One of the two copies of a tied embedding whose model is split into pipeline stages (the first stage's
+  // embedding, the last stage's head): their gradients are summed between the two stages every step.
+  bool tied = false;
+  // The copy of a tied embedding counted on the other stage: left out of the global norm and the gathered
+  // weights.
+  bool duplicate = false;
+  Tensor value;  // local shard, a view into the flat parameter buffer
+  Tensor grad;   // same layout, a view into the flat gradient buffer
   int64_t flat_offset = 0;
 };
 

@@ -6,7 +6,7 @@
 # tests (NCCL needs a GPU per rank) and still runs the MPI-with-device-buffer ones.
 add_executable(trident_gpu_tests ${CMAKE_CURRENT_SOURCE_DIR}/multirank/multirank_main.cpp
                                  ${CMAKE_CURRENT_SOURCE_DIR}/gpu/test_nccl.cpp)
-target_link_libraries(trident_gpu_tests PRIVATE trident_core GTest::gtest)
+target_link_libraries(trident_gpu_tests PRIVATE trident_train GTest::gtest)
 # Without a GPU every case skips and the binary exits 77: ctest reports the entry as skipped, not passed.
 foreach(np 1 2)
   trident_mpi_test(NAME gpu.nccl.np${np} NP ${np} LABELS gpu COMMAND $<TARGET_FILE:trident_gpu_tests>)
@@ -18,6 +18,6 @@ endforeach()
 # plain ctest (no mpirun); each test case is a ctest entry labelled gpu.
 add_executable(trident_cuda_ops_tests ${CMAKE_CURRENT_SOURCE_DIR}/gpu/test_cuda_ops.cpp
                                       ${CMAKE_CURRENT_SOURCE_DIR}/gpu/test_golden_gpu.cpp)
-target_link_libraries(trident_cuda_ops_tests PRIVATE trident_core GTest::gtest GTest::gtest_main)
+target_link_libraries(trident_cuda_ops_tests PRIVATE trident_train GTest::gtest GTest::gtest_main)
 target_compile_definitions(trident_cuda_ops_tests PRIVATE TRIDENT_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 gtest_discover_tests(trident_cuda_ops_tests TEST_PREFIX gpu. PROPERTIES LABELS gpu DISCOVERY_TIMEOUT 60)

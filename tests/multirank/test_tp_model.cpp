@@ -1,9 +1,10 @@
 // The whole transformer over a tensor-parallel group of all ranks, against the same model on one rank.
 //
 // Equivalence in f64: both start from the same global weights (initialisation depends only on seed, name and
-// global index), see the same tokens, and must give the same loss, logits and, after finalize_grads, every
-// gradient element (through ShardSpec::global_index) and the same global gradient norm, to 1e-10. GPT-2 and
-// LLaMA (one key/value head, so it is replicated on every rank), with and without sequence parallelism.
+// global index), see the same tokens, and must give the same loss, logits and, after the partial sums the
+// parameters declare (zero/partial_grads.h), every gradient element (through ShardSpec::global_index) and the
+// same global gradient norm, to 1e-10. GPT-2 and LLaMA (one key/value head, so it is replicated on every
+// rank), with and without sequence parallelism.
 //
 // Communication volume: from the communicator's log, the collectives one transformer block adds per
 // micro-batch (a two-block model minus a one-block model) match Megatron's accounting (Korthikanti et al.
@@ -16,6 +17,7 @@
 #include "models/transformer.h"
 #include "tensor_parallel/sharded_params.h"
 #include "tests/multirank/multirank.h"
+#include "zero/partial_grads.h"
 
 namespace trident::test {
 namespace {
@@ -77,8 +79,8 @@ void check_equivalence(bool llama, bool sp) {
     par.backward(par_acts, 0.5);
   }
   expect_near_rel(par_loss, ref_loss, "loss");
-  ref.finalize_grads();
-  par.finalize_grads();
+  // The partial sums the parameters declare (sequence-parallel norms, replicated key/value heads).
+  zero::PartialGrads(par.params(), tp::TpGroup::of(world())).sum(par.params());
   for (const Param& p : par.params().params()) {
     const Param& r = ref.params().get(p.name);
     ASSERT_EQ(p.global_shape, r.global_shape) << p.name;
@@ -87,7 +89,8 @@ void check_equivalence(bool llama, bool sp) {
                       p.name + ".grad[" + std::to_string(i) + "]");
     }
   }
-  expect_near_rel(par.grad_norm(), ref.grad_norm(), "grad norm");
+  expect_near_rel(std::sqrt(tp::grad_squares(par.params(), tp::TpGroup::of(world()))),
+                  std::sqrt(tp::grad_squares(ref.params(), {})), "grad norm");
   // Gathered weights are the single-rank weights.
   const auto gathered = par.gather_params();
   for (const Param& r : ref.params().params()) {

@@ -15,6 +15,7 @@
 #include "core/config/config.h"
 #include "core/io/safetensors.h"
 #include "train/trainer.h"
+#include "train/validate.h"
 
 namespace trident {
 namespace {

@@ -10,6 +10,7 @@
 #include "core/comm/local_communicator.h"
 #include "core/config/config.h"
 #include "train/trainer.h"
+#include "train/validate.h"
 
 namespace trident {
 namespace {

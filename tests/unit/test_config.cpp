@@ -13,6 +13,7 @@
 #include "core/config/config.h"
 #include "core/runtime/error.h"
 #include "tests/unit/test_util.h"
+#include "train/validate.h"
 
 namespace trident {
 namespace {

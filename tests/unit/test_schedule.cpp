@@ -108,6 +108,29 @@ TEST(Schedule, SweepIsDeadlockFreeAndRunsEveryMicrobatchOnce) {
   EXPECT_GT(interleaved_v2, 5);
 }
 
+// Evaluation's forward-only lists: deadlock-free, every (microbatch, chunk) forward once and nothing else
+// computed, for every pipeline size, chunk count and micro-batch count of the sweep.
+TEST(Schedule, ForwardOnlyIsDeadlockFreeAndRunsEveryForwardOnce) {
+  for (int pp : {1, 2, 3, 4, 8})
+    for (int v : {1, 2, 3})
+      for (int m : {1, 2, 5, 8}) {
+        if (pp == 1 && v > 1) continue;
+        SCOPED_TRACE(::testing::Message() << "pp " << pp << " v " << v << " m " << m);
+        std::vector<std::vector<Action>> lists;
+        for (int r = 0; r < pp; ++r) lists.push_back(forward_only_actions(pp, v, m, r));
+        const SimResult sim = simulate(lists, Costs{1, 2, 0.5});
+        ASSERT_FALSE(sim.deadlock) << sim.deadlock_cycle;
+        std::map<std::tuple<int, int, int>, int> forwards;
+        for (const auto& e : sim.events) {
+          ASSERT_NE(e.action.kind, K::backward);
+          if (e.action.kind == K::forward) ++forwards[{e.rank, e.action.microbatch, e.action.chunk}];
+        }
+        EXPECT_EQ(forwards.size(), static_cast<size_t>(pp * v * m));
+        for (const auto& [key, n] : forwards) EXPECT_EQ(n, 1);
+      }
+  EXPECT_THROW(forward_only_actions(2, 1, 0, 0), Error);
+}
+
 // With f = 1, b = 2 and no p2p latency, every rank idles (pp - 1) (f + b) in fill and drain, so the bubble is
 // (pp - 1) / (m + pp - 1). Interleaving divides the stage time by v but not the fill/drain count:
 // (pp - 1) / (v m + pp - 1). Megatron's interleaved ordering reaches that exactly when m % pp == 0 (the only

@@ -13,6 +13,7 @@
 #include "tools/cli/commands.h"
 #include "tools/cli/config_args.h"
 #include "train/trainer.h"
+#include "train/validate.h"
 
 namespace trident::cli {
 

@@ -1,6 +1,7 @@
 #include "tools/cli/config_args.h"
 
 #include "core/config/config.h"
+#include "train/validate.h"
 
 namespace trident::cli {
 
