@@ -42,14 +42,20 @@ Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group, ChunkSpec chu
     head_ = std::make_unique<LmHead>(params_, spec_, group, spec_.tie_embeddings ? wte : nullptr);
   }
   params_.finalize(spec_.dtype, spec_.device);
+  // Units, in registration order: the embedding, each block, the head (empty ones left out).
+  size_t begin = 0;
+  for (size_t end : first_param) {
+    if (end > begin) units_.push_back({begin, end});
+    begin = end;
+  }
+  if (params_.params().size() > begin) units_.push_back({begin, params_.params().size()});
+  first_param_ = std::move(first_param);
+}
 
-  auto ready_after = [&](size_t index) {
-    if (index >= params_.params().size()) return int64_t{0};  // nothing registered after this point
-    const Param& p = params_.params()[index];
-    return p.flat_offset + p.value.numel();
-  };
-  for (size_t b = 0; b < blocks_.size(); ++b) ready_after_block_.push_back(ready_after(first_param[b]));
-  ready_after_head_ = ready_after(first_param.back());
+int64_t Transformer::ready_after(size_t index) const {
+  if (index >= params_.params().size()) return 0;  // nothing registered after this point
+  const Param& p = params_.params()[index];
+  return p.flat_offset + p.value.numel();
 }
 
 int64_t Transformer::rows(int64_t n_tokens) const {
@@ -109,13 +115,14 @@ void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady&
                   dout.defined() ? dout.str() : "(none)", dres.str());
     dres.copy_from(dout);
   }
-  if (grads_ready) grads_ready(ready_after_head_);
+  // Offsets are read now, not at construction: the gradient path may have laid the buffers out again.
+  if (grads_ready) grads_ready(ready_after(first_param_.back()));
   for (size_t l = blocks_.size(); l-- > 0;) {
     blocks_[l]->backward(dres, acts.residual[l], acts.blocks[l], ws_);
-    if (grads_ready) grads_ready(ready_after_block_[l]);
+    if (grads_ready) grads_ready(ready_after(first_param_[l]));
   }
   if (chunk_.first) embed_->backward(dres, acts.tokens, ws_);
-  if (grads_ready) grads_ready(params_.numel());
+  if (grads_ready) grads_ready(params_.flat_grads().numel());
 }
 
 Tensor Transformer::logits_row(const ModelActs& acts, int64_t row) const {

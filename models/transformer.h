@@ -61,6 +61,10 @@ class Transformer {
   // leaves the gradient of its input in input_grad().
   void backward(ModelActs& acts, double loss_scale, const GradsReady& grads_ready = {},
                 const Tensor& dout = {});
+  // The units the model computes in one go, as [first, last) parameter indices in registration order: the
+  // embedding, each block, the final norm + head (those this chunk holds). ZeRO buckets and stage-3 gathers
+  // follow them.
+  const std::vector<std::pair<size_t, size_t>>& units() const { return units_; }
   // (R, C) after backward on a chunk that is not the first; overwritten by the next backward.
   const Tensor& input_grad() const { return ws_.dmid; }
 
@@ -80,9 +84,11 @@ class Transformer {
   std::vector<std::unique_ptr<TransformerBlock>> blocks_;
   std::unique_ptr<LmHead> head_;
   Workspace ws_;
-  // Flat-buffer prefix that is final after the head's backward, and after block l's backward.
-  int64_t ready_after_head_ = 0;
-  std::vector<int64_t> ready_after_block_;
+  // The first parameter each block registered, then the first the head registered (or the end).
+  std::vector<size_t> first_param_;
+  std::vector<std::pair<size_t, size_t>> units_;
+  // The end of parameter `index`'s flat range: every gradient registered at or after it is in [0, end).
+  int64_t ready_after(size_t index) const;
 };
 
 }  // namespace trident::models

@@ -148,7 +148,7 @@ double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& 
         break;
       }
       case ActionKind::reduce_grads:
-        if (hooks) hooks->grads_ready(a.chunk, chunk->params().numel());
+        if (hooks) hooks->grads_ready(a.chunk, chunk->params().flat_grads().numel());
         break;
       case ActionKind::optimizer_step:
         break;  // the trainer steps once every gradient is final

@@ -33,19 +33,20 @@ ParallelModel::ParallelModel(const config::Config& cfg, comm::Communicator& worl
   const models::ModelSpec spec = models::ModelSpec::from_config(cfg);
   const std::vector<int> layers = pp::stage_layers(cfg);
   std::vector<models::Transformer*> chunks;
-  std::vector<ParamSet*> params;
+  std::vector<zero::ChunkParams> params;
   for (int c = 0; c < v; ++c) {
     const int stage = c * pp + pp_->rank();
     chunks_.push_back(
         std::make_unique<models::Transformer>(spec, tp::TpGroup::of(*tp_), pp::stage_chunk(layers, stage)));
     chunks_.back()->params().initialize(t.seed());  // rounded to bf16/fp16 for a low-precision model
     chunks.push_back(chunks_.back().get());
-    params.push_back(&chunks_.back()->params());
+    params.push_back({&chunks_.back()->params(), chunks_.back()->units()});
   }
   zero::OptimizerConfig opt;
   opt.adamw = {o.beta1(), o.beta2(), o.eps(), o.weight_decay()};
   opt.grad_clip = o.grad_clip();
   opt.bucket_numel = bucket_numel(cfg);
+  opt.reduce_dtype = cfg.parallel().grad_reduce_dtype() == "bf16" ? DType::bf16 : DType::f32;
   if (spec.dtype == DType::f16) {
     LossScalerConfig ls;
     ls.init_scale = t.loss_scale();

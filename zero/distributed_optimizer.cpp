@@ -6,19 +6,24 @@
 
 namespace trident::zero {
 
-DistributedOptimizer::DistributedOptimizer(std::vector<ParamSet*> chunks, const Groups& groups,
+DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, const Groups& groups,
                                            OptimizerConfig cfg)
     : groups_(groups), cfg_(cfg), scaler_(cfg.scaler) {
   TRIDENT_CHECK(groups.world && groups.tp && groups.pp && groups.dp, "the gradient path needs its groups");
-  for (ParamSet* model : chunks) {
+  for (ChunkParams& chunk : chunks) {
+    ParamSet* model = chunk.params;
     TRIDENT_CHECK(model->finalized(), "an optimizer over unfinalized parameters");
+    if (chunk.units.empty()) chunk.units = {{0, model->params().size()}};
     Chunk c;
     c.model = model;
+    c.layout = plan_flat_layout(*model, chunk.units, cfg.bucket_numel, /*shards=*/1);
+    model->relayout(c.layout.offsets, c.layout.total);
     const DType dtype = model->flat_params().dtype();
     if (dtype == DType::bf16 || dtype == DType::f16) c.masters = std::make_unique<MasterWeights>(*model);
     c.adamw = std::make_unique<AdamW>(c.masters ? c.masters->master() : *model, cfg.adamw);
     if (groups.dp->size() > 1)
-      c.reducer = std::make_unique<GradReducer>(model->flat_grads(), *groups.dp, cfg.bucket_numel);
+      c.reducer =
+          std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, *groups.dp, cfg.reduce_dtype);
     c.partial = std::make_unique<PartialGrads>(*model, tp::TpGroup::of(*groups.tp), groups.embedding);
     chunks_.push_back(std::move(c));
   }

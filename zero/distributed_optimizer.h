@@ -21,6 +21,7 @@
 #include "core/optim/loss_scaler.h"
 #include "core/optim/master_weights.h"
 #include "models/grad_hooks.h"
+#include "zero/flat_layout.h"
 #include "zero/grad_reducer.h"
 #include "zero/partial_grads.h"
 
@@ -37,16 +38,25 @@ struct Groups {
 
 struct OptimizerConfig {
   AdamWConfig adamw;
-  double grad_clip = 0;      // clip the global norm to this; 0: no clipping
-  int64_t bucket_numel = 1;  // data-parallel bucket size, in gradient elements
+  double grad_clip = 0;             // clip the global norm to this; 0: no clipping
+  int64_t bucket_numel = 1 << 20;   // data-parallel bucket size, in gradient elements
+  DType reduce_dtype = DType::f32;  // parallel.grad_reduce_dtype
   LossScaler scaler = LossScaler::constant();
+};
+
+// One model chunk as the optimizer sees it: its parameters (finalized; laid out again by the optimizer) and
+// its units, [first, last) parameter indices in registration order (models::Transformer::units(); empty:
+// one unit of everything).
+struct ChunkParams {
+  ParamSet* params;
+  std::vector<std::pair<size_t, size_t>> units;
 };
 
 class DistributedOptimizer final : public models::GradHooks {
  public:
-  // Every rank constructs it together. chunks: this rank's model chunks' finalized ParamSets, updated in
-  // place; a bf16/fp16 chunk gets fp32 master weights.
-  DistributedOptimizer(std::vector<ParamSet*> chunks, const Groups& groups, OptimizerConfig cfg);
+  // Every rank constructs it together. chunks: this rank's model chunks, whose flat buffers it lays out in
+  // padded buckets (flat_layout.h) and updates in place; a bf16/fp16 chunk gets fp32 master weights.
+  DistributedOptimizer(std::vector<ChunkParams> chunks, const Groups& groups, OptimizerConfig cfg);
 
   // The factor this step's backward multiplies the loss by (fp16 loss scaling; 1 otherwise).
   double loss_scale() const { return scaler_.scale(); }
@@ -69,6 +79,7 @@ class DistributedOptimizer final : public models::GradHooks {
   // After optimized() was written from outside (loaded weights): the model follows.
   void copy_to_model();
 
+  const FlatLayout& layout(size_t chunk) const { return chunks_.at(chunk).layout; }
   // This rank's optimizer state, by name: "exp_avg.<param>", "exp_avg_sq.<param>", "master.<param>" (mixed
   // precision) as local shards, and the scalars "step", "loss_scale", "loss_scale_good_steps",
   // "loss_scale_skipped" (f64, shape (1)). load_state_dict takes the same names and shapes back.
@@ -78,6 +89,7 @@ class DistributedOptimizer final : public models::GradHooks {
  private:
   struct Chunk {
     ParamSet* model;
+    FlatLayout layout;
     std::unique_ptr<MasterWeights> masters;  // null for an fp32 model
     std::unique_ptr<AdamW> adamw;
     std::unique_ptr<GradReducer> reducer;  // null without data parallelism

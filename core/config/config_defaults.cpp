@@ -33,6 +33,7 @@ config::Config default_config() {
   p.set_sequence_parallel(false);  // needs tensor > 1 to change anything
   p.set_virtual_stages(1);
   p.set_order("tp-cp-ep-dp-pp");  // Megatron's: tensor innermost (fastest links), pipeline outermost
+  p.set_grad_reduce_dtype("fp32");
 
   config::TrainConfig& t = *c.mutable_train();
   t.set_micro_batch_size(1);

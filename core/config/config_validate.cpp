@@ -149,6 +149,7 @@ void check_parallel(const config::Config& c, int world_size, Problems& p) {
     if (d.size > 1) p.add("parallel.{} = {}: {} is not supported yet; set it to 1", d.name, d.size, d.what);
   }
   if (par.data() < 0) p.add("parallel.data ({}) must be >= 0 (0: whatever ranks remain)", par.data());
+  p.one_of("parallel.grad_reduce_dtype", par.grad_reduce_dtype(), {"fp32", "bf16"});
   if (par.zero_stage() < 0 || par.zero_stage() > 3)
     p.add("parallel.zero_stage ({}) must be 0, 1, 2 or 3", par.zero_stage());
   else if (par.zero_stage() != 0)

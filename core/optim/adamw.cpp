@@ -8,8 +8,9 @@ namespace trident {
 
 AdamW::AdamW(ParamSet& params, AdamWConfig cfg) : params_(params), cfg_(cfg) {
   TRIDENT_CHECK(params.finalized(), "AdamW needs finalized parameters");
-  m_ = Tensor::zeros({params.numel()}, DType::f32, params.flat_params().device());
-  v_ = Tensor::zeros({params.numel()}, DType::f32, params.flat_params().device());
+  // Over the whole flat buffer, padding included (it stays zero: zero gradient, zero update).
+  m_ = Tensor::zeros({params.flat_params().numel()}, DType::f32, params.flat_params().device());
+  v_ = Tensor::zeros({params.flat_params().numel()}, DType::f32, params.flat_params().device());
 }
 
 void AdamW::step(double lr) {

@@ -16,6 +16,10 @@ MasterWeights::MasterWeights(ParamSet& model) : model_(model) {
     m.duplicate = p.duplicate;
   }
   master_.finalize(DType::f32, model.flat_params().device());
+  // The same flat layout, padding included, so that flat buffers copy across one to one.
+  std::vector<int64_t> offsets;
+  for (const Param& p : model.params()) offsets.push_back(p.flat_offset);
+  master_.relayout(offsets, model.flat_params().numel());
   master_.flat_params().copy_from(model.flat_params());
 }
 

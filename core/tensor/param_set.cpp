@@ -85,6 +85,28 @@ void ParamSet::finalize(DType dtype, Device device) {
   }
 }
 
+void ParamSet::relayout(const std::vector<int64_t>& offsets, int64_t total) {
+  TRIDENT_CHECK(finalized() && offsets.size() == params_.size(), "relayout of {} parameters with {} offsets",
+                params_.size(), offsets.size());
+  Tensor values = Tensor::zeros({total}, flat_params_.dtype(), flat_params_.device());
+  Tensor grads = Tensor::zeros({total}, flat_grads_.dtype(), flat_grads_.device());
+  int64_t end = 0;  // the previous parameter in flat order (the next one registered) ends here
+  for (size_t i = params_.size(); i-- > 0;) {
+    Param& p = params_[i];
+    const int64_t n = p.value.numel();
+    TRIDENT_CHECK(offsets[i] >= end && offsets[i] + n <= total, "{} at {} overlaps or overruns the layout",
+                  p.name, offsets[i]);
+    Tensor value = values.flat(offsets[i], p.value.shape());
+    value.copy_from(p.value);
+    p.value = value;
+    p.grad = grads.flat(offsets[i], p.value.shape());
+    p.flat_offset = offsets[i];
+    end = offsets[i] + n;
+  }
+  flat_params_ = values;
+  flat_grads_ = grads;
+}
+
 void ParamSet::initialize(uint64_t seed) {
   TRIDENT_CHECK(finalized(), "initialize() before finalize()");
   for (Param& p : params_) {

@@ -78,6 +78,10 @@ class ParamSet {
   Param& add(const std::string& name, const Shape& global_shape, InitSpec init, ShardSpec shard = {});
   // Allocates the flat buffers (reverse order) and binds every Param's value/grad views.
   void finalize(DType dtype = DType::f32, Device device = Device::cpu());
+  // Lays the finalized buffers out again: parameter i (registration order) at offsets[i] of buffers of
+  // `total` elements, values kept, gradients and gaps zero. The gradient path pads its buckets this way
+  // (zero/flat_layout.h); the offsets must keep the reverse order and must not overlap.
+  void relayout(const std::vector<int64_t>& offsets, int64_t total);
   // Layout-independent init: element value = f(seed, name, global index).
   void initialize(uint64_t seed);
 
@@ -86,7 +90,7 @@ class ParamSet {
   const std::deque<Param>& params() const { return params_; }
   Param& get(const std::string& name);
   const Param* find(const std::string& name) const;
-  int64_t numel() const { return numel_; }
+  int64_t numel() const { return numel_; }  // elements of all parameters (the flat buffers may hold padding)
   Tensor& flat_params() { return flat_params_; }
   Tensor& flat_grads() { return flat_grads_; }
   void zero_grads() { flat_grads_.zero(); }

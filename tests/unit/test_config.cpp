@@ -502,6 +502,11 @@ TEST(ConfigValidate, UnsupportedParallelismIsRefusedPlainly) {
   EXPECT_CONTAINS(text, "parallel.zero_stage (4) must be 0, 1, 2 or 3");
   EXPECT_CONTAINS(text, "parallel.tensor (0) must be >= 1");
   EXPECT_CONTAINS(text, "parallel.order 'tp-dp-pp' must name each of tp, cp, ep, dp, pp once");
+  config::Config reduce = good_config();
+  apply_overrides(reduce, {"parallel.grad_reduce_dtype=fp16"});
+  EXPECT_CONTAINS(problems_text(reduce), "parallel.grad_reduce_dtype 'fp16' is not one of fp32, bf16");
+  apply_overrides(reduce, {"parallel.grad_reduce_dtype=bf16"});
+  EXPECT_EQ(problems_text(reduce), "");
   config::Config reordered = good_config();
   apply_overrides(reordered, {"parallel.order=pp-dp-ep-cp-tp"});
   EXPECT_EQ(problems_text(reordered), "");

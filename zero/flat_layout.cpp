@@ -1,0 +1,41 @@
+#include "zero/flat_layout.h"
+
+#include "core/runtime/error.h"
+
+namespace trident::zero {
+
+FlatLayout plan_flat_layout(const ParamSet& params, const std::vector<std::pair<size_t, size_t>>& units,
+                            int64_t bucket_numel, int shards) {
+  TRIDENT_CHECK(bucket_numel > 0 && shards >= 1, "bucket of {} elements over {} shards", bucket_numel,
+                shards);
+  const auto& ps = params.params();
+  FlatLayout out;
+  out.shards = shards;
+  out.offsets.assign(ps.size(), 0);
+  const int64_t multiple = kAlign * shards;
+  Bucket bucket;
+  const auto close = [&] {
+    bucket.data_end = out.total;
+    bucket.end = (out.total + multiple - 1) / multiple * multiple;
+    out.total = bucket.end;
+    out.buckets.push_back(bucket);
+    bucket = Bucket{out.total, out.total, out.total};
+  };
+  size_t covered = 0;
+  for (size_t u = units.size(); u-- > 0;) {  // flat order: the last unit registered comes first
+    const auto [first, last] = units[u];
+    TRIDENT_CHECK(first < last && last <= ps.size(), "unit [{}, {}) of {} parameters", first, last,
+                  ps.size());
+    for (size_t i = last; i-- > first;) {
+      out.offsets[i] = out.total;
+      out.total += ps[i].value.numel();
+    }
+    covered += last - first;
+    if (out.total - bucket.begin >= bucket_numel) close();
+  }
+  TRIDENT_CHECK(covered == ps.size(), "units cover {} of {} parameters", covered, ps.size());
+  if (out.total > bucket.begin || out.buckets.empty()) close();
+  return out;
+}
+
+}  // namespace trident::zero

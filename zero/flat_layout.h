@@ -1,0 +1,39 @@
+#pragma once
+// FlatLayout: where each parameter of a model chunk sits in its flat parameter and gradient buffers, as the
+// gradient path needs them (Megatron-core's param_and_grad_buffer). Parameters keep the reverse registration
+// (= execution) order, so backward fills the buffers front to back; whole units (what the model computes in
+// one go: the head, each block, the embedding) are grouped into buckets of about `bucket_numel` elements, and
+// each bucket is padded so that it splits into `shards` equal pieces of a multiple of kAlign elements. Rank r
+// of a shard group owns piece r of every bucket (ZeRO's partition); with one shard the padding only aligns.
+//
+//   flat:   | bucket 0: head, last blocks | pad | bucket 1: ... , embedding | pad |
+//   shards: | piece 0 | piece 1 | ...       per bucket, (end - begin) / shards elements each
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "core/tensor/param_set.h"
+
+namespace trident::zero {
+
+// 64 elements: 256 bytes of fp32, so every piece starts on a boundary any vector unit or NCCL likes.
+inline constexpr int64_t kAlign = 64;
+
+struct Bucket {
+  int64_t begin = 0, data_end = 0, end = 0;  // [begin, data_end) parameters, [data_end, end) padding
+  int64_t piece(int shards) const { return (end - begin) / shards; }
+};
+
+struct FlatLayout {
+  std::vector<int64_t> offsets;  // per parameter, in registration order
+  int64_t total = 0;             // elements of each flat buffer, padding included
+  std::vector<Bucket> buckets;   // in flat order: bucket 0 is final first in backward
+  int shards = 1;
+};
+
+// units: [first, last) parameter indices in registration order (models::Transformer::units()). A unit larger
+// than bucket_numel is a bucket of its own; units are never split.
+FlatLayout plan_flat_layout(const ParamSet& params, const std::vector<std::pair<size_t, size_t>>& units,
+                            int64_t bucket_numel, int shards);
+
+}  // namespace trident::zero
