@@ -47,6 +47,7 @@ ParallelModel::ParallelModel(const config::Config& cfg, comm::Communicator& worl
   opt.grad_clip = o.grad_clip();
   opt.bucket_numel = bucket_numel(cfg);
   opt.reduce_dtype = cfg.parallel().grad_reduce_dtype() == "bf16" ? DType::bf16 : DType::f32;
+  opt.stage = cfg.parallel().zero_stage();
   if (spec.dtype == DType::f16) {
     LossScalerConfig ls;
     ls.init_scale = t.loss_scale();
@@ -88,8 +89,12 @@ int64_t ParallelModel::local_numel() const {
 }
 
 void ParallelModel::load_global(const std::map<std::string, Tensor>& tensors, const std::string& prefix) {
-  for (size_t c = 0; c < chunks_.size(); ++c) io::load_shards(optimizer_->optimized(c), tensors, prefix);
-  optimizer_->copy_to_model();
+  for (size_t c = 0; c < chunks_.size(); ++c) {
+    const ParamSet& model = chunks_[c]->params();
+    ParamSet values = model.mirror(DType::f32, model.flat_params().device());
+    io::load_shards(values, tensors, prefix);
+    optimizer_->load_fp32(c, values);
+  }
 }
 
 ParallelModel::StepResult ParallelModel::train_step(double lr, const BatchFn& batch) {
@@ -149,9 +154,11 @@ std::vector<std::pair<std::string, Shape>> decode_names(const Tensor& t) {
 std::map<std::string, Tensor> ParallelModel::gather_to_main() {
   std::map<std::string, Tensor> mine;
   // Over tp (every tp rank takes part); a mixed-precision model is saved from its fp32 master weights.
-  for (size_t c = 0; c < chunks_.size(); ++c)
-    mine.merge(chunks_[c]->gather_params(&optimizer_->optimized(c)));
-  const DType dtype = optimizer_->optimized(0).flat_params().dtype();
+  for (size_t c = 0; c < chunks_.size(); ++c) {
+    const ParamSet full = optimizer_->fp32_params(c);  // a collective over dp when the masters are sharded
+    mine.merge(chunks_[c]->gather_params(&full));
+  }
+  const DType dtype = DType::f32;
   // Only the replica of world rank 0 (tp rank 0, data-parallel rank 0) sends its stages to pipeline rank 0.
   if (tp_->rank() != 0 || dp_->rank() != 0) return {};
   if (pp_->rank() != 0) {

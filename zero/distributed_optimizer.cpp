@@ -2,48 +2,73 @@
 
 #include <cmath>
 
-#include "tensor_parallel/sharded_params.h"
+#include "core/ops/ops.h"
 
 namespace trident::zero {
+
+namespace {
+
+// Copies the shard's pieces between a flat buffer and a shard buffer (either direction; dtypes convert).
+void copy_pieces(const Shard& shard, Tensor& to, bool to_flat, const Tensor& from) {
+  for (const Piece& p : shard.pieces) {
+    Tensor dst = to.flat(to_flat ? p.flat : p.shard, {p.n});
+    dst.copy_from(from.flat(to_flat ? p.shard : p.flat, {p.n}));
+  }
+}
+
+}  // namespace
 
 DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, const Groups& groups,
                                            OptimizerConfig cfg)
     : groups_(groups), cfg_(cfg), scaler_(cfg.scaler) {
   TRIDENT_CHECK(groups.world && groups.tp && groups.pp && groups.dp, "the gradient path needs its groups");
+  TRIDENT_CHECK(cfg.stage == 0 || cfg.stage == 1, "ZeRO stage {} is not built", cfg.stage);
+  comm::Communicator& dp = *groups.dp;
+  if (cfg.stage >= 1) shards_ = dp.size(), shard_rank_ = dp.rank();
   for (ChunkParams& chunk : chunks) {
     ParamSet* model = chunk.params;
     TRIDENT_CHECK(model->finalized(), "an optimizer over unfinalized parameters");
     if (chunk.units.empty()) chunk.units = {{0, model->params().size()}};
     Chunk c;
     c.model = model;
-    c.layout = plan_flat_layout(*model, chunk.units, cfg.bucket_numel, /*shards=*/1);
+    c.layout = plan_flat_layout(*model, chunk.units, cfg.bucket_numel, shards_);
     model->relayout(c.layout.offsets, c.layout.total);
+    c.shard = shard_of(c.layout, shard_rank_);
     const DType dtype = model->flat_params().dtype();
-    if (dtype == DType::bf16 || dtype == DType::f16) c.masters = std::make_unique<MasterWeights>(*model);
-    c.adamw = std::make_unique<AdamW>(c.masters ? c.masters->master() : *model, cfg.adamw);
-    if (groups.dp->size() > 1)
-      c.reducer =
-          std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, *groups.dp, cfg.reduce_dtype);
+    const Device device = model->flat_params().device();
+    c.mixed = dtype == DType::bf16 || dtype == DType::f16;
+    if (c.mixed) {
+      c.master = Tensor::zeros({c.shard.numel}, DType::f32, device);
+      copy_pieces(c.shard, c.master, /*to_flat=*/false, model->flat_params());  // exact: widening
+    }
+    // An fp32 model that keeps its whole buffer reads its gradients in place; otherwise they come to a
+    // buffer.
+    c.grads =
+        !c.mixed && shards_ == 1 ? model->flat_grads() : Tensor::zeros({c.shard.numel}, DType::f32, device);
+    c.adamw = std::make_unique<ShardedAdamW>(*model, c.shard, cfg.adamw, device);
     c.partial = std::make_unique<PartialGrads>(*model, tp::TpGroup::of(*groups.tp), groups.embedding);
+    c.norm = std::make_unique<ShardNorm>(*model, c.shard, groups.tp->size());
+    if (dp.size() > 1 && shards_ == 1) {
+      // A bf16/fp16 model's averages go straight to its fp32 gradients.
+      c.reducer = std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, dp, cfg.reduce_dtype,
+                                                c.mixed ? c.grads : Tensor{});
+    } else if (shards_ > 1) {
+      c.reducer = std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, dp, cfg.reduce_dtype,
+                                                c.grads, c.shard);
+      // A tied embedding's two stages sum their copies before the reduce-scatter splits them.
+      for (const auto& [begin, end] : c.partial->tied_ranges())
+        for (size_t b = 0; b < c.layout.buckets.size(); ++b)
+          if (begin < c.layout.buckets[b].end && c.layout.buckets[b].begin < end) c.reducer->defer(b);
+    }
     chunks_.push_back(std::move(c));
   }
-}
-
-ParamSet& DistributedOptimizer::optimized(size_t chunk) {
-  Chunk& c = chunks_.at(chunk);
-  return c.masters ? c.masters->master() : *c.model;
-}
-
-void DistributedOptimizer::copy_to_model() {
-  for (Chunk& c : chunks_)
-    if (c.masters) c.masters->copy_to_model();
 }
 
 void DistributedOptimizer::zero_grads() {
   for (Chunk& c : chunks_) c.model->zero_grads();
 }
 
-// Stage 0 reduces once per step: only the chunk's last backward communicates.
+// Stages 0 and 1 reduce once per step: only the chunk's last backward communicates.
 void DistributedOptimizer::backward_begin(int chunk, bool last) {
   Chunk& c = chunks_.at(chunk);
   if (!last || !c.reducer) return;
@@ -60,14 +85,22 @@ void DistributedOptimizer::finish() {
   for (Chunk& c : chunks_) {
     if (!c.reducer) continue;
     TRIDENT_CHECK(c.reducing, "a step ended without its last backward reducing the gradients");
-    c.reducer->finish();
+    if (shards_ > 1) {
+      c.reducer->finish([&c] { c.partial->sum_tied(c.model->flat_grads()); });
+    } else {
+      c.reducer->finish();
+    }
     c.reducing = false;
   }
 }
 
-bool DistributedOptimizer::unscale_into_masters() {
+bool DistributedOptimizer::unscale() {
   bool finite = true;
-  for (Chunk& c : chunks_) finite = c.masters->unscale_grads(scaler_.scale()) && finite;
+  for (Chunk& c : chunks_) {
+    if (scaler_.scale() != 1.0) ops::scale_inplace(c.grads, 1.0 / scaler_.scale());
+    // inf or nan anywhere makes the sum of squares inf or nan; finite f32 squares cannot overflow a double.
+    finite = std::isfinite(ops::sum_squares(c.grads)) && finite;
+  }
   // Every rank must agree to skip: an overflow on one stage or shard skips the step everywhere.
   Tensor bad = Tensor::full({1}, finite ? 0.0 : 1.0, DType::f64);
   if (groups_.world->size() > 1) groups_.world->all_reduce(bad, comm::ReduceOp::max);
@@ -76,41 +109,92 @@ bool DistributedOptimizer::unscale_into_masters() {
 
 double DistributedOptimizer::global_grad_norm() {
   Tensor sq = Tensor::zeros({1}, DType::f64);
-  const tp::TpGroup tp = tp::TpGroup::of(*groups_.tp);
-  // Over tp shards inside grad_squares (the last stage's tied copy left out); data-parallel replicas hold
-  // the same averaged gradients.
-  for (size_t c = 0; c < chunks_.size(); ++c) sq.data<double>()[0] += tp::grad_squares(optimized(c), tp);
-  if (groups_.pp->size() > 1) groups_.pp->all_reduce(sq, comm::ReduceOp::sum);
+  for (Chunk& c : chunks_) sq.data<double>()[0] += c.norm->squares(c.grads);
+  // Each element is counted once: tp replicas weigh 1/tp, shard pieces are disjoint, stages hold their own.
+  for (comm::Communicator* g : {groups_.tp, shards_ > 1 ? groups_.dp : nullptr, groups_.pp})
+    if (g && g->size() > 1) g->all_reduce(sq, comm::ReduceOp::sum);
   return std::sqrt(sq.item(0));
 }
 
 DistributedOptimizer::StepResult DistributedOptimizer::step(double lr) {
   StepResult out;
-  for (Chunk& c : chunks_) c.partial->sum(*c.model);
-  const bool mixed = chunks_.front().masters != nullptr;
-  if (mixed && !scaler_.update(/*found_inf=*/!unscale_into_masters())) {
-    out.skipped = true;  // fp16 overflow: the scale was backed off, the weights stay
+  for (Chunk& c : chunks_) {
+    // A bf16/fp16 model without data parallelism: its gradients come to the fp32 buffer now (a reducer put
+    // them there already).
+    if (c.mixed && !c.reducer) copy_pieces(c.shard, c.grads, /*to_flat=*/false, c.model->flat_grads());
+    c.partial->sum(c.grads, c.shard, /*tied=*/shards_ == 1);  // sharded: the tied sum ran before the scatter
+  }
+  if (chunks_.front().mixed && !scaler_.update(/*found_inf=*/!unscale())) {
+    out.skipped = true;  // the weights stay; fp16 backed its scale off
     return out;
   }
   out.grad_norm = global_grad_norm();
-  for (size_t c = 0; c < chunks_.size(); ++c) {
-    clip_grads(optimized(c), out.grad_norm, cfg_.grad_clip);
-    chunks_[c].adamw->step(lr);
+  for (Chunk& c : chunks_) {
+    if (cfg_.grad_clip > 0 && out.grad_norm > cfg_.grad_clip)  // PyTorch's clip_grad_norm_
+      ops::scale_inplace(c.grads, cfg_.grad_clip / (out.grad_norm + 1e-6));
+    if (c.mixed) {
+      c.adamw->step(lr, c.master, /*flat=*/false, c.grads);
+      copy_pieces(c.shard, c.model->flat_params(), /*to_flat=*/true, c.master);  // rounded to the model
+    } else {
+      c.adamw->step(lr, c.model->flat_params(), /*flat=*/true, c.grads);
+    }
   }
-  copy_to_model();
+  if (shards_ > 1) all_gather_params();
   return out;
+}
+
+void DistributedOptimizer::all_gather_params() {
+  // Every bucket at once: rank r's updated piece r to everyone, into the model's flat buffer.
+  std::vector<std::pair<comm::WorkPtr, Tensor>> inflight;
+  for (Chunk& c : chunks_) {
+    for (size_t b = 0; b < c.layout.buckets.size(); ++b) {
+      const Bucket& bucket = c.layout.buckets[b];
+      const Piece& p = c.shard.pieces[b];
+      Tensor out = c.model->flat_params().flat(bucket.begin, {bucket.end - bucket.begin});
+      Tensor mine = c.model->flat_params().flat(p.flat, {p.n}).clone();  // the input may not alias the output
+      inflight.emplace_back(groups_.dp->all_gather_async(out, mine), mine);
+    }
+  }
+  for (auto& [work, mine] : inflight) work->wait();
+}
+
+ParamSet DistributedOptimizer::fp32_params(size_t chunk) {
+  Chunk& c = chunks_.at(chunk);
+  ParamSet out = c.model->mirror(DType::f32, c.model->flat_params().device());
+  if (!c.mixed) {
+    out.flat_params().copy_from(c.model->flat_params());  // whole after every step's all-gather
+    return out;
+  }
+  copy_pieces(c.shard, out.flat_params(), /*to_flat=*/true, c.master);
+  if (shards_ == 1) return out;
+  std::vector<std::pair<comm::WorkPtr, Tensor>> inflight;
+  for (size_t b = 0; b < c.layout.buckets.size(); ++b) {
+    const Bucket& bucket = c.layout.buckets[b];
+    Tensor all = out.flat_params().flat(bucket.begin, {bucket.end - bucket.begin});
+    Tensor mine = c.master.flat(c.shard.pieces[b].shard, {c.shard.pieces[b].n}).clone();
+    inflight.emplace_back(groups_.dp->all_gather_async(all, mine), mine);
+  }
+  for (auto& [work, mine] : inflight) work->wait();
+  return out;
+}
+
+void DistributedOptimizer::load_fp32(size_t chunk, const ParamSet& values) {
+  Chunk& c = chunks_.at(chunk);
+  TRIDENT_CHECK(values.flat_params().numel() == c.model->flat_params().numel(),
+                "fp32 values of {} elements for a layout of {}", values.flat_params().numel(),
+                c.model->flat_params().numel());
+  c.model->flat_params().copy_from(values.flat_params());
+  if (c.mixed) copy_pieces(c.shard, c.master, /*to_flat=*/false, values.flat_params());
 }
 
 std::map<std::string, Tensor> DistributedOptimizer::state_dict() {
   std::map<std::string, Tensor> out;
-  for (size_t c = 0; c < chunks_.size(); ++c) {
-    AdamW& adamw = *chunks_[c].adamw;
-    for (const Param& p : optimized(c).params()) {
-      const Shape shape = p.value.shape();
-      out["exp_avg." + p.name] = adamw.exp_avg().flat(p.flat_offset, shape).clone();
-      out["exp_avg_sq." + p.name] = adamw.exp_avg_sq().flat(p.flat_offset, shape).clone();
-      if (chunks_[c].masters) out["master." + p.name] = p.value.clone();
-    }
+  for (size_t i = 0; i < chunks_.size(); ++i) {
+    Chunk& c = chunks_[i];
+    const std::string prefix = "chunk" + std::to_string(i) + ".";
+    out[prefix + "exp_avg"] = c.adamw->exp_avg().clone();
+    out[prefix + "exp_avg_sq"] = c.adamw->exp_avg_sq().clone();
+    if (c.mixed) out[prefix + "master"] = c.master.clone();
   }
   const auto scalar = [](double v) { return Tensor::full({1}, v, DType::f64); };
   out["step"] = scalar(static_cast<double>(chunks_.front().adamw->steps_taken()));
@@ -129,20 +213,22 @@ void DistributedOptimizer::load_state_dict(const std::map<std::string, Tensor>& 
            shape_str(shape));
     return it->second;
   };
-  for (size_t c = 0; c < chunks_.size(); ++c) {
-    AdamW& adamw = *chunks_[c].adamw;
-    for (Param& p : optimized(c).params()) {
-      const Shape shape = p.value.shape();
-      adamw.exp_avg().flat(p.flat_offset, shape).copy_from(get("exp_avg." + p.name, shape));
-      adamw.exp_avg_sq().flat(p.flat_offset, shape).copy_from(get("exp_avg_sq." + p.name, shape));
-      if (chunks_[c].masters) p.value.copy_from(get("master." + p.name, shape));
+  for (size_t i = 0; i < chunks_.size(); ++i) {
+    Chunk& c = chunks_[i];
+    const std::string prefix = "chunk" + std::to_string(i) + ".";
+    const Shape shape{c.shard.numel};
+    c.adamw->exp_avg().copy_from(get(prefix + "exp_avg", shape));
+    c.adamw->exp_avg_sq().copy_from(get(prefix + "exp_avg_sq", shape));
+    c.adamw->set_steps_taken(static_cast<int64_t>(get("step", {1}).item(0)));
+    if (c.mixed) {
+      c.master.copy_from(get(prefix + "master", shape));
+      copy_pieces(c.shard, c.model->flat_params(), /*to_flat=*/true, c.master);
     }
-    adamw.set_steps_taken(static_cast<int64_t>(get("step", {1}).item(0)));
   }
+  if (chunks_.front().mixed && shards_ > 1) all_gather_params();
   scaler_.restore(get("loss_scale", {1}).item(0),
                   static_cast<int64_t>(get("loss_scale_good_steps", {1}).item(0)),
                   static_cast<int64_t>(get("loss_scale_skipped", {1}).item(0)));
-  copy_to_model();
 }
 
 }  // namespace trident::zero

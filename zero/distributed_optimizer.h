@@ -1,29 +1,35 @@
 #pragma once
 // DistributedOptimizer: the one owner of the path from a step's gradients to its update (Megatron-core's
-// DistributedOptimizer over its param_and_grad_buffer). Per model chunk it holds the data-parallel buckets
-// (grad_reducer.h), the partial-sum finalizer (partial_grads.h), the fp32 master weights of a bf16/fp16 model
-// and AdamW. A step, in order:
-//   1. during backward (models::GradHooks, called by the pipeline executor): each chunk's gradient buckets
-//      are averaged over the data-parallel group as they become final in its last backward;
+// DistributedOptimizer over its param_and_grad_buffer), for ZeRO stages 0 and 1 over the data-parallel group.
+//
+// Per model chunk it lays out the flat buffers in padded buckets (flat_layout.h) and keeps this rank's shard
+// of them: at stage 0 the whole buffer, at stage 1 piece r of every bucket for data-parallel rank r of N. For
+// the shard it holds the fp32 gradients, the fp32 master weights (bf16/fp16 models) and AdamW's moments
+// (sharded_adamw.h). A step, in order:
+//   1. during backward (models::GradHooks, called by the pipeline executor): each chunk's buckets, as they
+//      become final in its last backward, are averaged over the data-parallel group: all-reduced in place
+//      (stage 0) or reduce-scattered into the shard (stage 1);
 //   2. finalize: the parts the parameters declare (tensor-parallel, replicated key/value blocks, the tied
-//      embedding between first and last stage) are summed;
-//   3. unscale into the fp32 masters and check for inf/nan (fp16: every rank agrees to skip the step);
-//   4. the global gradient norm, every element counted once over tp shards and pipeline stages;
-//   5. clip by it, AdamW on every chunk, and copy the masters back into the model.
-// This is ZeRO stage 0: every data-parallel rank holds and updates everything.
+//      embedding between first and last stage) are summed (partial_grads.h);
+//   3. unscale the shard's fp32 gradients and check for inf/nan (mixed precision: every rank agrees to skip);
+//   4. the global gradient norm, every element counted once over tp shards, shard pieces and stages;
+//   5. clip by it, AdamW on the shard, round the masters back into the model;
+//   6. stage 1: all-gather the updated parameters, bucket by bucket.
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/comm/communicator.h"
 #include "core/optim/adamw.h"
 #include "core/optim/loss_scaler.h"
-#include "core/optim/master_weights.h"
 #include "models/grad_hooks.h"
 #include "zero/flat_layout.h"
+#include "zero/grad_norm.h"
 #include "zero/grad_reducer.h"
 #include "zero/partial_grads.h"
+#include "zero/sharded_adamw.h"
 
 namespace trident::zero {
 
@@ -32,15 +38,16 @@ struct Groups {
   comm::Communicator* world = nullptr;      // every rank: agreement on an fp16 overflow
   comm::Communicator* tp = nullptr;         // tensor-parallel group
   comm::Communicator* pp = nullptr;         // pipeline group: the norm sums over stages
-  comm::Communicator* dp = nullptr;         // data-parallel group: gradients averaged over it
+  comm::Communicator* dp = nullptr;         // data-parallel group: gradients averaged, ZeRO shards over it
   comm::Communicator* embedding = nullptr;  // first + last stage of a tied model split into stages, or null
 };
 
 struct OptimizerConfig {
   AdamWConfig adamw;
   double grad_clip = 0;             // clip the global norm to this; 0: no clipping
-  int64_t bucket_numel = 1 << 20;   // data-parallel bucket size, in gradient elements
+  int64_t bucket_numel = 1 << 20;   // gradient bucket size, in elements
   DType reduce_dtype = DType::f32;  // parallel.grad_reduce_dtype
+  int stage = 0;                    // parallel.zero_stage: 0 or 1
   LossScaler scaler = LossScaler::constant();
 };
 
@@ -54,8 +61,7 @@ struct ChunkParams {
 
 class DistributedOptimizer final : public models::GradHooks {
  public:
-  // Every rank constructs it together. chunks: this rank's model chunks, whose flat buffers it lays out in
-  // padded buckets (flat_layout.h) and updates in place; a bf16/fp16 chunk gets fp32 master weights.
+  // Every rank constructs it together. chunks: this rank's model chunks, updated in place.
   DistributedOptimizer(std::vector<ChunkParams> chunks, const Groups& groups, OptimizerConfig cfg);
 
   // The factor this step's backward multiplies the loss by (fp16 loss scaling; 1 otherwise).
@@ -69,20 +75,24 @@ class DistributedOptimizer final : public models::GradHooks {
 
   struct StepResult {
     double grad_norm = 0;
-    bool skipped = false;  // fp16 overflow: no update, the loss scale was backed off
+    bool skipped = false;  // overflow: no update (fp16: the loss scale was backed off)
   };
-  // Steps 2-5 above, once every backward of the step is done (finish() called).
+  // Steps 2-6 above, once every backward of the step is done (finish() called).
   StepResult step(double lr);
 
-  // The fp32 parameters AdamW updates for chunk c: its master weights, or the fp32 model itself.
-  ParamSet& optimized(size_t chunk);
-  // After optimized() was written from outside (loaded weights): the model follows.
-  void copy_to_model();
+  // Chunk c's parameters in full fp32 precision, in its flat layout: the fp32 model's own values, or the
+  // master weights (gathered over the data-parallel group when they are sharded: a collective there).
+  ParamSet fp32_params(size_t chunk);
+  // Sets chunk c's parameters from fp32 values in its flat layout: the model rounded, the masters exact.
+  void load_fp32(size_t chunk, const ParamSet& values);
 
+  int shards() const { return shards_; }
   const FlatLayout& layout(size_t chunk) const { return chunks_.at(chunk).layout; }
-  // This rank's optimizer state, by name: "exp_avg.<param>", "exp_avg_sq.<param>", "master.<param>" (mixed
-  // precision) as local shards, and the scalars "step", "loss_scale", "loss_scale_good_steps",
-  // "loss_scale_skipped" (f64, shape (1)). load_state_dict takes the same names and shapes back.
+  const Shard& shard(size_t chunk) const { return chunks_.at(chunk).shard; }
+  // This rank's optimizer state: per chunk c its shard's "chunk<c>.exp_avg", "chunk<c>.exp_avg_sq" and, in
+  // mixed precision, "chunk<c>.master" (f32, the shard's elements in its layout), and the scalars "step",
+  // "loss_scale", "loss_scale_good_steps", "loss_scale_skipped" (f64, shape (1)). load_state_dict takes the
+  // same names and shapes back, under the same layout.
   std::map<std::string, Tensor> state_dict();
   void load_state_dict(const std::map<std::string, Tensor>& state);
 
@@ -90,19 +100,25 @@ class DistributedOptimizer final : public models::GradHooks {
   struct Chunk {
     ParamSet* model;
     FlatLayout layout;
-    std::unique_ptr<MasterWeights> masters;  // null for an fp32 model
-    std::unique_ptr<AdamW> adamw;
+    Shard shard;
+    bool mixed = false;  // a bf16/fp16 model: AdamW updates `master`
+    Tensor master;       // the shard's fp32 master weights (mixed precision only)
+    Tensor grads;        // the shard's fp32 gradients: the fp32 model's own at stage 0, else a buffer
+    std::unique_ptr<ShardedAdamW> adamw;
     std::unique_ptr<GradReducer> reducer;  // null without data parallelism
     std::unique_ptr<PartialGrads> partial;
+    std::unique_ptr<ShardNorm> norm;
     bool reducing = false;  // its last backward began: buckets start as they become final
   };
-  bool unscale_into_masters();
+  bool unscale();
   double global_grad_norm();
+  void all_gather_params();
 
   std::vector<Chunk> chunks_;
   Groups groups_;
   OptimizerConfig cfg_;
   LossScaler scaler_;
+  int shards_ = 1, shard_rank_ = 0;
 };
 
 }  // namespace trident::zero

@@ -1,5 +1,7 @@
 #include "zero/flat_layout.h"
 
+#include <algorithm>
+
 #include "core/runtime/error.h"
 
 namespace trident::zero {
@@ -35,6 +37,26 @@ FlatLayout plan_flat_layout(const ParamSet& params, const std::vector<std::pair<
   }
   TRIDENT_CHECK(covered == ps.size(), "units cover {} of {} parameters", covered, ps.size());
   if (out.total > bucket.begin || out.buckets.empty()) close();
+  return out;
+}
+
+Shard shard_of(const FlatLayout& layout, int rank) {
+  TRIDENT_CHECK(0 <= rank && rank < layout.shards, "shard {} of {}", rank, layout.shards);
+  Shard out;
+  for (const Bucket& b : layout.buckets) {
+    const int64_t n = b.piece(layout.shards);
+    out.pieces.push_back({b.begin + rank * n, n, out.numel});
+    out.numel += n;
+  }
+  return out;
+}
+
+std::vector<Piece> Shard::intersect(int64_t flat, int64_t n) const {
+  std::vector<Piece> out;
+  for (const Piece& p : pieces) {
+    const int64_t lo = std::max(flat, p.flat), hi = std::min(flat + n, p.flat + p.n);
+    if (lo < hi) out.push_back({lo, hi - lo, p.shard + (lo - p.flat)});
+  }
   return out;
 }
 

@@ -36,4 +36,21 @@ struct FlatLayout {
 FlatLayout plan_flat_layout(const ParamSet& params, const std::vector<std::pair<size_t, size_t>>& units,
                             int64_t bucket_numel, int shards);
 
+// A flat range [flat, flat + n) stored at offset `shard` of a shard buffer.
+struct Piece {
+  int64_t flat = 0, n = 0, shard = 0;
+};
+
+// This rank's part of a chunk's flat buffers: piece `rank` of every bucket, packed in flat order into a shard
+// of `numel` elements, where the optimizer keeps its fp32 gradients, master weights and moments. With one
+// shard it is the whole buffer.
+struct Shard {
+  std::vector<Piece> pieces;
+  int64_t numel = 0;
+
+  // The parts of flat range [flat, flat + n) this shard holds, in flat order.
+  std::vector<Piece> intersect(int64_t flat, int64_t n) const;
+};
+Shard shard_of(const FlatLayout& layout, int rank);
+
 }  // namespace trident::zero

@@ -25,7 +25,7 @@ std::vector<std::pair<int64_t, int64_t>> replicated_ranges(const Param& p, int& 
       TRIDENT_CHECK(replicas == 0 || replicas == rep, "{}: blocks replicated on {} and {} ranks", p.name,
                     replicas, rep);
       replicas = rep;
-      out.emplace_back(row * inner, rows * inner);
+      out.emplace_back(p.flat_offset + row * inner, p.flat_offset + (row + rows) * inner);
     }
     row += rows;
   }
@@ -34,22 +34,23 @@ std::vector<std::pair<int64_t, int64_t>> replicated_ranges(const Param& p, int& 
 
 }  // namespace
 
+Shard whole(int64_t n) {
+  return Shard{{{0, n, 0}}, n};
+}
+
 PartialGrads::PartialGrads(const ParamSet& params, tp::TpGroup tp, comm::Communicator* embedding)
     : tp_(tp), embedding_(embedding) {
   tp.check("partial gradient sums");
   int replicas = 0;
-  const auto& ps = params.params();
-  for (size_t i = 0; i < ps.size(); ++i) {
-    const Param& p = ps[i];
-    const int64_t n = p.value.numel();
-    if (p.partial == GradPartial::tensor && tp.size > 1) tensor_.push_back({i, 0, n});
+  for (const Param& p : params.params()) {
+    const std::pair<int64_t, int64_t> all{p.flat_offset, p.flat_offset + p.value.numel()};
+    if (p.partial == GradPartial::tensor && tp.size > 1) tensor_.push_back(all);
     if (p.partial == GradPartial::replicas)
-      for (const auto& [begin, count] : replicated_ranges(p, replicas))
-        replicas_.push_back({i, begin, count});
+      for (const auto& range : replicated_ranges(p, replicas)) replicas_.push_back(range);
     if (p.tied) {
       TRIDENT_CHECK(embedding != nullptr, "{} is a tied copy, but no first + last stage group was given",
                     p.name);
-      tied_.push_back({i, 0, n});
+      tied_.push_back(all);
     }
   }
   if (replicas > 1) {
@@ -61,17 +62,28 @@ PartialGrads::PartialGrads(const ParamSet& params, tp::TpGroup tp, comm::Communi
   }
 }
 
+void PartialGrads::sum_over(const Ranges& ranges, comm::Communicator* group, const Tensor& grads,
+                            const Shard& shard) {
+  if (ranges.empty() || group == nullptr || group->size() == 1) return;
+  std::vector<Tensor> parts;
+  for (const auto& [begin, end] : ranges)
+    for (const Piece& p : shard.intersect(begin, end - begin)) parts.push_back(grads.flat(p.shard, {p.n}));
+  // Every rank of the group holds the same pieces: all of them have parts, or none has.
+  if (!parts.empty()) comm::all_reduce_coalesced(*group, parts, comm::ReduceOp::sum);
+}
+
+void PartialGrads::sum(const Tensor& grads, const Shard& shard, bool tied) const {
+  sum_over(tensor_, tp_.comm, grads, shard);
+  sum_over(replicas_, replica_group_.get(), grads, shard);
+  if (tied) sum_over(tied_, embedding_, grads, shard);
+}
+
 void PartialGrads::sum(const ParamSet& grads_of) const {
-  const auto& ps = grads_of.params();
-  const auto sum_over = [&](const std::vector<Range>& ranges, comm::Communicator* group) {
-    if (ranges.empty() || group == nullptr || group->size() == 1) return;
-    std::vector<Tensor> parts;
-    for (const Range& r : ranges) parts.push_back(ps.at(r.index).grad.flat(r.begin, {r.n}));
-    comm::all_reduce_coalesced(*group, parts, comm::ReduceOp::sum);
-  };
-  sum_over(tensor_, tp_.comm);
-  sum_over(replicas_, replica_group_.get());
-  sum_over(tied_, embedding_);
+  sum(grads_of.flat_grads(), whole(grads_of.flat_grads().numel()));
+}
+
+void PartialGrads::sum_tied(const Tensor& flat_grads) const {
+  sum_over(tied_, embedding_, flat_grads, whole(flat_grads.numel()));
 }
 
 }  // namespace trident::zero

@@ -6,35 +6,48 @@
 //                          several tp ranks), on sub-groups of the tp group split from the ShardSpecs;
 //   Param::tied            between the first and the last pipeline stage (a tied embedding's two copies).
 // One coalesced all-reduce per group and step. All three are sums of linear contributions, so they commute
-// with the data-parallel average and with each other.
+// with the data-parallel average and with each other. They run on whatever part of the flat gradient buffer
+// a rank holds (a ZeRO shard, flat_layout.h): every rank of a tp group holds the same pieces of the same
+// layout, so the sums line up element by element.
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "core/comm/communicator.h"
 #include "core/tensor/param_set.h"
 #include "tensor_parallel/tp_group.h"
+#include "zero/flat_layout.h"
 
 namespace trident::zero {
 
 class PartialGrads {
  public:
-  // Every rank of tp constructs it together for the same layout of `params` (it may split tp into replica
-  // groups). embedding: the first + last stage group of a tied model split into stages, or null.
+  // Every rank of tp constructs it together, for params in their final flat layout (it may split tp into
+  // replica groups). embedding: the first + last stage group of a tied model split into stages, or null.
   PartialGrads(const ParamSet& params, tp::TpGroup tp, comm::Communicator* embedding = nullptr);
 
-  // Sums the declared parts of `grads_of`'s gradients: `params` itself, or a ParamSet of the same layout
-  // (its fp32 master weights).
+  // Sums the declared parts of `grads`, a buffer holding the pieces of `shard` (tensor-parallel and replica
+  // parts; the tied embedding too unless `tied` is false).
+  void sum(const Tensor& grads, const Shard& shard, bool tied = true) const;
+  // The same over a whole ParamSet of this layout (its own gradients).
   void sum(const ParamSet& grads_of) const;
+  // The tied embedding's part alone, in a whole flat gradient buffer (before a reduce-scatter splits it).
+  void sum_tied(const Tensor& flat_grads) const;
+  // Flat ranges [begin, end) of the tied embedding's copies on this chunk.
+  const std::vector<std::pair<int64_t, int64_t>>& tied_ranges() const { return tied_; }
 
  private:
-  struct Range {  // flat gradient elements [begin, begin + n) of parameter `index`
-    size_t index;
-    int64_t begin, n;
-  };
-  std::vector<Range> tensor_, replicas_, tied_;
+  using Ranges = std::vector<std::pair<int64_t, int64_t>>;  // flat [begin, end)
+  static void sum_over(const Ranges& ranges, comm::Communicator* group, const Tensor& grads,
+                       const Shard& shard);
+
+  Ranges tensor_, replicas_, tied_;
   tp::TpGroup tp_;
   std::unique_ptr<comm::Communicator> replica_group_;
   comm::Communicator* embedding_;
 };
+
+// The whole of a flat buffer of n elements as one shard.
+Shard whole(int64_t n);
 
 }  // namespace trident::zero

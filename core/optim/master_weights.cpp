@@ -6,20 +6,8 @@
 
 namespace trident {
 
-MasterWeights::MasterWeights(ParamSet& model) : model_(model) {
-  TRIDENT_CHECK(model.finalized(), "master weights need a finalized model ParamSet");
-  for (const Param& p : model.params()) {
-    Param& m = master_.add(p.name, p.global_shape, p.init, p.shard);
-    m.weight_decay = p.weight_decay;
-    m.partial = p.partial;
-    m.tied = p.tied;
-    m.duplicate = p.duplicate;
-  }
-  master_.finalize(DType::f32, model.flat_params().device());
-  // The same flat layout, padding included, so that flat buffers copy across one to one.
-  std::vector<int64_t> offsets;
-  for (const Param& p : model.params()) offsets.push_back(p.flat_offset);
-  master_.relayout(offsets, model.flat_params().numel());
+MasterWeights::MasterWeights(ParamSet& model)
+    : model_(model), master_(model.mirror(DType::f32, model.flat_params().device())) {
   master_.flat_params().copy_from(model.flat_params());
 }
 

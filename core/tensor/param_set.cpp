@@ -107,6 +107,23 @@ void ParamSet::relayout(const std::vector<int64_t>& offsets, int64_t total) {
   flat_grads_ = grads;
 }
 
+ParamSet ParamSet::mirror(DType dtype, Device device) const {
+  TRIDENT_CHECK(finalized(), "mirror of unfinalized parameters");
+  ParamSet out;
+  std::vector<int64_t> offsets;
+  for (const Param& p : params_) {
+    Param& m = out.add(p.name, p.global_shape, p.init, p.shard);
+    m.weight_decay = p.weight_decay;
+    m.partial = p.partial;
+    m.tied = p.tied;
+    m.duplicate = p.duplicate;
+    offsets.push_back(p.flat_offset);
+  }
+  out.finalize(dtype, device);
+  out.relayout(offsets, flat_params_.numel());
+  return out;
+}
+
 void ParamSet::initialize(uint64_t seed) {
   TRIDENT_CHECK(finalized(), "initialize() before finalize()");
   for (Param& p : params_) {

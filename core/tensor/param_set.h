@@ -82,6 +82,9 @@ class ParamSet {
   // `total` elements, values kept, gradients and gaps zero. The gradient path pads its buckets this way
   // (zero/flat_layout.h); the offsets must keep the reverse order and must not overlap.
   void relayout(const std::vector<int64_t>& offsets, int64_t total);
+  // A finalized ParamSet of the same parameters (names, shapes, ShardSpecs, declarations) and the same flat
+  // layout, padding included, in `dtype` on `device`, all zero: fp32 master weights, a gathered fp32 copy.
+  ParamSet mirror(DType dtype, Device device) const;
   // Layout-independent init: element value = f(seed, name, global index).
   void initialize(uint64_t seed);
 
@@ -93,6 +96,8 @@ class ParamSet {
   int64_t numel() const { return numel_; }  // elements of all parameters (the flat buffers may hold padding)
   Tensor& flat_params() { return flat_params_; }
   Tensor& flat_grads() { return flat_grads_; }
+  const Tensor& flat_params() const { return flat_params_; }
+  const Tensor& flat_grads() const { return flat_grads_; }
   void zero_grads() { flat_grads_.zero(); }
 
  private:

@@ -43,6 +43,20 @@ set(pp2_tp2_dp2 8 2 --set parallel.pipeline=2 --set parallel.tensor=2 --set para
 # The 8-layer model: interleaved pp = 4 with 2 virtual stages (8 stages of one layer).
 set(EQ_DEEP_LAYOUTS pp4_v2)
 set(pp4_v2 4 4 --set parallel.pipeline=4 --set train.schedule=interleaved_1f1b --set parallel.virtual_stages=2)
+# ZeRO stage 1 (optimizer state and fp32 gradients sharded over dp, parameters all-gathered): dp 2 and 4, with
+# accumulation, with tp + sequence parallelism, and with pp (1f1b; interleaved with 2 chunks: GPT-2's tied
+# embedding summed between stages before the reduce-scatter).
+list(APPEND EQ_LAYOUTS dp2_z1 dp4_z1 dp2_accum2_z1 tp2_dp2_sp_z1 pp2_dp2_z1 pp2_v2_dp2_z1)
+set(dp2_z1 ${dp2} --set parallel.zero_stage=1)
+set(dp4_z1 ${dp4} --set parallel.zero_stage=1)
+set(dp2_accum2_z1 ${dp2_accum2} --set parallel.zero_stage=1)
+set(tp2_dp2_sp_z1 ${tp2_dp2_sp} --set parallel.zero_stage=1)
+set(pp2_dp2_z1 4 2 --set parallel.pipeline=2 --set train.schedule=1f1b --set parallel.zero_stage=1)
+set(pp2_v2_dp2_z1 4 2 --set parallel.pipeline=2 --set train.schedule=interleaved_1f1b --set parallel.virtual_stages=2
+    --set parallel.zero_stage=1)
+# bf16 with fp32 masters, against bf16 at stage 0 on the same dp 2.
+set(EQ_BF16_LAYOUTS dp2_bf16_z1)
+set(dp2_bf16_z1 2 4 --set parallel.zero_stage=1)
 # With clipping on (grad_clip 1.0, active at every step here), against the clipped single-rank run.
 set(EQ_CLIP_LAYOUTS dp2_clip pp2_clip)
 set(dp2_clip ${dp2})
@@ -83,7 +97,7 @@ foreach(model gpt2 llama)
     endif()
     add_test(NAME equivalence.${ref}
              COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} bash ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/run_reference.sh
-                     $<TARGET_FILE:trident> $<TARGET_FILE:compare_runs> ${EQ_OUT}/${ref} ${common}
+                     $<TARGET_FILE:trident> $<TARGET_FILE:compare_runs> ${EQ_OUT}/${ref} 1 ${common}
                      --set train.micro_batch_size=4)
     set_tests_properties(equivalence.${ref} PROPERTIES FIXTURES_SETUP ${ref} FIXTURES_REQUIRED fortunes_data
                          LABELS multirank TIMEOUT 120)
@@ -100,14 +114,27 @@ foreach(model gpt2 llama)
   foreach(name ${EQ_CLIP_LAYOUTS})
     add_equivalence(${model} ${model}_single_clip ${name} ${${name}})
   endforeach()
+  # bf16 with fp32 masters: sharded optimizer state against the replicated one on the same 2 ranks (a bf16 run
+  # on one rank accumulates its micro-batches in bf16 and rounds differently, so it is not the reference).
+  set(common ${base} --set train.precision=bf16)
+  add_test(NAME equivalence.${model}_dp2_bf16
+           COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} bash ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/run_reference.sh
+                   $<TARGET_FILE:trident> $<TARGET_FILE:compare_runs> ${EQ_OUT}/${model}_dp2_bf16 2 ${common}
+                   --set train.micro_batch_size=4)
+  set_tests_properties(equivalence.${model}_dp2_bf16 PROPERTIES FIXTURES_SETUP ${model}_dp2_bf16
+                       FIXTURES_REQUIRED fortunes_data LABELS multirank TIMEOUT 120 RUN_SERIAL TRUE)
+  foreach(name ${EQ_BF16_LAYOUTS})
+    add_equivalence(${model} ${model}_dp2_bf16 ${name} ${${name}})
+  endforeach()
 endforeach()
 
 # The layout proof itself: dp 2 launched by mpirun with its environment removed, so each rank trains alone as a
-# single rank (the same losses, a silent waste of a launch). compare_runs must refuse it for its layout.
+# single rank (the same losses, a silent waste of a launch). compare_runs must refuse it for its layout: two
+# "layout:" lines, or one saying data-parallel 1 when the two ranks' output lines happen to merge.
 set(common ${base})
 add_test(NAME equivalence.independent_ranks_rejected
          COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} EQ_INDEPENDENT_RANKS=1 bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.sh error
-                 "2 'layout:' lines, expected exactly one"
+                 "2 'layout:' lines, expected exactly one|layout: dp is 1 in the run's log, the test launched 2"
                  bash ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/run_layout.sh $<TARGET_FILE:trident>
                  $<TARGET_FILE:compare_runs> ${EQ_OUT}/llama_single ${EQ_OUT}/independent_ranks 2 ${common}
                  --set train.micro_batch_size=8)

@@ -25,5 +25,7 @@ if [ "$np" -gt 1 ]; then
     launch+=(env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u PMI_SIZE -u PMI_RANK)
   fi
 fi
-"${launch[@]}" "$trident" train "$@" --out "$out" 2>&1 | tee "$out.log"
+# Ranks that each train alone all write into the same run directory and may trip over each other's files; in
+# that mode a failed launch still goes on to the check that must name the layout.
+"${launch[@]}" "$trident" train "$@" --out "$out" 2>&1 | tee "$out.log" || [ "${EQ_INDEPENDENT_RANKS:-0}" = 1 ]
 "$compare" "$ref" "$out" --rtol 1e-5 --layout "tp=$tp,pp=$pp,dp=$dp" --log "$out.log"
