@@ -23,8 +23,10 @@ Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group, ChunkSpec chu
   if (chunk_.first) {
     embed_ = std::make_unique<Embedding>(params_, spec_, group);
     wte = &embed_->wte();
-    // The head on another stage holds a copy whose gradient is summed with this one.
+    // The head on another stage holds a copy whose gradient is summed with this one; on this stage, the head
+    // writes this one's gradient too.
     if (spec_.tie_embeddings && !chunk_.last) wte->tied = true;
+    if (spec_.tie_embeddings && chunk_.last) wte->shared = true;
   }
   for (int l = chunk_.first_layer; l < chunk_.first_layer + chunk_.num_layers; ++l) {
     first_param.push_back(params_.params().size());
@@ -102,12 +104,18 @@ double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor&
 }
 
 void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady& grads_ready,
-                           const Tensor& dout) {
+                           const Tensor& dout, const UnitBegins& unit_begins) {
+  // units_: [embedding if first] blocks... [head if last].
+  const size_t first_block = chunk_.first ? 1 : 0;
+  const auto begin_unit = [&](size_t u) {
+    if (unit_begins) unit_begins(u);
+  };
   TRIDENT_CHECK(acts.targets.defined(), "backward needs a forward with targets");
   // The last residual is no longer needed once the head's backward has read it, so its gradient reuses
   // ws_.dmid; each block then turns d(x_out) into d(x_in) in place.
   Tensor& dres = ensure(ws_.dmid, acts.residual.back().shape(), spec_.dtype, spec_.device);
   if (chunk_.last) {
+    begin_unit(units_.size() - 1);
     head_->backward(dres, acts.residual.back(), acts.targets.view({acts.targets.numel()}), acts.head,
                     loss_scale, ws_);
   } else {
@@ -118,11 +126,15 @@ void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady&
   // Offsets are read now, not at construction: the gradient path may have laid the buffers out again.
   if (grads_ready) grads_ready(ready_after(first_param_.back()));
   for (size_t l = blocks_.size(); l-- > 0;) {
+    begin_unit(first_block + l);
     blocks_[l]->backward(dres, acts.residual[l], acts.blocks[l], ws_);
     if (grads_ready) grads_ready(ready_after(first_param_[l]));
   }
-  if (chunk_.first) embed_->backward(dres, acts.tokens, ws_);
-  if (grads_ready) grads_ready(params_.flat_grads().numel());
+  if (chunk_.first) {
+    begin_unit(0);
+    embed_->backward(dres, acts.tokens, ws_);
+  }
+  if (grads_ready) grads_ready(params_.flat_params().numel());
 }
 
 Tensor Transformer::logits_row(const ModelActs& acts, int64_t row) const {

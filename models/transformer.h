@@ -56,11 +56,13 @@ class Transformer {
   // Called during backward with n: the first n elements of the flat gradient buffer are final for this
   // backward (the buffer runs in reverse execution order), so their data-parallel reduction can start.
   using GradsReady = std::function<void(int64_t n)>;
+  // Called with a unit's index (units()) just before its backward writes any gradient.
+  using UnitBegins = std::function<void(size_t unit)>;
   // Accumulates parameter gradients of loss * loss_scale. Consumes acts (the logits become dlogits). A chunk
   // that is not the last starts from dout (R, C), the gradient of its output; one that is not the first
   // leaves the gradient of its input in input_grad().
   void backward(ModelActs& acts, double loss_scale, const GradsReady& grads_ready = {},
-                const Tensor& dout = {});
+                const Tensor& dout = {}, const UnitBegins& unit_begins = {});
   // The units the model computes in one go, as [first, last) parameter indices in registration order: the
   // embedding, each block, the final norm + head (those this chunk holds). ZeRO buckets and stage-3 gathers
   // follow them.

@@ -112,14 +112,16 @@ double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& 
         const Tensor dout = take_recv(recv_grad_, key, a);
         const bool last = last_backward.at(a.chunk) == i;
         models::Transformer::GradsReady ready;
+        models::Transformer::UnitBegins unit_begins;
         if (hooks) {
           hooks->backward_begin(a.chunk, last);
           ready = [hooks, c = a.chunk](int64_t n) { hooks->grads_ready(c, n); };
+          unit_begins = [hooks, c = a.chunk](size_t u) { hooks->unit_backward_begin(c, u); };
         }
         auto it = acts_.find(key);
         TRIDENT_CHECK(it != acts_.end(), "{} before its forward", action_str(a));
         const double start = now_s();
-        chunk->backward(it->second, scale * loss_scale, ready, dout);
+        chunk->backward(it->second, scale * loss_scale, ready, dout, unit_begins);
         const double end = now_s();
         times_.compute_s += end - start;
         record(a, "backward", start, end);
@@ -148,7 +150,7 @@ double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& 
         break;
       }
       case ActionKind::reduce_grads:
-        if (hooks) hooks->grads_ready(a.chunk, chunk->params().flat_grads().numel());
+        if (hooks) hooks->grads_ready(a.chunk, chunk->params().flat_params().numel());
         break;
       case ActionKind::optimizer_step:
         break;  // the trainer steps once every gradient is final

@@ -22,9 +22,10 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
                                            OptimizerConfig cfg)
     : groups_(groups), cfg_(cfg), scaler_(cfg.scaler) {
   TRIDENT_CHECK(groups.world && groups.tp && groups.pp && groups.dp, "the gradient path needs its groups");
-  TRIDENT_CHECK(cfg.stage == 0 || cfg.stage == 1, "ZeRO stage {} is not built", cfg.stage);
+  TRIDENT_CHECK(cfg.stage >= 0 && cfg.stage <= 2, "ZeRO stage {} is not built", cfg.stage);
   comm::Communicator& dp = *groups.dp;
-  if (cfg.stage >= 1) shards_ = dp.size(), shard_rank_ = dp.rank();
+  if (dp.size() == 1) cfg_.stage = 0;  // one data-parallel rank: nothing to shard
+  if (cfg_.stage >= 1) shards_ = dp.size(), shard_rank_ = dp.rank();
   for (ChunkParams& chunk : chunks) {
     ParamSet* model = chunk.params;
     TRIDENT_CHECK(model->finalized(), "an optimizer over unfinalized parameters");
@@ -48,10 +49,14 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
     c.adamw = std::make_unique<ShardedAdamW>(*model, c.shard, cfg.adamw, device);
     c.partial = std::make_unique<PartialGrads>(*model, tp::TpGroup::of(*groups.tp), groups.embedding);
     c.norm = std::make_unique<ShardNorm>(*model, c.shard, groups.tp->size());
-    if (dp.size() > 1 && shards_ == 1) {
-      // A bf16/fp16 model's averages go straight to its fp32 gradients.
+    if (c.mixed && shards_ == 1) c.accum = c.grads;
+    if (cfg_.stage == 2) {
+      c.staged = std::make_unique<StagedGrads>(*model, c.layout, dp, cfg.reduce_dtype, c.grads, c.shard);
+    } else if (dp.size() > 1 && shards_ == 1) {
+      // A bf16/fp16 model's averages go straight to its fp32 gradients, which hold its earlier micro-batches.
       c.reducer = std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, dp, cfg.reduce_dtype,
                                                 c.mixed ? c.grads : Tensor{});
+      if (c.mixed) c.reducer->accumulate_from(c.accum);
     } else if (shards_ > 1) {
       c.reducer = std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, dp, cfg.reduce_dtype,
                                                 c.grads, c.shard);
@@ -65,28 +70,58 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
 }
 
 void DistributedOptimizer::zero_grads() {
-  for (Chunk& c : chunks_) c.model->zero_grads();
+  for (Chunk& c : chunks_) {
+    if (!c.staged) {
+      c.model->zero_grads();
+      if (c.accum.defined()) c.accum.zero();
+      continue;
+    }
+    c.grads.zero();  // stage 2 adds every micro-batch's average into it
+    c.staged->zero_grads();
+  }
 }
 
-// Stages 0 and 1 reduce once per step: only the chunk's last backward communicates.
+// Stages 0 and 1 reduce once per step: only the chunk's last backward communicates. Stage 2 reduces in every
+// backward.
 void DistributedOptimizer::backward_begin(int chunk, bool last) {
   Chunk& c = chunks_.at(chunk);
+  if (c.staged) c.staged->backward_begin();
   if (!last || !c.reducer) return;
   c.reducer->begin();
   c.reducing = true;
 }
 
+void DistributedOptimizer::backward_end(int chunk, bool last) {
+  Chunk& c = chunks_.at(chunk);
+  if (c.staged) c.staged->backward_end();
+  if (!c.mixed || c.staged || last) return;
+  // A bf16/fp16 micro-batch's gradients join the fp32 sum, and the model's buffer starts over.
+  if (!c.accum.defined()) {
+    c.accum = Tensor::zeros({c.layout.total}, DType::f32, c.model->flat_params().device());
+    if (c.reducer) c.reducer->accumulate_from(c.accum);
+  }
+  ops::add_inplace(c.accum, c.model->flat_grads().to(DType::f32));
+  c.model->zero_grads();
+}
+
+void DistributedOptimizer::unit_backward_begin(int chunk, size_t unit) {
+  Chunk& c = chunks_.at(chunk);
+  if (c.staged) c.staged->unit_begin(unit);
+}
+
 void DistributedOptimizer::grads_ready(int chunk, int64_t ready_numel) {
   Chunk& c = chunks_.at(chunk);
+  if (c.staged) c.staged->grads_ready(ready_numel);
   if (c.reducing) c.reducer->grads_ready(ready_numel);
 }
 
 void DistributedOptimizer::finish() {
   for (Chunk& c : chunks_) {
+    if (c.staged) c.staged->finish([&c] { c.partial->sum_tied(*c.model); });
     if (!c.reducer) continue;
     TRIDENT_CHECK(c.reducing, "a step ended without its last backward reducing the gradients");
     if (shards_ > 1) {
-      c.reducer->finish([&c] { c.partial->sum_tied(c.model->flat_grads()); });
+      c.reducer->finish([&c] { c.partial->sum_tied(*c.model); });
     } else {
       c.reducer->finish();
     }
@@ -119,9 +154,9 @@ double DistributedOptimizer::global_grad_norm() {
 DistributedOptimizer::StepResult DistributedOptimizer::step(double lr) {
   StepResult out;
   for (Chunk& c : chunks_) {
-    // A bf16/fp16 model without data parallelism: its gradients come to the fp32 buffer now (a reducer put
-    // them there already).
-    if (c.mixed && !c.reducer) copy_pieces(c.shard, c.grads, /*to_flat=*/false, c.model->flat_grads());
+    // A bf16/fp16 model without data parallelism: its last micro-batch joins the fp32 sum now (a reducer put
+    // the whole average there already).
+    if (c.mixed && !c.reducer && !c.staged) ops::add_inplace(c.grads, c.model->flat_grads().to(DType::f32));
     c.partial->sum(c.grads, c.shard, /*tied=*/shards_ == 1);  // sharded: the tied sum ran before the scatter
   }
   if (chunks_.front().mixed && !scaler_.update(/*found_inf=*/!unscale())) {

@@ -1,20 +1,23 @@
 #pragma once
 // DistributedOptimizer: the one owner of the path from a step's gradients to its update (Megatron-core's
-// DistributedOptimizer over its param_and_grad_buffer), for ZeRO stages 0 and 1 over the data-parallel group.
+// DistributedOptimizer over its param_and_grad_buffer), for ZeRO stages 0, 1 and 2 over the data-parallel
+// group.
 //
 // Per model chunk it lays out the flat buffers in padded buckets (flat_layout.h) and keeps this rank's shard
-// of them: at stage 0 the whole buffer, at stage 1 piece r of every bucket for data-parallel rank r of N. For
+// of them: at stage 0 the whole buffer, at stages 1 and 2 piece r of every bucket for data-parallel rank r of
+// N. For
 // the shard it holds the fp32 gradients, the fp32 master weights (bf16/fp16 models) and AdamW's moments
 // (sharded_adamw.h). A step, in order:
 //   1. during backward (models::GradHooks, called by the pipeline executor): each chunk's buckets, as they
 //      become final in its last backward, are averaged over the data-parallel group: all-reduced in place
-//      (stage 0) or reduce-scattered into the shard (stage 1);
+//      (stage 0) or reduce-scattered into the shard (stage 1); at stage 2 in every backward, from staging
+//      buffers that hold only the buckets being written (staged_grads.h), added into the shard;
 //   2. finalize: the parts the parameters declare (tensor-parallel, replicated key/value blocks, the tied
 //      embedding between first and last stage) are summed (partial_grads.h);
 //   3. unscale the shard's fp32 gradients and check for inf/nan (mixed precision: every rank agrees to skip);
 //   4. the global gradient norm, every element counted once over tp shards, shard pieces and stages;
 //   5. clip by it, AdamW on the shard, round the masters back into the model;
-//   6. stage 1: all-gather the updated parameters, bucket by bucket.
+//   6. stages 1 and 2: all-gather the updated parameters, bucket by bucket.
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +33,7 @@
 #include "zero/grad_reducer.h"
 #include "zero/partial_grads.h"
 #include "zero/sharded_adamw.h"
+#include "zero/staged_grads.h"
 
 namespace trident::zero {
 
@@ -47,7 +51,7 @@ struct OptimizerConfig {
   double grad_clip = 0;             // clip the global norm to this; 0: no clipping
   int64_t bucket_numel = 1 << 20;   // gradient bucket size, in elements
   DType reduce_dtype = DType::f32;  // parallel.grad_reduce_dtype
-  int stage = 0;                    // parallel.zero_stage: 0 or 1
+  int stage = 0;                    // parallel.zero_stage: 0, 1 or 2
   LossScaler scaler = LossScaler::constant();
 };
 
@@ -69,8 +73,9 @@ class DistributedOptimizer final : public models::GradHooks {
   void zero_grads();
 
   void backward_begin(int chunk, bool last) override;
+  void unit_backward_begin(int chunk, size_t unit) override;
   void grads_ready(int chunk, int64_t ready_numel) override;
-  void backward_end(int chunk, bool last) override {}
+  void backward_end(int chunk, bool last) override;
   void finish() override;
 
   struct StepResult {
@@ -104,8 +109,13 @@ class DistributedOptimizer final : public models::GradHooks {
     bool mixed = false;  // a bf16/fp16 model: AdamW updates `master`
     Tensor master;       // the shard's fp32 master weights (mixed precision only)
     Tensor grads;        // the shard's fp32 gradients: the fp32 model's own at stage 0, else a buffer
+    // Mixed precision at stages 0 and 1: the fp32 sum of the step's earlier micro-batches (at stage 0 `grads`
+    // itself; at stage 1 a whole-buffer one, made when a step first has several micro-batches). Stage 2 adds
+    // every micro-batch into `grads` already, so every stage accumulates in fp32 (Megatron's main_grad).
+    Tensor accum;
     std::unique_ptr<ShardedAdamW> adamw;
-    std::unique_ptr<GradReducer> reducer;  // null without data parallelism
+    std::unique_ptr<GradReducer> reducer;  // stages 0 and 1; null without data parallelism
+    std::unique_ptr<StagedGrads> staged;   // stage 2
     std::unique_ptr<PartialGrads> partial;
     std::unique_ptr<ShardNorm> norm;
     bool reducing = false;  // its last backward began: buckets start as they become final

@@ -24,7 +24,9 @@ FlatLayout plan_flat_layout(const ParamSet& params, const std::vector<std::pair<
     bucket = Bucket{out.total, out.total, out.total};
   };
   size_t covered = 0;
+  out.unit_bucket.assign(units.size(), 0);
   for (size_t u = units.size(); u-- > 0;) {  // flat order: the last unit registered comes first
+    out.unit_bucket[u] = out.buckets.size();
     const auto [first, last] = units[u];
     TRIDENT_CHECK(first < last && last <= ps.size(), "unit [{}, {}) of {} parameters", first, last,
                   ps.size());

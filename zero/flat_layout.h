@@ -25,9 +25,10 @@ struct Bucket {
 };
 
 struct FlatLayout {
-  std::vector<int64_t> offsets;  // per parameter, in registration order
-  int64_t total = 0;             // elements of each flat buffer, padding included
-  std::vector<Bucket> buckets;   // in flat order: bucket 0 is final first in backward
+  std::vector<int64_t> offsets;     // per parameter, in registration order
+  int64_t total = 0;                // elements of each flat buffer, padding included
+  std::vector<Bucket> buckets;      // in flat order: bucket 0 is final first in backward
+  std::vector<size_t> unit_bucket;  // per unit (registration order): the bucket holding it
   int shards = 1;
 };
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/ops/ops.h"
+
 namespace trident::zero {
 
 namespace {
@@ -74,10 +76,27 @@ void GradReducer::begin() {
   for (InFlight& f : buckets_) f.started = false;
 }
 
+void GradReducer::accumulate_from(Tensor accum) {
+  TRIDENT_CHECK(accum.dtype() == DType::f32 && accum.numel() == grads_.numel(),
+                "an fp32 accumulator of {} elements for gradients of {}", accum.numel(), grads_.numel());
+  accum_ = std::move(accum);
+  for (InFlight& f : buckets_)
+    if (!f.staging.defined())
+      f.staging = Tensor::empty({f.range.end - f.range.begin}, grads_.dtype(), grads_.device());
+}
+
 void GradReducer::start(InFlight& f) {
-  Tensor view = grads_.flat(f.range.begin, {f.range.end - f.range.begin});
+  const int64_t n = f.range.end - f.range.begin;
+  Tensor view = grads_.flat(f.range.begin, {n});
   Tensor& in = f.staging.defined() ? f.staging : view;
-  if (f.staging.defined()) f.staging.copy_from(view);
+  if (accum_.defined()) {
+    // accumulated + this micro-batch, in fp32, then in the reduce dtype
+    Tensor sum = view.to(DType::f32);
+    ops::add_inplace(sum, accum_.flat(f.range.begin, {n}));
+    f.staging.copy_from(sum);
+  } else if (f.staging.defined()) {
+    f.staging.copy_from(view);
+  }
   f.work = scatter_ ? group_.reduce_scatter_async(f.out, in, comm::ReduceOp::avg)
                     : group_.all_reduce_async(in, comm::ReduceOp::avg);
   f.started = true;

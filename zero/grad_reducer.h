@@ -40,6 +40,9 @@ class GradReducer {
   int64_t staging_bytes() const;
   // Bucket b waits for finish() (called before the first step).
   void defer(size_t bucket) { buckets_.at(bucket).deferred = true; }
+  // fp32 accumulation of earlier micro-batches (mixed precision): each bucket reduces the sum of `accum`
+  // (f32, the flat layout) and the gradients, in fp32 before any rounding to the reduce dtype.
+  void accumulate_from(Tensor accum);
   // Call before the backward of the last micro-batch (the only one that communicates).
   void begin();
   // Elements [0, ready_numel) of the buffer are final: start every bucket inside.
@@ -58,7 +61,7 @@ class GradReducer {
   };
   void start(InFlight& f);
 
-  Tensor grads_, dest_;
+  Tensor grads_, dest_, accum_;
   comm::Communicator& group_;
   std::vector<InFlight> buckets_;
   size_t next_ = 0;  // first bucket not yet considered

@@ -42,7 +42,8 @@ PartialGrads::PartialGrads(const ParamSet& params, tp::TpGroup tp, comm::Communi
     : tp_(tp), embedding_(embedding) {
   tp.check("partial gradient sums");
   int replicas = 0;
-  for (const Param& p : params.params()) {
+  for (size_t i = 0; i < params.params().size(); ++i) {
+    const Param& p = params.params()[i];
     const std::pair<int64_t, int64_t> all{p.flat_offset, p.flat_offset + p.value.numel()};
     if (p.partial == GradPartial::tensor && tp.size > 1) tensor_.push_back(all);
     if (p.partial == GradPartial::replicas)
@@ -51,6 +52,7 @@ PartialGrads::PartialGrads(const ParamSet& params, tp::TpGroup tp, comm::Communi
       TRIDENT_CHECK(embedding != nullptr, "{} is a tied copy, but no first + last stage group was given",
                     p.name);
       tied_.push_back(all);
+      tied_params_.push_back(i);
     }
   }
   if (replicas > 1) {
@@ -82,8 +84,11 @@ void PartialGrads::sum(const ParamSet& grads_of) const {
   sum(grads_of.flat_grads(), whole(grads_of.flat_grads().numel()));
 }
 
-void PartialGrads::sum_tied(const Tensor& flat_grads) const {
-  sum_over(tied_, embedding_, flat_grads, whole(flat_grads.numel()));
+void PartialGrads::sum_tied(const ParamSet& params) const {
+  if (tied_params_.empty()) return;
+  std::vector<Tensor> grads;
+  for (size_t i : tied_params_) grads.push_back(params.params()[i].grad);
+  comm::all_reduce_coalesced(*embedding_, grads, comm::ReduceOp::sum);
 }
 
 }  // namespace trident::zero

@@ -31,8 +31,9 @@ class PartialGrads {
   void sum(const Tensor& grads, const Shard& shard, bool tied = true) const;
   // The same over a whole ParamSet of this layout (its own gradients).
   void sum(const ParamSet& grads_of) const;
-  // The tied embedding's part alone, in a whole flat gradient buffer (before a reduce-scatter splits it).
-  void sum_tied(const Tensor& flat_grads) const;
+  // The tied embedding's part alone, in the parameters' own gradient views (before a reduce-scatter splits
+  // them: wherever the gradient path bound them).
+  void sum_tied(const ParamSet& params) const;
   // Flat ranges [begin, end) of the tied embedding's copies on this chunk.
   const std::vector<std::pair<int64_t, int64_t>>& tied_ranges() const { return tied_; }
 
@@ -42,6 +43,7 @@ class PartialGrads {
                        const Shard& shard);
 
   Ranges tensor_, replicas_, tied_;
+  std::vector<size_t> tied_params_;
   tp::TpGroup tp_;
   std::unique_ptr<comm::Communicator> replica_group_;
   comm::Communicator* embedding_;

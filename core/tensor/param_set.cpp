@@ -107,6 +107,11 @@ void ParamSet::relayout(const std::vector<int64_t>& offsets, int64_t total) {
   flat_grads_ = grads;
 }
 
+void ParamSet::drop_grads() {
+  flat_grads_ = Tensor{};
+  for (Param& p : params_) p.grad = Tensor{};
+}
+
 ParamSet ParamSet::mirror(DType dtype, Device device) const {
   TRIDENT_CHECK(finalized(), "mirror of unfinalized parameters");
   ParamSet out;
@@ -117,6 +122,7 @@ ParamSet ParamSet::mirror(DType dtype, Device device) const {
     m.partial = p.partial;
     m.tied = p.tied;
     m.duplicate = p.duplicate;
+    m.shared = p.shared;
     offsets.push_back(p.flat_offset);
   }
   out.finalize(dtype, device);

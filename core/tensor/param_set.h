@@ -67,6 +67,9 @@ struct Param {
   // The copy of a tied embedding counted on the other stage: left out of the global norm and the gathered
   // weights.
   bool duplicate = false;
+  // Written by the backward of another unit than its own too (a tied embedding the head reads on the same
+  // stage): its gradient is complete only after the last of them.
+  bool shared = false;
   Tensor value;  // local shard, a view into the flat parameter buffer
   Tensor grad;   // same layout, a view into the flat gradient buffer
   int64_t flat_offset = 0;
@@ -98,7 +101,12 @@ class ParamSet {
   Tensor& flat_grads() { return flat_grads_; }
   const Tensor& flat_params() const { return flat_params_; }
   const Tensor& flat_grads() const { return flat_grads_; }
-  void zero_grads() { flat_grads_.zero(); }
+  void zero_grads() {
+    if (flat_grads_.defined()) flat_grads_.zero();
+  }
+  // Drops the flat gradient buffer and every Param::grad view: the gradient path binds the views to storage
+  // of its own (ZeRO stage 2 and 3, zero/staged_grads.h).
+  void drop_grads();
 
  private:
   std::deque<Param> params_;

@@ -46,17 +46,29 @@ set(pp4_v2 4 4 --set parallel.pipeline=4 --set train.schedule=interleaved_1f1b -
 # ZeRO stage 1 (optimizer state and fp32 gradients sharded over dp, parameters all-gathered): dp 2 and 4, with
 # accumulation, with tp + sequence parallelism, and with pp (1f1b; interleaved with 2 chunks: GPT-2's tied
 # embedding summed between stages before the reduce-scatter).
+# Buckets of 0.1 MB (about one block each) so that every model has several and they overlap backward.
+set(ZERO_SETS --set parallel.bucket_mb=0.1 --set parallel.zero_stage=1)
 list(APPEND EQ_LAYOUTS dp2_z1 dp4_z1 dp2_accum2_z1 tp2_dp2_sp_z1 pp2_dp2_z1 pp2_v2_dp2_z1)
-set(dp2_z1 ${dp2} --set parallel.zero_stage=1)
-set(dp4_z1 ${dp4} --set parallel.zero_stage=1)
-set(dp2_accum2_z1 ${dp2_accum2} --set parallel.zero_stage=1)
-set(tp2_dp2_sp_z1 ${tp2_dp2_sp} --set parallel.zero_stage=1)
-set(pp2_dp2_z1 4 2 --set parallel.pipeline=2 --set train.schedule=1f1b --set parallel.zero_stage=1)
+set(dp2_z1 ${dp2} ${ZERO_SETS})
+set(dp4_z1 ${dp4} ${ZERO_SETS})
+set(dp2_accum2_z1 ${dp2_accum2} ${ZERO_SETS})
+set(tp2_dp2_sp_z1 ${tp2_dp2_sp} ${ZERO_SETS})
+set(pp2_dp2_z1 4 2 --set parallel.pipeline=2 --set train.schedule=1f1b ${ZERO_SETS})
 set(pp2_v2_dp2_z1 4 2 --set parallel.pipeline=2 --set train.schedule=interleaved_1f1b --set parallel.virtual_stages=2
-    --set parallel.zero_stage=1)
+    ${ZERO_SETS})
 # bf16 with fp32 masters, against bf16 at stage 0 on the same dp 2.
 set(EQ_BF16_LAYOUTS dp2_bf16_z1)
-set(dp2_bf16_z1 2 4 --set parallel.zero_stage=1)
+set(dp2_bf16_z1 2 4 ${ZERO_SETS})
+# ZeRO stage 2 (gradients reduce-scattered from bucket staging in every micro-batch's backward, never held in
+# full): dp 2 and 4, with accumulation 2 (a reduce-scatter per micro-batch), tp + sp, pp 1f1b and interleaved.
+list(APPEND EQ_LAYOUTS dp2_z2 dp4_z2 dp2_accum2_z2 tp2_dp2_sp_z2 pp2_dp2_z2 pp2_v2_dp2_z2)
+foreach(layout dp2 dp4 dp2_accum2 tp2_dp2_sp pp2_dp2 pp2_v2_dp2)
+  set(z1 ${${layout}_z1})
+  list(TRANSFORM z1 REPLACE "parallel.zero_stage=1" "parallel.zero_stage=2")
+  set(${layout}_z2 ${z1})
+endforeach()
+list(APPEND EQ_BF16_LAYOUTS dp2_bf16_z2)
+set(dp2_bf16_z2 2 4 --set parallel.bucket_mb=0.1 --set parallel.zero_stage=2)
 # With clipping on (grad_clip 1.0, active at every step here), against the clipped single-rank run.
 set(EQ_CLIP_LAYOUTS dp2_clip pp2_clip)
 set(dp2_clip ${dp2})
