@@ -57,7 +57,7 @@ Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group, ChunkSpec chu
 int64_t Transformer::ready_after(size_t index) const {
   if (index >= params_.params().size()) return 0;  // nothing registered after this point
   const Param& p = params_.params()[index];
-  return p.flat_offset + p.value.numel();
+  return p.flat_offset + p.local_numel();
 }
 
 int64_t Transformer::rows(int64_t n_tokens) const {
@@ -75,12 +75,17 @@ Tensor Transformer::boundary_buffer(int64_t n_tokens) const {
   return Tensor::empty({rows(n_tokens), spec_.d_model}, spec_.dtype, spec_.device);
 }
 
-double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor& targets,
-                            const Tensor& input) {
+double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor& targets, const Tensor& input,
+                            StepHooks* hooks, int chunk) {
   TRIDENT_CHECK(tokens.ndim() == 2 && tokens.dtype() == DType::i32, "tokens must be (B, T) i32, got {}",
                 tokens.str());
   const int64_t B = tokens.dim(0), T = tokens.dim(1), C = spec_.d_model;
   const int64_t R = rows(B * T);
+  // units_: [embedding if first] blocks... [head if last].
+  const size_t first_block = chunk_.first ? 1 : 0;
+  const auto unit = [&](size_t u, bool begin) {
+    if (hooks) begin ? hooks->unit_forward_begin(chunk, u) : hooks->unit_forward_end(chunk, u);
+  };
   // The data loader's batches are host tensors: one copy each to the model's device (none on the CPU).
   acts.tokens = tokens.to(spec_.device);
   acts.targets = targets.to(spec_.device);
@@ -89,33 +94,46 @@ double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor&
   for (Tensor& r : acts.residual) ensure(r, {R, C}, spec_.dtype, spec_.device);
 
   if (chunk_.first) {
+    unit(0, true);
     embed_->forward(acts.residual[0], acts.tokens, ws_);
+    unit(0, false);
   } else {
     TRIDENT_CHECK(input.defined() && input.numel() == R * C, "stage input {} for {} rows of {}",
                   input.defined() ? input.str() : "(none)", R, C);
     acts.residual[0].copy_from(input);
   }
   for (size_t l = 0; l < blocks_.size(); ++l) {
+    unit(first_block + l, true);
     blocks_[l]->forward(acts.blocks[l], acts.residual[l + 1], acts.residual[l], T, ws_);
+    unit(first_block + l, false);
   }
   if (!chunk_.last) return 0.0;
   const Tensor flat_targets = targets.defined() ? acts.targets.view({B * T}) : Tensor{};
-  return head_->forward(acts.head, acts.residual.back(), flat_targets);
+  unit(units_.size() - 1, true);
+  const double loss = head_->forward(acts.head, acts.residual.back(), flat_targets);
+  unit(units_.size() - 1, false);
+  return loss;
+}
+
+std::vector<size_t> Transformer::units_read(size_t unit) const {
+  TRIDENT_CHECK(unit < units_.size(), "unit {} of {}", unit, units_.size());
+  // The head of a tied model on the same stage as the embedding reads wte, the embedding unit's.
+  if (chunk_.last && chunk_.first && spec_.tie_embeddings && unit == units_.size() - 1) return {unit, 0};
+  return {unit};
 }
 
 void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady& grads_ready,
-                           const Tensor& dout, const UnitBegins& unit_begins) {
-  // units_: [embedding if first] blocks... [head if last].
+                           const Tensor& dout, StepHooks* hooks, int chunk) {
   const size_t first_block = chunk_.first ? 1 : 0;
-  const auto begin_unit = [&](size_t u) {
-    if (unit_begins) unit_begins(u);
+  const auto unit = [&](size_t u, bool begin) {
+    if (hooks) begin ? hooks->unit_backward_begin(chunk, u) : hooks->unit_backward_end(chunk, u);
   };
   TRIDENT_CHECK(acts.targets.defined(), "backward needs a forward with targets");
   // The last residual is no longer needed once the head's backward has read it, so its gradient reuses
   // ws_.dmid; each block then turns d(x_out) into d(x_in) in place.
   Tensor& dres = ensure(ws_.dmid, acts.residual.back().shape(), spec_.dtype, spec_.device);
   if (chunk_.last) {
-    begin_unit(units_.size() - 1);
+    unit(units_.size() - 1, true);
     head_->backward(dres, acts.residual.back(), acts.targets.view({acts.targets.numel()}), acts.head,
                     loss_scale, ws_);
   } else {
@@ -125,16 +143,19 @@ void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady&
   }
   // Offsets are read now, not at construction: the gradient path may have laid the buffers out again.
   if (grads_ready) grads_ready(ready_after(first_param_.back()));
+  if (chunk_.last) unit(units_.size() - 1, false);
   for (size_t l = blocks_.size(); l-- > 0;) {
-    begin_unit(first_block + l);
+    unit(first_block + l, true);
     blocks_[l]->backward(dres, acts.residual[l], acts.blocks[l], ws_);
     if (grads_ready) grads_ready(ready_after(first_param_[l]));
+    unit(first_block + l, false);
   }
   if (chunk_.first) {
-    begin_unit(0);
+    unit(0, true);
     embed_->backward(dres, acts.tokens, ws_);
   }
-  if (grads_ready) grads_ready(params_.flat_params().numel());
+  if (grads_ready) grads_ready(params_.flat_numel());
+  if (chunk_.first) unit(0, false);
 }
 
 Tensor Transformer::logits_row(const ModelActs& acts, int64_t row) const {

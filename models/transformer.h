@@ -17,6 +17,7 @@
 #include "models/block.h"
 #include "models/embedding.h"
 #include "models/lm_head.h"
+#include "models/step_hooks.h"
 
 namespace trident::models {
 
@@ -47,7 +48,8 @@ class Transformer {
   // inference; the logits are then in acts.head.logits, this rank's vocabulary columns). A chunk that is not
   // the first takes its input (R, C) from the previous stage; one that is not the last returns 0 and leaves
   // its output in acts.residual.back().
-  double forward(ModelActs& acts, const Tensor& tokens, const Tensor& targets, const Tensor& input = {});
+  double forward(ModelActs& acts, const Tensor& tokens, const Tensor& targets, const Tensor& input = {},
+                 StepHooks* hooks = nullptr, int chunk = 0);
   // R: the rows of a micro-batch of n_tokens (= B*T) this rank holds between the tensor-parallel regions
   // (n_tokens, or n_tokens / tp under sequence parallelism; an uneven split fails).
   int64_t rows(int64_t n_tokens) const;
@@ -56,17 +58,19 @@ class Transformer {
   // Called during backward with n: the first n elements of the flat gradient buffer are final for this
   // backward (the buffer runs in reverse execution order), so their data-parallel reduction can start.
   using GradsReady = std::function<void(int64_t n)>;
-  // Called with a unit's index (units()) just before its backward writes any gradient.
-  using UnitBegins = std::function<void(size_t unit)>;
   // Accumulates parameter gradients of loss * loss_scale. Consumes acts (the logits become dlogits). A chunk
   // that is not the last starts from dout (R, C), the gradient of its output; one that is not the first
   // leaves the gradient of its input in input_grad().
+  // hooks (with this chunk's index): told before and after each unit's backward (and forward, in forward()).
   void backward(ModelActs& acts, double loss_scale, const GradsReady& grads_ready = {},
-                const Tensor& dout = {}, const UnitBegins& unit_begins = {});
+                const Tensor& dout = {}, StepHooks* hooks = nullptr, int chunk = 0);
   // The units the model computes in one go, as [first, last) parameter indices in registration order: the
   // embedding, each block, the final norm + head (those this chunk holds). ZeRO buckets and stage-3 gathers
   // follow them.
   const std::vector<std::pair<size_t, size_t>>& units() const { return units_; }
+  // The units whose parameters unit `unit`'s forward and backward read: itself, and for the head of a tied
+  // model on the embedding's stage, the embedding too (wte).
+  std::vector<size_t> units_read(size_t unit) const;
   // (R, C) after backward on a chunk that is not the first; overwritten by the next backward.
   const Tensor& input_grad() const { return ws_.dmid; }
 

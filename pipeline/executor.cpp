@@ -11,7 +11,7 @@ double now_s() {
 }  // namespace
 
 PipelineExecutor::PipelineExecutor(std::vector<models::Transformer*> chunks, comm::Communicator& pp,
-                                   models::GradHooks* hooks, int microbatches, int64_t microbatch_tokens)
+                                   models::StepHooks* hooks, int microbatches, int64_t microbatch_tokens)
     : chunks_(std::move(chunks)),
       pp_(pp),
       hooks_(hooks),
@@ -68,7 +68,7 @@ double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& 
   t0_ = now_s();
   bool forward_only = true;
   for (const Action& a : actions) forward_only = forward_only && a.kind != ActionKind::backward;
-  models::GradHooks* hooks = forward_only ? nullptr : hooks_;
+  models::StepHooks* hooks = forward_only ? nullptr : hooks_;
   // The last backward of each chunk: its gradients are complete after it.
   std::map<int, size_t> last_backward;
   for (size_t i = 0; i < actions.size(); ++i)
@@ -101,7 +101,8 @@ double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& 
           acts = std::move(spare_[a.chunk].back());
           spare_[a.chunk].pop_back();
         }
-        loss += chunk->forward(acts, mb_tokens, mb_targets, input) * scale;
+        // The units' parameter hooks run in forward-only passes too (ZeRO-3 gathers for evaluation).
+        loss += chunk->forward(acts, mb_tokens, mb_targets, input, hooks_, a.chunk) * scale;
         const double end = now_s();
         times_.compute_s += end - start;
         record(a, "forward", start, end);
@@ -112,16 +113,14 @@ double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& 
         const Tensor dout = take_recv(recv_grad_, key, a);
         const bool last = last_backward.at(a.chunk) == i;
         models::Transformer::GradsReady ready;
-        models::Transformer::UnitBegins unit_begins;
         if (hooks) {
           hooks->backward_begin(a.chunk, last);
           ready = [hooks, c = a.chunk](int64_t n) { hooks->grads_ready(c, n); };
-          unit_begins = [hooks, c = a.chunk](size_t u) { hooks->unit_backward_begin(c, u); };
         }
         auto it = acts_.find(key);
         TRIDENT_CHECK(it != acts_.end(), "{} before its forward", action_str(a));
         const double start = now_s();
-        chunk->backward(it->second, scale * loss_scale, ready, dout, unit_begins);
+        chunk->backward(it->second, scale * loss_scale, ready, dout, hooks, a.chunk);
         const double end = now_s();
         times_.compute_s += end - start;
         record(a, "backward", start, end);
@@ -150,7 +149,7 @@ double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& 
         break;
       }
       case ActionKind::reduce_grads:
-        if (hooks) hooks->grads_ready(a.chunk, chunk->params().flat_params().numel());
+        if (hooks) hooks->grads_ready(a.chunk, chunk->params().flat_numel());
         break;
       case ActionKind::optimizer_step:
         break;  // the trainer steps once every gradient is final

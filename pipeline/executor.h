@@ -7,7 +7,7 @@
 //   reduce_grads                  the chunk's gradients are complete: the gradient path may reduce them all
 //                                 (its buckets start during the chunk's last backward already)
 //
-// The gradient path (zero::DistributedOptimizer) hears of every backward through models::GradHooks: which
+// The gradient path (zero::DistributedOptimizer) hears of every backward through models::StepHooks: which
 // chunk, whether it is the chunk's last of the step, and how far its flat gradient buffer is final.
 //
 // Each (micro-batch, chunk) keeps its activation context from its forward to its backward and releases it
@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "core/comm/communicator.h"
-#include "models/grad_hooks.h"
+#include "models/step_hooks.h"
 #include "models/transformer.h"
 #include "pipeline/chrome_trace.h"
 #include "pipeline/schedule.h"
@@ -40,7 +40,7 @@ class PipelineExecutor {
  public:
   // chunks[c]: this rank's model chunk c (stage c * pp + rank); pp: the pipeline group; hooks: told of every
   // backward (null: nobody reduces); microbatch_tokens: B*T of every micro-batch (receive buffers).
-  PipelineExecutor(std::vector<models::Transformer*> chunks, comm::Communicator& pp, models::GradHooks* hooks,
+  PipelineExecutor(std::vector<models::Transformer*> chunks, comm::Communicator& pp, models::StepHooks* hooks,
                    int microbatches, int64_t microbatch_tokens);
 
   // Fills the micro-batch's tokens and targets (B, T) i32, into fresh tensors; called once per forward.
@@ -68,7 +68,7 @@ class PipelineExecutor {
 
   std::vector<models::Transformer*> chunks_;
   comm::Communicator& pp_;
-  models::GradHooks* hooks_;
+  models::StepHooks* hooks_;
   int microbatches_;
   int64_t microbatch_tokens_;
   std::map<Key, models::ModelActs> acts_;

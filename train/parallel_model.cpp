@@ -29,6 +29,7 @@ ParallelModel::ParallelModel(const config::Config& cfg, comm::Communicator& worl
   const auto& o = cfg.optim();
   const int pp = pp_->size(), v = std::max(1, cfg.parallel().virtual_stages());
   microbatches_ = static_cast<int>(t.global_batch_size() / (int64_t{t.micro_batch_size()} * dp_->size()));
+  zero_stage_ = dp_->size() > 1 ? cfg.parallel().zero_stage() : 0;
 
   const models::ModelSpec spec = models::ModelSpec::from_config(cfg);
   const std::vector<int> layers = pp::stage_layers(cfg);
@@ -40,7 +41,10 @@ ParallelModel::ParallelModel(const config::Config& cfg, comm::Communicator& worl
         std::make_unique<models::Transformer>(spec, tp::TpGroup::of(*tp_), pp::stage_chunk(layers, stage)));
     chunks_.back()->params().initialize(t.seed());  // rounded to bf16/fp16 for a low-precision model
     chunks.push_back(chunks_.back().get());
-    params.push_back({&chunks_.back()->params(), chunks_.back()->units()});
+    models::Transformer& chunk = *chunks_.back();
+    std::vector<std::vector<size_t>> reads;
+    for (size_t u = 0; u < chunk.units().size(); ++u) reads.push_back(chunk.units_read(u));
+    params.push_back({&chunk.params(), chunk.units(), std::move(reads)});
   }
   zero::OptimizerConfig opt;
   opt.adamw = {o.beta1(), o.beta2(), o.eps(), o.weight_decay()};
@@ -48,6 +52,8 @@ ParallelModel::ParallelModel(const config::Config& cfg, comm::Communicator& worl
   opt.bucket_numel = bucket_numel(cfg);
   opt.reduce_dtype = cfg.parallel().grad_reduce_dtype() == "bf16" ? DType::bf16 : DType::f32;
   opt.stage = cfg.parallel().zero_stage();
+  opt.prefetch = cfg.parallel().zero_prefetch();
+  opt.reshard_after_forward = cfg.parallel().zero_reshard_after_forward();
   if (spec.dtype == DType::f16) {
     LossScalerConfig ls;
     ls.init_scale = t.loss_scale();
@@ -91,7 +97,7 @@ int64_t ParallelModel::local_numel() const {
 void ParallelModel::load_global(const std::map<std::string, Tensor>& tensors, const std::string& prefix) {
   for (size_t c = 0; c < chunks_.size(); ++c) {
     const ParamSet& model = chunks_[c]->params();
-    ParamSet values = model.mirror(DType::f32, model.flat_params().device());
+    ParamSet values = model.mirror(DType::f32, model.device());
     io::load_shards(values, tensors, prefix);
     optimizer_->load_fp32(c, values);
   }

@@ -51,9 +51,10 @@ class ParallelModel {
   void load_global(const std::map<std::string, Tensor>& tensors, const std::string& prefix = "");
   // Every parameter at its global shape on world rank 0 (empty elsewhere); every rank calls it.
   std::map<std::string, Tensor> gather_to_main();
-  // With tp = pp = 1: the model itself (for sampling); else null.
+  // With tp = pp = 1 and the parameters held in full (ZeRO below 3): the model itself (for sampling); else
+  // null.
   models::Transformer* whole_model() {
-    return tp_->size() == 1 && pp_->size() == 1 ? chunks_[0].get() : nullptr;
+    return tp_->size() == 1 && pp_->size() == 1 && zero_stage_ < 3 ? chunks_[0].get() : nullptr;
   }
 
  private:
@@ -66,6 +67,7 @@ class ParallelModel {
   std::unique_ptr<pp::PipelineExecutor> executor_;
   std::vector<pp::Action> actions_, eval_actions_;
   int microbatches_ = 1;
+  int zero_stage_ = 0;
 };
 
 }  // namespace trident

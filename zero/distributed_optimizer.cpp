@@ -22,7 +22,7 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
                                            OptimizerConfig cfg)
     : groups_(groups), cfg_(cfg), scaler_(cfg.scaler) {
   TRIDENT_CHECK(groups.world && groups.tp && groups.pp && groups.dp, "the gradient path needs its groups");
-  TRIDENT_CHECK(cfg.stage >= 0 && cfg.stage <= 2, "ZeRO stage {} is not built", cfg.stage);
+  TRIDENT_CHECK(cfg.stage >= 0 && cfg.stage <= 3, "ZeRO stage {} does not exist", cfg.stage);
   comm::Communicator& dp = *groups.dp;
   if (dp.size() == 1) cfg_.stage = 0;  // one data-parallel rank: nothing to shard
   if (cfg_.stage >= 1) shards_ = dp.size(), shard_rank_ = dp.rank();
@@ -32,13 +32,14 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
     if (chunk.units.empty()) chunk.units = {{0, model->params().size()}};
     Chunk c;
     c.model = model;
-    c.layout = plan_flat_layout(*model, chunk.units, cfg.bucket_numel, shards_);
+    // Stage 3 gathers unit by unit: one unit per bucket.
+    c.layout = plan_flat_layout(*model, chunk.units, cfg_.stage == 3 ? 1 : cfg.bucket_numel, shards_);
     model->relayout(c.layout.offsets, c.layout.total);
     c.shard = shard_of(c.layout, shard_rank_);
-    const DType dtype = model->flat_params().dtype();
-    const Device device = model->flat_params().device();
+    const DType dtype = model->dtype();
+    const Device device = model->device();
     c.mixed = dtype == DType::bf16 || dtype == DType::f16;
-    if (c.mixed) {
+    if (c.mixed || cfg_.stage == 3) {
       c.master = Tensor::zeros({c.shard.numel}, DType::f32, device);
       copy_pieces(c.shard, c.master, /*to_flat=*/false, model->flat_params());  // exact: widening
     }
@@ -50,7 +51,7 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
     c.partial = std::make_unique<PartialGrads>(*model, tp::TpGroup::of(*groups.tp), groups.embedding);
     c.norm = std::make_unique<ShardNorm>(*model, c.shard, groups.tp->size());
     if (c.mixed && shards_ == 1) c.accum = c.grads;
-    if (cfg_.stage == 2) {
+    if (cfg_.stage >= 2) {
       c.staged = std::make_unique<StagedGrads>(*model, c.layout, dp, cfg.reduce_dtype, c.grads, c.shard);
     } else if (dp.size() > 1 && shards_ == 1) {
       // A bf16/fp16 model's averages go straight to its fp32 gradients, which hold its earlier micro-batches.
@@ -64,6 +65,13 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
       for (const auto& [begin, end] : c.partial->tied_ranges())
         for (size_t b = 0; b < c.layout.buckets.size(); ++b)
           if (begin < c.layout.buckets[b].end && c.layout.buckets[b].begin < end) c.reducer->defer(b);
+    }
+    if (cfg_.stage == 3) {
+      std::vector<std::vector<size_t>> reads = chunk.unit_reads;
+      if (reads.empty())
+        for (size_t u = 0; u < chunk.units.size(); ++u) reads.push_back({u});
+      c.gather = std::make_unique<UnitGather>(*model, c.layout, dp, c.master, c.shard, std::move(reads),
+                                              cfg.prefetch, cfg.reshard_after_forward);
     }
     chunks_.push_back(std::move(c));
   }
@@ -97,16 +105,32 @@ void DistributedOptimizer::backward_end(int chunk, bool last) {
   if (!c.mixed || c.staged || last) return;
   // A bf16/fp16 micro-batch's gradients join the fp32 sum, and the model's buffer starts over.
   if (!c.accum.defined()) {
-    c.accum = Tensor::zeros({c.layout.total}, DType::f32, c.model->flat_params().device());
+    c.accum = Tensor::zeros({c.layout.total}, DType::f32, c.model->device());
     if (c.reducer) c.reducer->accumulate_from(c.accum);
   }
   ops::add_inplace(c.accum, c.model->flat_grads().to(DType::f32));
   c.model->zero_grads();
 }
 
+void DistributedOptimizer::unit_forward_begin(int chunk, size_t unit) {
+  Chunk& c = chunks_.at(chunk);
+  if (c.gather) c.gather->forward_begin(unit);
+}
+
+void DistributedOptimizer::unit_forward_end(int chunk, size_t unit) {
+  Chunk& c = chunks_.at(chunk);
+  if (c.gather) c.gather->forward_end(unit);
+}
+
 void DistributedOptimizer::unit_backward_begin(int chunk, size_t unit) {
   Chunk& c = chunks_.at(chunk);
+  if (c.gather) c.gather->backward_begin(unit);
   if (c.staged) c.staged->unit_begin(unit);
+}
+
+void DistributedOptimizer::unit_backward_end(int chunk, size_t unit) {
+  Chunk& c = chunks_.at(chunk);
+  if (c.gather) c.gather->backward_end(unit);
 }
 
 void DistributedOptimizer::grads_ready(int chunk, int64_t ready_numel) {
@@ -153,6 +177,8 @@ double DistributedOptimizer::global_grad_norm() {
 
 DistributedOptimizer::StepResult DistributedOptimizer::step(double lr) {
   StepResult out;
+  for (Chunk& c : chunks_)
+    if (c.gather) c.gather->release_all();  // the values change: nothing gathered stays
   for (Chunk& c : chunks_) {
     // A bf16/fp16 model without data parallelism: its last micro-batch joins the fp32 sum now (a reducer put
     // the whole average there already).
@@ -167,14 +193,14 @@ DistributedOptimizer::StepResult DistributedOptimizer::step(double lr) {
   for (Chunk& c : chunks_) {
     if (cfg_.grad_clip > 0 && out.grad_norm > cfg_.grad_clip)  // PyTorch's clip_grad_norm_
       ops::scale_inplace(c.grads, cfg_.grad_clip / (out.grad_norm + 1e-6));
-    if (c.mixed) {
+    if (c.master.defined()) {
       c.adamw->step(lr, c.master, /*flat=*/false, c.grads);
-      copy_pieces(c.shard, c.model->flat_params(), /*to_flat=*/true, c.master);  // rounded to the model
+      if (!c.gather) copy_pieces(c.shard, c.model->flat_params(), /*to_flat=*/true, c.master);  // rounded
     } else {
       c.adamw->step(lr, c.model->flat_params(), /*flat=*/true, c.grads);
     }
   }
-  if (shards_ > 1) all_gather_params();
+  if (shards_ > 1 && cfg_.stage < 3) all_gather_params();
   return out;
 }
 
@@ -195,8 +221,8 @@ void DistributedOptimizer::all_gather_params() {
 
 ParamSet DistributedOptimizer::fp32_params(size_t chunk) {
   Chunk& c = chunks_.at(chunk);
-  ParamSet out = c.model->mirror(DType::f32, c.model->flat_params().device());
-  if (!c.mixed) {
+  ParamSet out = c.model->mirror(DType::f32, c.model->device());
+  if (!c.master.defined()) {
     out.flat_params().copy_from(c.model->flat_params());  // whole after every step's all-gather
     return out;
   }
@@ -215,11 +241,11 @@ ParamSet DistributedOptimizer::fp32_params(size_t chunk) {
 
 void DistributedOptimizer::load_fp32(size_t chunk, const ParamSet& values) {
   Chunk& c = chunks_.at(chunk);
-  TRIDENT_CHECK(values.flat_params().numel() == c.model->flat_params().numel(),
-                "fp32 values of {} elements for a layout of {}", values.flat_params().numel(),
-                c.model->flat_params().numel());
-  c.model->flat_params().copy_from(values.flat_params());
-  if (c.mixed) copy_pieces(c.shard, c.master, /*to_flat=*/false, values.flat_params());
+  TRIDENT_CHECK(values.flat_numel() == c.model->flat_numel(), "fp32 values of {} elements for a layout of {}",
+                values.flat_numel(), c.model->flat_numel());
+  if (c.gather) c.gather->release_all();
+  if (!c.gather) c.model->flat_params().copy_from(values.flat_params());
+  if (c.master.defined()) copy_pieces(c.shard, c.master, /*to_flat=*/false, values.flat_params());
 }
 
 std::map<std::string, Tensor> DistributedOptimizer::state_dict() {
@@ -229,7 +255,7 @@ std::map<std::string, Tensor> DistributedOptimizer::state_dict() {
     const std::string prefix = "chunk" + std::to_string(i) + ".";
     out[prefix + "exp_avg"] = c.adamw->exp_avg().clone();
     out[prefix + "exp_avg_sq"] = c.adamw->exp_avg_sq().clone();
-    if (c.mixed) out[prefix + "master"] = c.master.clone();
+    if (c.master.defined()) out[prefix + "master"] = c.master.clone();
   }
   const auto scalar = [](double v) { return Tensor::full({1}, v, DType::f64); };
   out["step"] = scalar(static_cast<double>(chunks_.front().adamw->steps_taken()));
@@ -255,12 +281,13 @@ void DistributedOptimizer::load_state_dict(const std::map<std::string, Tensor>& 
     c.adamw->exp_avg().copy_from(get(prefix + "exp_avg", shape));
     c.adamw->exp_avg_sq().copy_from(get(prefix + "exp_avg_sq", shape));
     c.adamw->set_steps_taken(static_cast<int64_t>(get("step", {1}).item(0)));
-    if (c.mixed) {
+    if (c.master.defined()) {
+      if (c.gather) c.gather->release_all();
       c.master.copy_from(get(prefix + "master", shape));
-      copy_pieces(c.shard, c.model->flat_params(), /*to_flat=*/true, c.master);
+      if (!c.gather) copy_pieces(c.shard, c.model->flat_params(), /*to_flat=*/true, c.master);
     }
   }
-  if (chunks_.front().mixed && shards_ > 1) all_gather_params();
+  if (chunks_.front().mixed && shards_ > 1 && cfg_.stage < 3) all_gather_params();
   scaler_.restore(get("loss_scale", {1}).item(0),
                   static_cast<int64_t>(get("loss_scale_good_steps", {1}).item(0)),
                   static_cast<int64_t>(get("loss_scale_skipped", {1}).item(0)));

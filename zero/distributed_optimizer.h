@@ -4,11 +4,12 @@
 // group.
 //
 // Per model chunk it lays out the flat buffers in padded buckets (flat_layout.h) and keeps this rank's shard
-// of them: at stage 0 the whole buffer, at stages 1 and 2 piece r of every bucket for data-parallel rank r of
-// N. For
+// of them: at stage 0 the whole buffer, at stages 1 to 3 piece r of every bucket for data-parallel rank r of
+// N (stage 3: one unit per bucket, and the parameters themselves live only as pieces, gathered per unit by
+// unit_gather.h). For
 // the shard it holds the fp32 gradients, the fp32 master weights (bf16/fp16 models) and AdamW's moments
 // (sharded_adamw.h). A step, in order:
-//   1. during backward (models::GradHooks, called by the pipeline executor): each chunk's buckets, as they
+//   1. during backward (models::StepHooks, called by the pipeline executor): each chunk's buckets, as they
 //      become final in its last backward, are averaged over the data-parallel group: all-reduced in place
 //      (stage 0) or reduce-scattered into the shard (stage 1); at stage 2 in every backward, from staging
 //      buffers that hold only the buckets being written (staged_grads.h), added into the shard;
@@ -17,7 +18,7 @@
 //   3. unscale the shard's fp32 gradients and check for inf/nan (mixed precision: every rank agrees to skip);
 //   4. the global gradient norm, every element counted once over tp shards, shard pieces and stages;
 //   5. clip by it, AdamW on the shard, round the masters back into the model;
-//   6. stages 1 and 2: all-gather the updated parameters, bucket by bucket.
+//   6. stages 1 and 2: all-gather the updated parameters, bucket by bucket (stage 3 gathers on demand).
 #include <map>
 #include <memory>
 #include <string>
@@ -27,13 +28,14 @@
 #include "core/comm/communicator.h"
 #include "core/optim/adamw.h"
 #include "core/optim/loss_scaler.h"
-#include "models/grad_hooks.h"
+#include "models/step_hooks.h"
 #include "zero/flat_layout.h"
 #include "zero/grad_norm.h"
 #include "zero/grad_reducer.h"
 #include "zero/partial_grads.h"
 #include "zero/sharded_adamw.h"
 #include "zero/staged_grads.h"
+#include "zero/unit_gather.h"
 
 namespace trident::zero {
 
@@ -48,10 +50,12 @@ struct Groups {
 
 struct OptimizerConfig {
   AdamWConfig adamw;
-  double grad_clip = 0;             // clip the global norm to this; 0: no clipping
-  int64_t bucket_numel = 1 << 20;   // gradient bucket size, in elements
-  DType reduce_dtype = DType::f32;  // parallel.grad_reduce_dtype
-  int stage = 0;                    // parallel.zero_stage: 0, 1 or 2
+  double grad_clip = 0;               // clip the global norm to this; 0: no clipping
+  int64_t bucket_numel = 1 << 20;     // gradient bucket size, in elements
+  DType reduce_dtype = DType::f32;    // parallel.grad_reduce_dtype
+  int stage = 0;                      // parallel.zero_stage: 0 to 3
+  int prefetch = 1;                   // parallel.zero_prefetch: stage-3 units gathered ahead
+  bool reshard_after_forward = true;  // parallel.zero_reshard_after_forward
   LossScaler scaler = LossScaler::constant();
 };
 
@@ -61,9 +65,11 @@ struct OptimizerConfig {
 struct ChunkParams {
   ParamSet* params;
   std::vector<std::pair<size_t, size_t>> units;
+  // Per unit, the units whose parameters it reads (models::Transformer::units_read); empty: only itself.
+  std::vector<std::vector<size_t>> unit_reads = {};
 };
 
-class DistributedOptimizer final : public models::GradHooks {
+class DistributedOptimizer final : public models::StepHooks {
  public:
   // Every rank constructs it together. chunks: this rank's model chunks, updated in place.
   DistributedOptimizer(std::vector<ChunkParams> chunks, const Groups& groups, OptimizerConfig cfg);
@@ -72,8 +78,11 @@ class DistributedOptimizer final : public models::GradHooks {
   double loss_scale() const { return scaler_.scale(); }
   void zero_grads();
 
-  void backward_begin(int chunk, bool last) override;
+  void unit_forward_begin(int chunk, size_t unit) override;
+  void unit_forward_end(int chunk, size_t unit) override;
   void unit_backward_begin(int chunk, size_t unit) override;
+  void unit_backward_end(int chunk, size_t unit) override;
+  void backward_begin(int chunk, bool last) override;
   void grads_ready(int chunk, int64_t ready_numel) override;
   void backward_end(int chunk, bool last) override;
   void finish() override;
@@ -106,16 +115,20 @@ class DistributedOptimizer final : public models::GradHooks {
     ParamSet* model;
     FlatLayout layout;
     Shard shard;
-    bool mixed = false;  // a bf16/fp16 model: AdamW updates `master`
-    Tensor master;       // the shard's fp32 master weights (mixed precision only)
-    Tensor grads;        // the shard's fp32 gradients: the fp32 model's own at stage 0, else a buffer
+    bool mixed = false;  // a bf16/fp16 model
+    // The shard's fp32 parameters, which AdamW updates: the master weights of a bf16/fp16 model, and at stage
+    // 3 the only copy of any model's parameters. Undefined for an fp32 model at stages 0-2 (AdamW updates the
+    // model's own flat buffer).
+    Tensor master;
+    Tensor grads;  // the shard's fp32 gradients: the fp32 model's own at stage 0, else a buffer
     // Mixed precision at stages 0 and 1: the fp32 sum of the step's earlier micro-batches (at stage 0 `grads`
     // itself; at stage 1 a whole-buffer one, made when a step first has several micro-batches). Stage 2 adds
     // every micro-batch into `grads` already, so every stage accumulates in fp32 (Megatron's main_grad).
     Tensor accum;
     std::unique_ptr<ShardedAdamW> adamw;
     std::unique_ptr<GradReducer> reducer;  // stages 0 and 1; null without data parallelism
-    std::unique_ptr<StagedGrads> staged;   // stage 2
+    std::unique_ptr<StagedGrads> staged;   // stages 2 and 3
+    std::unique_ptr<UnitGather> gather;    // stage 3
     std::unique_ptr<PartialGrads> partial;
     std::unique_ptr<ShardNorm> norm;
     bool reducing = false;  // its last backward began: buckets start as they become final

@@ -25,8 +25,8 @@ StagedGrads::StagedGrads(ParamSet& params, const FlatLayout& layout, comm::Commu
     bucket_params_[b].push_back(i);
     if (ps[i].tied || ps[i].shared) state_[b].persistent = true;
   }
-  const DType dtype = params.flat_params().dtype();
-  const Device device = params.flat_params().device();
+  const DType dtype = params.dtype();
+  const Device device = params.device();
   params.drop_grads();
   for (size_t b = 0; b < layout.buckets.size(); ++b) {
     const Bucket& bucket = layout.buckets[b];
@@ -42,15 +42,14 @@ void StagedGrads::bind(size_t bucket, const Tensor& storage) {
   const int64_t begin = layout_.buckets[bucket].begin;
   for (size_t i : bucket_params_[bucket]) {
     Param& p = params_.params()[i];
-    p.grad = storage.flat(layout_.offsets[i] - begin, p.value.shape());
+    p.grad = storage.flat(layout_.offsets[i] - begin, p.local_shape());
   }
 }
 
 int StagedGrads::acquire() {
   if (free_.empty() && !inflight_.empty() && static_cast<int>(pool_.size()) >= 2) retire_oldest();
   if (free_.empty()) {
-    pool_.push_back(
-        Tensor::empty({max_bucket_}, params_.flat_params().dtype(), params_.flat_params().device()));
+    pool_.push_back(Tensor::empty({max_bucket_}, params_.dtype(), params_.device()));
     free_.push_back(static_cast<int>(pool_.size()) - 1);
   }
   const int buffer = free_.back();

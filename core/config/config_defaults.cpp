@@ -34,6 +34,8 @@ config::Config default_config() {
   p.set_virtual_stages(1);
   p.set_order("tp-cp-ep-dp-pp");  // Megatron's: tensor innermost (fastest links), pipeline outermost
   p.set_grad_reduce_dtype("fp32");
+  p.set_zero_prefetch(1);
+  p.set_zero_reshard_after_forward(true);
 
   config::TrainConfig& t = *c.mutable_train();
   t.set_micro_batch_size(1);

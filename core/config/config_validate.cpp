@@ -152,8 +152,8 @@ void check_parallel(const config::Config& c, int world_size, Problems& p) {
   p.one_of("parallel.grad_reduce_dtype", par.grad_reduce_dtype(), {"fp32", "bf16"});
   if (par.zero_stage() < 0 || par.zero_stage() > 3)
     p.add("parallel.zero_stage ({}) must be 0, 1, 2 or 3", par.zero_stage());
-  else if (par.zero_stage() > 2)
-    p.add("parallel.zero_stage = {}: ZeRO stage 3 is not supported yet; use 0, 1 or 2", par.zero_stage());
+  if (par.zero_prefetch() < 0)
+    p.add("parallel.zero_prefetch ({}) must be >= 0 (units gathered ahead; 0: none)", par.zero_prefetch());
 
   std::vector<std::string> parts;
   std::stringstream order(par.order());

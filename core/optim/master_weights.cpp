@@ -7,7 +7,7 @@
 namespace trident {
 
 MasterWeights::MasterWeights(ParamSet& model)
-    : model_(model), master_(model.mirror(DType::f32, model.flat_params().device())) {
+    : model_(model), master_(model.mirror(DType::f32, model.device())) {
   master_.flat_params().copy_from(model.flat_params());
 }
 

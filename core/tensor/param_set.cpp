@@ -75,6 +75,10 @@ void ParamSet::finalize(DType dtype, Device device) {
   for (const Param& p : params_) numel_ += shape_numel(p.shard.local_shape(p.global_shape));
   flat_params_ = Tensor::zeros({numel_}, dtype, device);
   flat_grads_ = Tensor::zeros({numel_}, dtype, device);
+  flat_numel_ = numel_;
+  dtype_ = dtype;
+  device_ = device;
+  finalized_ = true;
   int64_t offset = 0;
   for (auto it = params_.rbegin(); it != params_.rend(); ++it) {
     const Shape local = it->shard.local_shape(it->global_shape);
@@ -105,6 +109,12 @@ void ParamSet::relayout(const std::vector<int64_t>& offsets, int64_t total) {
   }
   flat_params_ = values;
   flat_grads_ = grads;
+  flat_numel_ = total;
+}
+
+void ParamSet::drop_values() {
+  flat_params_ = Tensor{};
+  for (Param& p : params_) p.value = Tensor{};
 }
 
 void ParamSet::drop_grads() {
@@ -126,7 +136,7 @@ ParamSet ParamSet::mirror(DType dtype, Device device) const {
     offsets.push_back(p.flat_offset);
   }
   out.finalize(dtype, device);
-  out.relayout(offsets, flat_params_.numel());
+  out.relayout(offsets, flat_numel_);
   return out;
 }
 

@@ -73,6 +73,10 @@ struct Param {
   Tensor value;  // local shard, a view into the flat parameter buffer
   Tensor grad;   // same layout, a view into the flat gradient buffer
   int64_t flat_offset = 0;
+
+  // This rank's shard's shape (what value and grad hold, also while ZeRO has them unbound).
+  Shape local_shape() const { return shard.local_shape(global_shape); }
+  int64_t local_numel() const { return shape_numel(local_shape()); }
 };
 
 class ParamSet {
@@ -91,7 +95,11 @@ class ParamSet {
   // Layout-independent init: element value = f(seed, name, global index).
   void initialize(uint64_t seed);
 
-  bool finalized() const { return flat_params_.defined(); }
+  bool finalized() const { return finalized_; }
+  // What finalize()/relayout() set up, still known after the buffers are dropped (ZeRO stage 3).
+  DType dtype() const { return dtype_; }
+  Device device() const { return device_; }
+  int64_t flat_numel() const { return flat_numel_; }  // elements of each flat buffer, padding included
   std::deque<Param>& params() { return params_; }
   const std::deque<Param>& params() const { return params_; }
   Param& get(const std::string& name);
@@ -107,11 +115,17 @@ class ParamSet {
   // Drops the flat gradient buffer and every Param::grad view: the gradient path binds the views to storage
   // of its own (ZeRO stage 2 and 3, zero/staged_grads.h).
   void drop_grads();
+  // Drops the flat parameter buffer and every Param::value view: ZeRO stage 3 binds the views to gathered
+  // storage of its own while a unit computes (zero/unit_gather.h).
+  void drop_values();
 
  private:
   std::deque<Param> params_;
   Tensor flat_params_, flat_grads_;
-  int64_t numel_ = 0;
+  int64_t numel_ = 0, flat_numel_ = 0;
+  DType dtype_ = DType::f32;
+  Device device_ = Device::cpu();
+  bool finalized_ = false;
 };
 
 }  // namespace trident

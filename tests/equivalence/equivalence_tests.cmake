@@ -69,6 +69,17 @@ foreach(layout dp2 dp4 dp2_accum2 tp2_dp2_sp pp2_dp2 pp2_v2_dp2)
 endforeach()
 list(APPEND EQ_BF16_LAYOUTS dp2_bf16_z2)
 set(dp2_bf16_z2 2 4 --set parallel.bucket_mb=0.1 --set parallel.zero_stage=2)
+# ZeRO stage 3 (parameters sharded too, each unit gathered before its forward and backward, the next one
+# prefetched): the same layouts, plus units kept from forward to backward with two prefetched, and bf16.
+list(APPEND EQ_LAYOUTS dp2_z3 dp4_z3 dp2_accum2_z3 tp2_dp2_sp_z3 pp2_dp2_z3 pp2_v2_dp2_z3 dp2_accum2_z3_keep)
+foreach(layout dp2 dp4 dp2_accum2 tp2_dp2_sp pp2_dp2 pp2_v2_dp2)
+  set(z1 ${${layout}_z1})
+  list(TRANSFORM z1 REPLACE "parallel.zero_stage=1" "parallel.zero_stage=3")
+  set(${layout}_z3 ${z1})
+endforeach()
+set(dp2_accum2_z3_keep ${dp2_accum2_z3} --set parallel.zero_reshard_after_forward=false --set parallel.zero_prefetch=2)
+list(APPEND EQ_BF16_LAYOUTS dp2_bf16_z3)
+set(dp2_bf16_z3 2 4 --set parallel.zero_stage=3)
 # With clipping on (grad_clip 1.0, active at every step here), against the clipped single-rank run.
 set(EQ_CLIP_LAYOUTS dp2_clip pp2_clip)
 set(dp2_clip ${dp2})

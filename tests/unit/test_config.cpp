@@ -481,7 +481,7 @@ TEST(ConfigValidate, UnsupportedParallelismIsRefusedPlainly) {
   apply_overrides(c, {"parallel.expert=2"});
   EXPECT_CONTAINS(error_of([&] { validate(c, 2); }),
                   "parallel.expert = 2: expert parallelism is not supported yet; set it to 1");
-  for (const char* set : {"parallel.expert=2", "parallel.context=2", "parallel.zero_stage=3"}) {
+  for (const char* set : {"parallel.expert=2", "parallel.context=2"}) {
     SCOPED_TRACE(set);
     config::Config d = good_config();
     apply_overrides(d, {set});
