@@ -60,7 +60,8 @@ ParallelModel::ParallelModel(const config::Config& cfg, comm::Communicator& worl
     ls.growth_interval = t.loss_scale_window();
     opt.scaler = LossScaler(ls);
   }
-  const zero::Groups groups{&world, tp_.get(), pp_.get(), dp_.get(), embedding_.get()};
+  const zero::Groups groups{&world,           tp_.get(),    pp_.get(),     dp_.get(),
+                            embedding_.get(), shard_.get(), replica_.get()};
   optimizer_ = std::make_unique<zero::DistributedOptimizer>(params, groups, opt);
   executor_ = std::make_unique<pp::PipelineExecutor>(chunks, *pp_, optimizer_.get(), microbatches_,
                                                      int64_t{t.micro_batch_size()} * t.seq_len());
@@ -78,6 +79,13 @@ void ParallelModel::make_groups(const config::Config& cfg, comm::Communicator& w
   tp_ = split({Axis::tp});
   dp_ = split({Axis::dp, Axis::cp});
   pp_ = split({Axis::pp});  // ascending ranks: pipeline rank = stage order
+  // Hybrid ZeRO: shard groups of zero_shard_size consecutive data-parallel ranks, replicas across them.
+  const int k = cfg.parallel().zero_shard_size();
+  if (cfg.parallel().zero_stage() > 0 && k > 0 && k < dp_->size()) {
+    const DeviceMesh::HybridGroups h = mesh.hybrid_groups(world.rank(), k);
+    shard_ = world.split(h.shard, fmt::format("zero_shard[{}]", comm::ranks_str(h.shard)));
+    replica_ = world.split(h.replica, fmt::format("zero_replica[{}]", comm::ranks_str(h.replica)));
+  }
   const int pp = pp_->size(), r = pp_->rank();
   if (cfg.model().tie_embeddings() && pp > 1) {
     // The first and last stage hold the tied embedding; the stages between take no part.

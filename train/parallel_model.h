@@ -62,6 +62,7 @@ class ParallelModel {
 
   comm::Communicator& world_;
   std::unique_ptr<comm::Communicator> tp_, pp_, dp_, embedding_;  // embedding_: first + last stage, if tied
+  std::unique_ptr<comm::Communicator> shard_, replica_;           // hybrid sharding: parts of dp_ (else null)
   std::vector<std::unique_ptr<models::Transformer>> chunks_;
   std::unique_ptr<zero::DistributedOptimizer> optimizer_;
   std::unique_ptr<pp::PipelineExecutor> executor_;

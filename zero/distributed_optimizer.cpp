@@ -24,8 +24,11 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
   TRIDENT_CHECK(groups.world && groups.tp && groups.pp && groups.dp, "the gradient path needs its groups");
   TRIDENT_CHECK(cfg.stage >= 0 && cfg.stage <= 3, "ZeRO stage {} does not exist", cfg.stage);
   comm::Communicator& dp = *groups.dp;
+  TRIDENT_CHECK(!groups.shard == !groups.replica, "hybrid sharding needs both its shard and replica groups");
+  shard_group_ = groups.shard ? groups.shard : groups.dp;
+  comm::Communicator& shard_group = *shard_group_;
   if (dp.size() == 1) cfg_.stage = 0;  // one data-parallel rank: nothing to shard
-  if (cfg_.stage >= 1) shards_ = dp.size(), shard_rank_ = dp.rank();
+  if (cfg_.stage >= 1) shards_ = shard_group.size(), shard_rank_ = shard_group.rank();
   for (ChunkParams& chunk : chunks) {
     ParamSet* model = chunk.params;
     TRIDENT_CHECK(model->finalized(), "an optimizer over unfinalized parameters");
@@ -52,15 +55,16 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
     c.norm = std::make_unique<ShardNorm>(*model, c.shard, groups.tp->size());
     if (c.mixed && shards_ == 1) c.accum = c.grads;
     if (cfg_.stage >= 2) {
-      c.staged = std::make_unique<StagedGrads>(*model, c.layout, dp, cfg.reduce_dtype, c.grads, c.shard);
+      c.staged =
+          std::make_unique<StagedGrads>(*model, c.layout, shard_group, cfg.reduce_dtype, c.grads, c.shard);
     } else if (dp.size() > 1 && shards_ == 1) {
       // A bf16/fp16 model's averages go straight to its fp32 gradients, which hold its earlier micro-batches.
       c.reducer = std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, dp, cfg.reduce_dtype,
                                                 c.mixed ? c.grads : Tensor{});
       if (c.mixed) c.reducer->accumulate_from(c.accum);
     } else if (shards_ > 1) {
-      c.reducer = std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, dp, cfg.reduce_dtype,
-                                                c.grads, c.shard);
+      c.reducer = std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, shard_group,
+                                                cfg.reduce_dtype, c.grads, c.shard);
       // A tied embedding's two stages sum their copies before the reduce-scatter splits them.
       for (const auto& [begin, end] : c.partial->tied_ranges())
         for (size_t b = 0; b < c.layout.buckets.size(); ++b)
@@ -70,8 +74,8 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
       std::vector<std::vector<size_t>> reads = chunk.unit_reads;
       if (reads.empty())
         for (size_t u = 0; u < chunk.units.size(); ++u) reads.push_back({u});
-      c.gather = std::make_unique<UnitGather>(*model, c.layout, dp, c.master, c.shard, std::move(reads),
-                                              cfg.prefetch, cfg.reshard_after_forward);
+      c.gather = std::make_unique<UnitGather>(*model, c.layout, shard_group, c.master, c.shard,
+                                              std::move(reads), cfg.prefetch, cfg.reshard_after_forward);
     }
     chunks_.push_back(std::move(c));
   }
@@ -142,14 +146,17 @@ void DistributedOptimizer::grads_ready(int chunk, int64_t ready_numel) {
 void DistributedOptimizer::finish() {
   for (Chunk& c : chunks_) {
     if (c.staged) c.staged->finish([&c] { c.partial->sum_tied(*c.model); });
-    if (!c.reducer) continue;
-    TRIDENT_CHECK(c.reducing, "a step ended without its last backward reducing the gradients");
-    if (shards_ > 1) {
-      c.reducer->finish([&c] { c.partial->sum_tied(*c.model); });
-    } else {
-      c.reducer->finish();
+    if (c.reducer) {
+      TRIDENT_CHECK(c.reducing, "a step ended without its last backward reducing the gradients");
+      if (shards_ > 1) {
+        c.reducer->finish([&c] { c.partial->sum_tied(*c.model); });
+      } else {
+        c.reducer->finish();
+      }
+      c.reducing = false;
     }
-    c.reducing = false;
+    // Hybrid sharding: each shard group averaged its own ranks; the replicas of a shard average across.
+    if (groups_.replica && shards_ > 1) groups_.replica->all_reduce(c.grads, comm::ReduceOp::avg);
   }
 }
 
@@ -170,7 +177,7 @@ double DistributedOptimizer::global_grad_norm() {
   Tensor sq = Tensor::zeros({1}, DType::f64);
   for (Chunk& c : chunks_) sq.data<double>()[0] += c.norm->squares(c.grads);
   // Each element is counted once: tp replicas weigh 1/tp, shard pieces are disjoint, stages hold their own.
-  for (comm::Communicator* g : {groups_.tp, shards_ > 1 ? groups_.dp : nullptr, groups_.pp})
+  for (comm::Communicator* g : {groups_.tp, shards_ > 1 ? shard_group_ : nullptr, groups_.pp})
     if (g && g->size() > 1) g->all_reduce(sq, comm::ReduceOp::sum);
   return std::sqrt(sq.item(0));
 }
@@ -213,7 +220,7 @@ void DistributedOptimizer::all_gather_params() {
       const Piece& p = c.shard.pieces[b];
       Tensor out = c.model->flat_params().flat(bucket.begin, {bucket.end - bucket.begin});
       Tensor mine = c.model->flat_params().flat(p.flat, {p.n}).clone();  // the input may not alias the output
-      inflight.emplace_back(groups_.dp->all_gather_async(out, mine), mine);
+      inflight.emplace_back(shard_group_->all_gather_async(out, mine), mine);
     }
   }
   for (auto& [work, mine] : inflight) work->wait();
@@ -233,7 +240,7 @@ ParamSet DistributedOptimizer::fp32_params(size_t chunk) {
     const Bucket& bucket = c.layout.buckets[b];
     Tensor all = out.flat_params().flat(bucket.begin, {bucket.end - bucket.begin});
     Tensor mine = c.master.flat(c.shard.pieces[b].shard, {c.shard.pieces[b].n}).clone();
-    inflight.emplace_back(groups_.dp->all_gather_async(all, mine), mine);
+    inflight.emplace_back(shard_group_->all_gather_async(all, mine), mine);
   }
   for (auto& [work, mine] : inflight) work->wait();
   return out;

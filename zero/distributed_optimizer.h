@@ -46,6 +46,10 @@ struct Groups {
   comm::Communicator* pp = nullptr;         // pipeline group: the norm sums over stages
   comm::Communicator* dp = nullptr;         // data-parallel group: gradients averaged, ZeRO shards over it
   comm::Communicator* embedding = nullptr;  // first + last stage of a tied model split into stages, or null
+  // Hybrid sharding: ZeRO shards over `shard` (consecutive data-parallel ranks) and the shards' gradients are
+  // averaged across `replica` (the same place in every shard group). Null: shards over all of dp.
+  comm::Communicator* shard = nullptr;
+  comm::Communicator* replica = nullptr;
 };
 
 struct OptimizerConfig {
@@ -139,6 +143,7 @@ class DistributedOptimizer final : public models::StepHooks {
 
   std::vector<Chunk> chunks_;
   Groups groups_;
+  comm::Communicator* shard_group_;  // what ZeRO shards over: groups_.shard, or dp
   OptimizerConfig cfg_;
   LossScaler scaler_;
   int shards_ = 1, shard_rank_ = 0;

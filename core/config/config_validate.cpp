@@ -152,6 +152,18 @@ void check_parallel(const config::Config& c, int world_size, Problems& p) {
   p.one_of("parallel.grad_reduce_dtype", par.grad_reduce_dtype(), {"fp32", "bf16"});
   if (par.zero_stage() < 0 || par.zero_stage() > 3)
     p.add("parallel.zero_stage ({}) must be 0, 1, 2 or 3", par.zero_stage());
+  if (par.zero_shard_size() < 0)
+    p.add("parallel.zero_shard_size ({}) must be >= 0 (0: the whole data-parallel group)",
+          par.zero_shard_size());
+  if (par.zero_shard_size() > 0 && par.zero_stage() == 0)
+    p.add(
+        "parallel.zero_shard_size ({}) shards ZeRO state, but parallel.zero_stage is 0 and nothing is "
+        "sharded; "
+        "set zero_stage to 1, 2 or 3, or zero_shard_size to 0",
+        par.zero_shard_size());
+  if (const int dp = data_parallel_size(c, world_size);
+      par.zero_shard_size() > 0 && dp % par.zero_shard_size() != 0)
+    p.add("parallel.zero_shard_size ({}) must divide the data-parallel size ({})", par.zero_shard_size(), dp);
   if (par.zero_prefetch() < 0)
     p.add("parallel.zero_prefetch ({}) must be >= 0 (units gathered ahead; 0: none)", par.zero_prefetch());
 

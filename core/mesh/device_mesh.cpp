@@ -402,4 +402,17 @@ std::string DeviceMesh::neighbour_table() const {
   return out;
 }
 
+DeviceMesh::HybridGroups DeviceMesh::hybrid_groups(int rank, int shard_size) const {
+  const std::vector<int> dp = group_of(rank, {Axis::dp, Axis::cp});
+  const int n = static_cast<int>(dp.size());
+  if (shard_size < 1 || n % shard_size != 0)
+    fail("ZeRO shard size {} does not divide the data-parallel group of {}", shard_size, n);
+  const int at = static_cast<int>(std::find(dp.begin(), dp.end(), rank) - dp.begin());
+  HybridGroups out;
+  for (int i = at / shard_size * shard_size; i < (at / shard_size + 1) * shard_size; ++i)
+    out.shard.push_back(dp[i]);
+  for (int i = at % shard_size; i < n; i += shard_size) out.replica.push_back(dp[i]);
+  return out;
+}
+
 }  // namespace trident

@@ -78,6 +78,14 @@ class DeviceMesh {
   // The one group of groups(axes) that contains `rank`.
   std::vector<int> group_of(int rank, const std::vector<Axis>& axes) const;
 
+  // Hybrid sharding (FSDP's HYBRID_SHARD, ZeRO++'s hpZ) of the data-parallel group (dp x cp) that holds
+  // `rank`: shard groups of `shard_size` consecutive members, and replica groups of the members at the same
+  // place in each shard group. shard_size must divide the group's size.
+  struct HybridGroups {
+    std::vector<int> shard, replica;
+  };
+  HybridGroups hybrid_groups(int rank, int shard_size) const;
+
   // Pipeline neighbours: the rank holding the previous/next stage with every other coordinate equal.
   // At the ends: -1 (StageEnds::stop), or the last/first stage (StageEnds::wrap, as interleaved schedules
   // send the last chunk's output back to stage 0). With pp = 1, wrap gives the rank itself.

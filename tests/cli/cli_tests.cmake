@@ -74,6 +74,14 @@ set_tests_properties(cli.generate PROPERTIES FIXTURES_REQUIRED short_run)
 trident_expect_output(pp_sim
                       "rank 3 \\|.*bubble +0.272727 simulated, 0.272727 analytic.*deadlock-free +yes.*pp_sim.json"
                       pp-sim --pp 4 --microbatches 8 --schedule 1f1b --trace ${TEST_DATA}/pp_sim.json)
+# ZeRO: hybrid sharding's groups printed by topo; a shard size that does not fit is refused, naming it.
+trident_expect_output(topo_zero_hybrid "zero shard   4 groups of 2: \\[0 2\\] \\[1 3\\] \\[4 6\\] \\[5 7\\].*zero replica 4 groups of 2: \\[0 4\\]"
+                      topo --world 8 ${TINY} --set parallel.tensor=2 --set parallel.zero_stage=3
+                      --set parallel.zero_shard_size=2)
+trident_expect_error(zero_shard_size_not_dividing "parallel.zero_shard_size \\(3\\) must divide the data-parallel size \\(1\\)"
+                     train ${TINY} ${DATA_SETS} --set parallel.zero_stage=1 --set parallel.zero_shard_size=3)
+trident_expect_error(zero_stage_out_of_range "parallel.zero_stage \\(4\\) must be 0, 1, 2 or 3" train ${TINY}
+                     --set parallel.zero_stage=4)
 trident_expect_error(pp_sim_invalid "micro" pp-sim --pp 2 --microbatches 3 --schedule interleaved_1f1b --virtual 2)
 # runtime.device cuda on a machine without a GPU (CI): a CPU-only build refuses it in validation, a CUDA build
 # when it looks for the GPU; either way one message naming runtime.device.

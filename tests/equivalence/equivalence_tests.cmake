@@ -78,6 +78,11 @@ foreach(layout dp2 dp4 dp2_accum2 tp2_dp2_sp pp2_dp2 pp2_v2_dp2)
   set(${layout}_z3 ${z1})
 endforeach()
 set(dp2_accum2_z3_keep ${dp2_accum2_z3} --set parallel.zero_reshard_after_forward=false --set parallel.zero_prefetch=2)
+# Hybrid sharding: dp 4 as 2 shard groups of 2 (state sharded within, gradients averaged across), stages 1-3.
+list(APPEND EQ_LAYOUTS dp4_hybrid2_z1 dp4_hybrid2_z2 dp4_hybrid2_z3)
+foreach(stage 1 2 3)
+  set(dp4_hybrid2_z${stage} ${dp4_z${stage}} --set parallel.zero_shard_size=2)
+endforeach()
 list(APPEND EQ_BF16_LAYOUTS dp2_bf16_z3)
 set(dp2_bf16_z3 2 4 --set parallel.zero_stage=3)
 # With clipping on (grad_clip 1.0, active at every step here), against the clipped single-rank run.

@@ -502,6 +502,18 @@ TEST(ConfigValidate, UnsupportedParallelismIsRefusedPlainly) {
   EXPECT_CONTAINS(text, "parallel.zero_stage (4) must be 0, 1, 2 or 3");
   EXPECT_CONTAINS(text, "parallel.tensor (0) must be >= 1");
   EXPECT_CONTAINS(text, "parallel.order 'tp-dp-pp' must name each of tp, cp, ep, dp, pp once");
+  config::Config zero = good_config();
+  apply_overrides(zero,
+                  {"parallel.zero_stage=2", "parallel.zero_shard_size=2", "train.global_batch_size=32"});
+  EXPECT_EQ(problems_text(zero, 4), "") << "dp 4 in 2 shard groups of 2";
+  apply_overrides(zero, {"parallel.zero_shard_size=3"});
+  EXPECT_CONTAINS(problems_text(zero, 4),
+                  "parallel.zero_shard_size (3) must divide the data-parallel size (4)");
+  apply_overrides(zero, {"parallel.zero_shard_size=2", "parallel.zero_stage=0"});
+  EXPECT_CONTAINS(problems_text(zero, 4),
+                  "parallel.zero_shard_size (2) shards ZeRO state, but parallel.zero_stage is 0");
+  apply_overrides(zero, {"parallel.zero_shard_size=0", "parallel.zero_prefetch=-1"});
+  EXPECT_CONTAINS(problems_text(zero, 4), "parallel.zero_prefetch (-1) must be >= 0");
   config::Config reduce = good_config();
   apply_overrides(reduce, {"parallel.grad_reduce_dtype=fp16"});
   EXPECT_CONTAINS(problems_text(reduce), "parallel.grad_reduce_dtype 'fp16' is not one of fp32, bf16");

@@ -1,8 +1,10 @@
 // trident topo: the rank layout a config gives on N ranks — coordinates, every group, pipeline neighbours.
 // Nothing is launched; the same DeviceMesh is what training builds its communicators from.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,28 @@ void print_rank(const DeviceMesh& mesh, int rank) {
              mesh.prev_stage_rank(rank, StageEnds::wrap), mesh.next_stage_rank(rank, StageEnds::wrap));
 }
 
+// Hybrid ZeRO sharding: the shard groups (state split over them) and replica groups (gradients averaged
+// across them), when parallel.zero_shard_size cuts the data-parallel groups.
+void print_hybrid(const DeviceMesh& mesh, const config::ParallelConfig& par, int world) {
+  const int k = par.zero_shard_size();
+  if (par.zero_stage() == 0 || k <= 0 || k >= static_cast<int>(mesh.group_of(0, {Axis::dp, Axis::cp}).size()))
+    return;
+  std::set<std::vector<int>> shards, replicas;
+  for (int r = 0; r < world; ++r) {
+    const DeviceMesh::HybridGroups h = mesh.hybrid_groups(r, k);
+    shards.insert(h.shard);
+    replicas.insert(h.replica);
+  }
+  const auto line = [](const char* name, const std::set<std::vector<int>>& groups) {
+    std::string text = fmt::format("{:<13}{} groups of {}:", name, groups.size(), groups.begin()->size());
+    for (const auto& g : groups) text += fmt::format(" [{}]", fmt::join(g, " "));
+    fmt::print("{}\n", text);
+  };
+  fmt::print("\nZeRO stage {} hybrid sharding (parallel.zero_shard_size {}):\n", par.zero_stage(), k);
+  line("zero shard", shards);
+  line("zero replica", replicas);
+}
+
 void run_topo(const TopoArgs& args) {
   if (args.world < 1) fail("--world must be at least 1, got {}", args.world);
   // Not validate(): it refuses the parallel sizes training does not run yet; the mesh checks the layout.
@@ -59,6 +83,7 @@ void run_topo(const TopoArgs& args) {
   fmt::print("\n{}", mesh.rank_table());
   fmt::print("\ngroups (ranks in each):\n");
   for (const auto& axes : kGroupKinds) fmt::print("{}", mesh.groups_table(axes));
+  print_hybrid(mesh, cfg.parallel(), args.world);
   if (mesh.size(Axis::pp) == 1)
     fmt::print("\npipeline neighbours: none (pp = 1)\n");
   else
