@@ -54,6 +54,7 @@ ParallelModel::ParallelModel(const config::Config& cfg, comm::Communicator& worl
   opt.stage = cfg.parallel().zero_stage();
   opt.prefetch = cfg.parallel().zero_prefetch();
   opt.reshard_after_forward = cfg.parallel().zero_reshard_after_forward();
+  opt.microbatches = microbatches_;
   if (spec.dtype == DType::f16) {
     LossScalerConfig ls;
     ls.init_scale = t.loss_scale();

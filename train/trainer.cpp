@@ -45,7 +45,13 @@ Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communica
     eval_sampler_ = std::make_unique<data::EvalSampler>(*val_shard_, t.seq_len(), t.global_batch_size());
   }
 
+  const Device device = models::ModelSpec::from_config(cfg_).device;
+  const std::vector<int64_t> before = zero::memory_baseline(device);
   model_ = std::make_unique<ParallelModel>(cfg_, world_);
+  const zero::DistributedOptimizer& opt = model_->optimizer();
+  memory_ = zero::memory_report(opt.stage(), opt.mixed(), opt.mixed() && model_->microbatches() > 1,
+                                model_->local_numel(), opt.shards(), device, before);
+  device_ = device;
   const auto& o = cfg_.optim();
   schedule_ = {o.lr(), o.min_lr(), o.warmup_steps(), t.steps()};
 
@@ -84,8 +90,10 @@ void Trainer::log_step(int64_t step, const ParallelModel::StepResult& r, double 
   const double tokens = static_cast<double>(t.global_batch_size()) * t.seq_len();
   const double tok_s = tokens / step_s;
   const double eta = (elapsed_s_ / static_cast<double>(step + 1)) * static_cast<double>(t.steps() - step - 1);
+  const double peak_mb = static_cast<double>(memory_stats(device_).peak) / 1e6;
   nlohmann::json m = {{"step", step + 1},         {"loss", r.loss},        {"lr", lr},
-                      {"grad_norm", r.grad_norm}, {"tokens_per_s", tok_s}, {"elapsed_s", elapsed_s_}};
+                      {"grad_norm", r.grad_norm}, {"tokens_per_s", tok_s}, {"elapsed_s", elapsed_s_},
+                      {"peak_memory_mb", peak_mb}};
   std::string pipeline;
   if (t.precision() == "fp16") {
     m["loss_scale"] = r.loss_scale;
@@ -215,6 +223,14 @@ TrainResult Trainer::run() {
       pm.tp().size(), spec.sequence_parallel ? " (sequence parallel)" : "", pm.pp().size(), t.schedule(),
       cfg_.parallel().virtual_stages(), cfg_.parallel().virtual_stages() == 1 ? "" : "s", pm.dp().size(),
       static_cast<double>(pm.local_numel()) / 1e6);
+  if (memory_.stage > 0)
+    spdlog::info("ZeRO stage {}: optimizer state{}{} sharded over {} data-parallel ranks{}", memory_.stage,
+                 memory_.stage >= 2 ? ", gradients" : "", memory_.stage == 3 ? " and parameters" : "",
+                 memory_.shards,
+                 memory_.shards < pm.dp().size()
+                     ? fmt::format(" (hybrid: replicated {} times)", pm.dp().size() / memory_.shards)
+                     : "");
+  spdlog::info("{}", memory_.table());
   const int m = pm.microbatches();
   spdlog::info(
       "data: {} train tokens{} | batch {} x {} tokens = {} data-parallel rank{} x {} micro-batch{} of {}",
@@ -254,6 +270,12 @@ TrainResult Trainer::run() {
   const CommSummary comm = comm_summary(pm, world_);
   spdlog::info("{}", comm.line);
   metrics_.write(comm.record);
+  // This rank's peak bytes per memory category over the run (rank 0's, like every record here).
+  nlohmann::json peaks;
+  for (int c = 0; c < kMemoryCategories; ++c)
+    peaks[memory_category_name(MemoryCategory(c))] = memory_stats(device_, MemoryCategory(c)).peak;
+  peaks["total"] = memory_stats(device_).peak;
+  metrics_.write({{"peak_memory_bytes", peaks}});
 
   // Global tensors on rank 0: tp shards gathered, pipeline stages sent to it.
   const bool need = !out_dir_.empty() || t.sample_tokens() > 0;

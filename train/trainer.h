@@ -11,6 +11,7 @@
 #include "core/optim/lr_schedule.h"
 #include "core/runtime/metrics.h"
 #include "train/parallel_model.h"
+#include "zero/memory_report.h"
 
 namespace trident {
 
@@ -48,6 +49,8 @@ class Trainer {
   std::unique_ptr<data::EvalSampler> eval_sampler_;
   MetricsWriter metrics_;
   double elapsed_s_ = 0.0;
+  zero::MemoryReport memory_;  // at start: model state by category, against its ZeRO formula
+  Device device_ = Device::cpu();
 };
 
 }  // namespace trident

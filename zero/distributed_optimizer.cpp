@@ -43,17 +43,29 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
     const Device device = model->device();
     c.mixed = dtype == DType::bf16 || dtype == DType::f16;
     if (c.mixed || cfg_.stage == 3) {
+      const MemoryScope scope(MemoryCategory::optimizer_state);
       c.master = Tensor::zeros({c.shard.numel}, DType::f32, device);
       copy_pieces(c.shard, c.master, /*to_flat=*/false, model->flat_params());  // exact: widening
     }
     // An fp32 model that keeps its whole buffer reads its gradients in place; otherwise they come to a
     // buffer.
-    c.grads =
-        !c.mixed && shards_ == 1 ? model->flat_grads() : Tensor::zeros({c.shard.numel}, DType::f32, device);
-    c.adamw = std::make_unique<ShardedAdamW>(*model, c.shard, cfg.adamw, device);
+    {
+      const MemoryScope scope(MemoryCategory::gradients);
+      c.grads =
+          !c.mixed && shards_ == 1 ? model->flat_grads() : Tensor::zeros({c.shard.numel}, DType::f32, device);
+    }
+    {
+      const MemoryScope scope(MemoryCategory::optimizer_state);
+      c.adamw = std::make_unique<ShardedAdamW>(*model, c.shard, cfg.adamw, device);
+    }
+    const MemoryScope comm_scope(MemoryCategory::comm_buffers);  // reducers' staging (each scopes the rest)
     c.partial = std::make_unique<PartialGrads>(*model, tp::TpGroup::of(*groups.tp), groups.embedding);
     c.norm = std::make_unique<ShardNorm>(*model, c.shard, groups.tp->size());
     if (c.mixed && shards_ == 1) c.accum = c.grads;
+    if (c.mixed && cfg_.stage == 1 && cfg.microbatches > 1) {
+      const MemoryScope scope(MemoryCategory::gradients);
+      c.accum = Tensor::zeros({c.layout.total}, DType::f32, device);
+    }
     if (cfg_.stage >= 2) {
       c.staged =
           std::make_unique<StagedGrads>(*model, c.layout, shard_group, cfg.reduce_dtype, c.grads, c.shard);
@@ -65,6 +77,7 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
     } else if (shards_ > 1) {
       c.reducer = std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, shard_group,
                                                 cfg.reduce_dtype, c.grads, c.shard);
+      if (c.accum.defined()) c.reducer->accumulate_from(c.accum);
       // A tied embedding's two stages sum their copies before the reduce-scatter splits them.
       for (const auto& [begin, end] : c.partial->tied_ranges())
         for (size_t b = 0; b < c.layout.buckets.size(); ++b)
@@ -109,6 +122,7 @@ void DistributedOptimizer::backward_end(int chunk, bool last) {
   if (!c.mixed || c.staged || last) return;
   // A bf16/fp16 micro-batch's gradients join the fp32 sum, and the model's buffer starts over.
   if (!c.accum.defined()) {
+    const MemoryScope scope(MemoryCategory::gradients);
     c.accum = Tensor::zeros({c.layout.total}, DType::f32, c.model->device());
     if (c.reducer) c.reducer->accumulate_from(c.accum);
   }
@@ -212,6 +226,7 @@ DistributedOptimizer::StepResult DistributedOptimizer::step(double lr) {
 }
 
 void DistributedOptimizer::all_gather_params() {
+  const MemoryScope scope(MemoryCategory::comm_buffers);
   // Every bucket at once: rank r's updated piece r to everyone, into the model's flat buffer.
   std::vector<std::pair<comm::WorkPtr, Tensor>> inflight;
   for (Chunk& c : chunks_) {
@@ -228,6 +243,7 @@ void DistributedOptimizer::all_gather_params() {
 
 ParamSet DistributedOptimizer::fp32_params(size_t chunk) {
   Chunk& c = chunks_.at(chunk);
+  const MemoryScope scope(MemoryCategory::comm_buffers);  // a gathered copy for saving or sampling
   ParamSet out = c.model->mirror(DType::f32, c.model->device());
   if (!c.master.defined()) {
     out.flat_params().copy_from(c.model->flat_params());  // whole after every step's all-gather

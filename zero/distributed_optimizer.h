@@ -60,6 +60,7 @@ struct OptimizerConfig {
   int stage = 0;                      // parallel.zero_stage: 0 to 3
   int prefetch = 1;                   // parallel.zero_prefetch: stage-3 units gathered ahead
   bool reshard_after_forward = true;  // parallel.zero_reshard_after_forward
+  int microbatches = 1;               // per step and chunk: more than one makes mixed precision accumulate
   LossScaler scaler = LossScaler::constant();
 };
 
@@ -105,6 +106,8 @@ class DistributedOptimizer final : public models::StepHooks {
   void load_fp32(size_t chunk, const ParamSet& values);
 
   int shards() const { return shards_; }
+  int stage() const { return cfg_.stage; }  // 0 when there is one data-parallel rank
+  bool mixed() const { return chunks_.front().mixed; }
   const FlatLayout& layout(size_t chunk) const { return chunks_.at(chunk).layout; }
   const Shard& shard(size_t chunk) const { return chunks_.at(chunk).shard; }
   // This rank's optimizer state: per chunk c its shard's "chunk<c>.exp_avg", "chunk<c>.exp_avg_sq" and, in

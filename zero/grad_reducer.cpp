@@ -28,8 +28,13 @@ GradReducer::GradReducer(Tensor grads, std::vector<Bucket> buckets, comm::Commun
                   "bucket [{}, {}) outside a gradient buffer of {}", b.begin, b.end, grads_.numel());
     InFlight f;
     f.range = b;
-    if (reduce_dtype != grads_.dtype())
+    // A destination in the reduce dtype is its own staging (a bf16 model's fp32 gradients, reduced in place).
+    if (dest_.defined() && dest_.dtype() == reduce_dtype) {
+      f.staging = dest_.flat(b.begin, {b.end - b.begin});
+      f.in_dest = true;
+    } else if (reduce_dtype != grads_.dtype()) {
       f.staging = Tensor::empty({b.end - b.begin}, reduce_dtype, grads_.device());
+    }
     buckets_.push_back(std::move(f));
   }
 }
@@ -62,7 +67,7 @@ GradReducer::GradReducer(Tensor grads, std::vector<Bucket> buckets, comm::Commun
 int64_t GradReducer::staging_bytes() const {
   int64_t bytes = 0;
   for (const InFlight& f : buckets_) {
-    if (f.staging.defined()) bytes += static_cast<int64_t>(f.staging.nbytes());
+    if (f.staging.defined() && !f.in_dest) bytes += static_cast<int64_t>(f.staging.nbytes());
     if (f.shard.defined()) bytes += static_cast<int64_t>(f.out.nbytes());
   }
   return bytes;
@@ -80,6 +85,7 @@ void GradReducer::accumulate_from(Tensor accum) {
   TRIDENT_CHECK(accum.dtype() == DType::f32 && accum.numel() == grads_.numel(),
                 "an fp32 accumulator of {} elements for gradients of {}", accum.numel(), grads_.numel());
   accum_ = std::move(accum);
+  const MemoryScope scope(MemoryCategory::comm_buffers);
   for (InFlight& f : buckets_)
     if (!f.staging.defined())
       f.staging = Tensor::empty({f.range.end - f.range.begin}, grads_.dtype(), grads_.device());
@@ -125,6 +131,7 @@ void GradReducer::finish(const std::function<void()>& before_deferred) {
       continue;
     }
     const int64_t n = f.range.end - f.range.begin;
+    if (f.in_dest) continue;  // reduced where it belongs
     Tensor to = (dest_.defined() ? dest_ : grads_).flat(f.range.begin, {n});
     if (f.staging.defined()) {
       to.copy_from(f.staging);

@@ -58,6 +58,7 @@ class GradReducer {
     Tensor shard;    // reduce-scatter: where `out` is copied when it is staging
     comm::WorkPtr work;
     bool deferred = false, started = false;
+    bool in_dest = false;  // staging is the destination's own bucket
   };
   void start(InFlight& f);
 

@@ -32,6 +32,7 @@ StagedGrads::StagedGrads(ParamSet& params, const FlatLayout& layout, comm::Commu
     const Bucket& bucket = layout.buckets[b];
     max_bucket_ = std::max(max_bucket_, bucket.end - bucket.begin);
     if (!state_[b].persistent) continue;
+    const MemoryScope scope(MemoryCategory::gradients);  // held for the whole step, like stage 1's
     state_[b].storage = Tensor::zeros({bucket.end - bucket.begin}, dtype, device);
     if (dtype != DType::f32) state_[b].accum = Tensor::zeros({bucket.end - bucket.begin}, DType::f32, device);
     bind(b, state_[b].storage);
@@ -49,6 +50,7 @@ void StagedGrads::bind(size_t bucket, const Tensor& storage) {
 int StagedGrads::acquire() {
   if (free_.empty() && !inflight_.empty() && static_cast<int>(pool_.size()) >= 2) retire_oldest();
   if (free_.empty()) {
+    const MemoryScope scope(MemoryCategory::comm_buffers);
     pool_.push_back(Tensor::empty({max_bucket_}, params_.dtype(), params_.device()));
     free_.push_back(static_cast<int>(pool_.size()) - 1);
   }
@@ -77,6 +79,7 @@ void StagedGrads::unit_begin(size_t unit) {
 }
 
 void StagedGrads::start(size_t b) {
+  const MemoryScope scope(MemoryCategory::comm_buffers);
   State& s = state_[b];
   const Bucket& bucket = layout_.buckets[b];
   const Piece& piece = shard_.pieces[b];

@@ -32,6 +32,7 @@ void UnitGather::start(size_t b) {
   State& s = state_[b];
   if (s.buffer >= 0) return;  // gathered or on its way
   if (free_.empty()) {
+    const MemoryScope scope(MemoryCategory::gathered_units);
     pool_.push_back(Tensor::empty({max_bucket_}, params_.dtype(), params_.device()));
     free_.push_back(static_cast<int>(pool_.size()) - 1);
   }
@@ -40,6 +41,7 @@ void UnitGather::start(size_t b) {
   const Bucket& bucket = layout_.buckets[b];
   const Piece& piece = shard_.pieces[b];
   Tensor out = pool_[s.buffer].flat(0, {bucket.end - bucket.begin});
+  const MemoryScope scope(MemoryCategory::comm_buffers);
   s.in = values_.flat(piece.shard, {piece.n}).to(params_.dtype());  // a copy: the input may not alias
   s.work = group_.all_gather_async(out, s.in);
   ++gathers_;

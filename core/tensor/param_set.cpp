@@ -4,6 +4,16 @@
 
 namespace trident {
 
+namespace {
+// Zeros counted as `category` by memory accounting, unless the caller's MemoryScope already names one (a
+// mirror made for master weights is optimizer state).
+Tensor zeros_as(MemoryCategory category, const Shape& shape, DType dtype, Device device) {
+  const MemoryScope scope(MemoryScope::current() == MemoryCategory::other ? category
+                                                                          : MemoryScope::current());
+  return Tensor::zeros(shape, dtype, device);
+}
+}  // namespace
+
 std::vector<int64_t> ShardSpec::blocks(const Shape& global) const {
   const int64_t extent = global.at(dim);
   if (!segment_sizes.empty()) {
@@ -73,8 +83,8 @@ Param& ParamSet::add(const std::string& name, const Shape& global_shape, InitSpe
 void ParamSet::finalize(DType dtype, Device device) {
   numel_ = 0;
   for (const Param& p : params_) numel_ += shape_numel(p.shard.local_shape(p.global_shape));
-  flat_params_ = Tensor::zeros({numel_}, dtype, device);
-  flat_grads_ = Tensor::zeros({numel_}, dtype, device);
+  flat_params_ = zeros_as(MemoryCategory::parameters, {numel_}, dtype, device);
+  flat_grads_ = zeros_as(MemoryCategory::gradients, {numel_}, dtype, device);
   flat_numel_ = numel_;
   dtype_ = dtype;
   device_ = device;
@@ -92,8 +102,8 @@ void ParamSet::finalize(DType dtype, Device device) {
 void ParamSet::relayout(const std::vector<int64_t>& offsets, int64_t total) {
   TRIDENT_CHECK(finalized() && offsets.size() == params_.size(), "relayout of {} parameters with {} offsets",
                 params_.size(), offsets.size());
-  Tensor values = Tensor::zeros({total}, flat_params_.dtype(), flat_params_.device());
-  Tensor grads = Tensor::zeros({total}, flat_grads_.dtype(), flat_grads_.device());
+  Tensor values = zeros_as(MemoryCategory::parameters, {total}, dtype_, device_);
+  Tensor grads = zeros_as(MemoryCategory::gradients, {total}, dtype_, device_);
   int64_t end = 0;  // the previous parameter in flat order (the next one registered) ends here
   for (size_t i = params_.size(); i-- > 0;) {
     Param& p = params_[i];

@@ -24,16 +24,16 @@ Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
     data_ = std::aligned_alloc(kAlign, rounded);
     if (data_ == nullptr) throw std::bad_alloc();
   }
-  count_alloc(device_, static_cast<int64_t>(bytes_));
+  count_alloc(device_, category_, static_cast<int64_t>(bytes_));
 }
 
 Storage::Storage(size_t bytes, Pinned) : bytes_(bytes), device_(Device::cpu()), pinned_(true) {
   data_ = cuda_alloc_pinned(bytes);
-  count_alloc(device_, static_cast<int64_t>(bytes_));
+  count_alloc(device_, category_, static_cast<int64_t>(bytes_));
 }
 
 Storage::~Storage() {
-  count_free(device_, static_cast<int64_t>(bytes_));
+  count_free(device_, category_, static_cast<int64_t>(bytes_));
   if (device_.is_cpu() && !pinned_) {
     std::free(data_);
     return;

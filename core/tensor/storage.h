@@ -2,6 +2,7 @@
 #include <cstddef>
 #include <memory>
 
+#include "core/runtime/memory_stats.h"
 #include "core/tensor/device.h"
 
 namespace trident {
@@ -23,12 +24,14 @@ class Storage {
   size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
   bool pinned() const { return pinned_; }
+  MemoryCategory category() const { return category_; }
 
  private:
   void* data_ = nullptr;
   size_t bytes_ = 0;
   Device device_;
   bool pinned_ = false;
+  MemoryCategory category_ = MemoryScope::current();  // what memory accounting counts it under
 };
 
 }  // namespace trident

@@ -40,16 +40,27 @@ TEST(TrainTiny, ValidationLossFallsWellBelowInitial) {
   EXPECT_GT(r.final_val_loss, 0.5);
   EXPECT_FALSE(r.sample.empty());
 
-  // metrics.jsonl: a record per logged step with the documented keys, one per evaluation, and one "comm"
-  // record at the end (one rank: every group of size 1, nothing moved).
+  // metrics.jsonl: a record per logged step with the documented keys, one per evaluation, and at the end one
+  // "comm" record (one rank: every group of size 1, nothing moved) and one of peak memory by category.
   std::ifstream in(out + "/metrics.jsonl");
   std::string line;
-  int steps = 0, evals = 0, comms = 0;
+  int steps = 0, evals = 0, comms = 0, memories = 0;
   double first_loss = 0;
   while (std::getline(in, line)) {
     const auto j = nlohmann::json::parse(line);
     if (j.contains("val_loss")) {
       ++evals;
+      continue;
+    }
+    if (j.contains("peak_memory_bytes")) {
+      // fp32 at stage 0: gradients and parameters the same bytes (each peaks while the optimizer lays the
+      // buffers out again, old and new alive together), AdamW's moments 8 bytes per parameter.
+      const auto& peak = j["peak_memory_bytes"];
+      const int64_t params = peak["parameters"].get<int64_t>();
+      EXPECT_EQ(peak["gradients"], params) << line;
+      EXPECT_GE(peak["optimizer state"].get<int64_t>(), params) << line;
+      EXPECT_GT(peak["total"].get<int64_t>(), 3 * params) << line;
+      ++memories;
       continue;
     }
     if (j.contains("comm")) {
@@ -60,7 +71,8 @@ TEST(TrainTiny, ValidationLossFallsWellBelowInitial) {
       }
       continue;
     }
-    for (const char* key : {"step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s"}) {
+    for (const char* key :
+         {"step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s", "peak_memory_mb"}) {
       EXPECT_TRUE(j.contains(key)) << key << " missing in " << line;
     }
     if (steps++ == 0) first_loss = j["loss"];
@@ -69,6 +81,7 @@ TEST(TrainTiny, ValidationLossFallsWellBelowInitial) {
   EXPECT_EQ(steps, 1 + cfg.train().steps() / cfg.train().log_interval());
   EXPECT_EQ(evals, cfg.train().steps() / cfg.train().eval_interval());
   EXPECT_EQ(comms, 1);
+  EXPECT_EQ(memories, 1);
 
   // The resolved config reloads to the same config.
   EXPECT_EQ(config_hash(load_config(out + "/config.pbtxt")), config_hash(cfg));
