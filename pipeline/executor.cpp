@@ -66,6 +66,7 @@ void PipelineExecutor::release(std::map<Key, models::ModelActs>::iterator it, in
 double PipelineExecutor::run(const std::vector<Action>& actions, const BatchFn& batch, double loss_scale) {
   times_ = {};
   t0_ = now_s();
+  times_.t0_s = t0_;
   bool forward_only = true;
   for (const Action& a : actions) forward_only = forward_only && a.kind != ActionKind::backward;
   models::StepHooks* hooks = forward_only ? nullptr : hooks_;

@@ -32,6 +32,7 @@ struct StepTimes {
   double compute_s = 0;               // forward + backward
   double wait_s = 0;                  // blocked on receives and on sends finishing
   double step_s = 0;                  // the whole action list
+  double t0_s = 0;                    // when it began, steady-clock seconds (events are relative to it)
   std::vector<TraceEvent> events;     // compute and waits, microseconds from the step's start (tid: pp rank)
   std::vector<Action> event_actions;  // the action of each event (a wait: the action that waited)
 };

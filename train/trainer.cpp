@@ -14,6 +14,7 @@
 #include "core/runtime/threads.h"
 #include "train/comm_summary.h"
 #include "train/generate.h"
+#include "train/step_trace.h"
 
 namespace trident {
 
@@ -128,51 +129,6 @@ void Trainer::log_step(int64_t step, const ParallelModel::StepResult& r, double 
   metrics_.write(m);
 }
 
-void Trainer::write_trace(const pp::StepTimes& times) {
-  // The pipeline of world rank 0's replica: each stage's events, sent to pipeline rank 0 as numbers
-  // (category, action kind, micro-batch, chunk, start, duration) and written as one chrome trace.
-  ParallelModel& pm = *model_;
-  if (pm.pp().size() == 1 || pm.tp().rank() != 0 || pm.dp().rank() != 0 || out_dir_.empty()) return;
-  const auto code = [](const std::string& c) { return c == "forward" ? 0.0 : c == "backward" ? 1.0 : 2.0; };
-  Tensor count = Tensor::full({1}, static_cast<double>(times.events.size()), DType::f64);
-  pm.pp().all_reduce(count, comm::ReduceOp::max);
-  const int64_t n = static_cast<int64_t>(count.item(0));
-  Tensor mine = Tensor::full({n * 6}, -1.0, DType::f64);
-  for (size_t i = 0; i < times.events.size(); ++i) {
-    const pp::TraceEvent& e = times.events[i];
-    double* row = mine.data<double>() + 6 * i;
-    const pp::Action& a = times.event_actions[i];
-    row[0] = code(e.category);
-    row[1] = static_cast<double>(a.kind);
-    row[2] = a.microbatch;
-    row[3] = a.chunk;
-    row[4] = e.start_us;
-    row[5] = e.dur_us;
-  }
-  Tensor all = Tensor::empty({n * 6 * pm.pp().size()}, DType::f64);
-  pm.pp().all_gather(all, mine);
-  std::vector<pp::TraceEvent> events;
-  std::map<int, std::string> names;
-  for (int s = 0; s < pm.pp().size(); ++s) {
-    names[s] = fmt::format("pipeline rank {}", s);
-    for (int64_t i = 0; i < n; ++i) {
-      const double* row = all.data<double>() + (s * n + i) * 6;
-      if (row[0] < 0) continue;
-      pp::TraceEvent e;
-      e.category = row[0] == 0 ? "forward" : row[0] == 1 ? "backward" : "wait";
-      pp::Action a{static_cast<pp::ActionKind>(static_cast<int>(row[1]))};
-      a.microbatch = static_cast<int>(row[2]);
-      a.chunk = static_cast<int>(row[3]);
-      e.name = (row[0] == 2 ? "wait " : "") + pp::action_str(a);
-      e.tid = s;
-      e.start_us = row[4];
-      e.dur_us = row[5];
-      events.push_back(std::move(e));
-    }
-  }
-  if (pm.pp().rank() == 0) pp::write_chrome_trace(out_dir_ + "/pipeline_trace.json", events, names);
-}
-
 double Trainer::evaluate() {
   if (!eval_sampler_) return -1.0;
   // Each evaluation batch is a global batch, split as training splits it (data-parallel slices of
@@ -259,7 +215,7 @@ TrainResult Trainer::run() {
     if ((step + 1) % t.log_interval() == 0 || step == 0 || last) {
       log_step(step, r, lr, std::chrono::duration<double>(now - step_start).count());
     }
-    if (last) write_trace(r.times);
+    if (last && !out_dir_.empty()) write_step_trace(pm, r.times, out_dir_);
     if (eval_sampler_ && ((t.eval_interval() > 0 && (step + 1) % t.eval_interval() == 0) || last)) {
       result.final_val_loss = evaluate();
       spdlog::info("step {:>5}/{} | val loss {:.4f}", step + 1, t.steps(), result.final_val_loss);

@@ -34,7 +34,6 @@ class Trainer {
 
  private:
   void log_step(int64_t step, const ParallelModel::StepResult& r, double lr, double step_s);
-  void write_trace(const pp::StepTimes& times);
   std::string sample_text(const std::map<std::string, Tensor>& weights);
   void check_same_config();
   bool is_main() const { return world_.rank() == 0; }

@@ -67,8 +67,8 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
       c.accum = Tensor::zeros({c.layout.total}, DType::f32, device);
     }
     if (cfg_.stage >= 2) {
-      c.staged =
-          std::make_unique<StagedGrads>(*model, c.layout, shard_group, cfg.reduce_dtype, c.grads, c.shard);
+      c.staged = std::make_unique<StagedGrads>(*model, c.layout, shard_group, cfg.reduce_dtype, c.grads,
+                                               c.shard, &trace_);
     } else if (dp.size() > 1 && shards_ == 1) {
       // A bf16/fp16 model's averages go straight to its fp32 gradients, which hold its earlier micro-batches.
       c.reducer = std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, dp, cfg.reduce_dtype,
@@ -87,14 +87,16 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
       std::vector<std::vector<size_t>> reads = chunk.unit_reads;
       if (reads.empty())
         for (size_t u = 0; u < chunk.units.size(); ++u) reads.push_back({u});
-      c.gather = std::make_unique<UnitGather>(*model, c.layout, shard_group, c.master, c.shard,
-                                              std::move(reads), cfg.prefetch, cfg.reshard_after_forward);
+      c.gather =
+          std::make_unique<UnitGather>(*model, c.layout, shard_group, c.master, c.shard, std::move(reads),
+                                       cfg.prefetch, cfg.reshard_after_forward, &trace_);
     }
     chunks_.push_back(std::move(c));
   }
 }
 
 void DistributedOptimizer::zero_grads() {
+  trace_.clear();  // a new step
   for (Chunk& c : chunks_) {
     if (!c.staged) {
       c.model->zero_grads();
@@ -130,25 +132,35 @@ void DistributedOptimizer::backward_end(int chunk, bool last) {
   c.model->zero_grads();
 }
 
+// At stage 3 each unit's compute goes into the step's trace too, between its gather and its release, so that
+// prefetched gathers show against the units that computed meanwhile.
 void DistributedOptimizer::unit_forward_begin(int chunk, size_t unit) {
   Chunk& c = chunks_.at(chunk);
-  if (c.gather) c.gather->forward_begin(unit);
+  if (!c.gather) return;
+  c.gather->forward_begin(unit);
+  c.unit_event = trace_.issued("forward", static_cast<int>(unit), static_cast<int>(unit));
 }
 
 void DistributedOptimizer::unit_forward_end(int chunk, size_t unit) {
   Chunk& c = chunks_.at(chunk);
-  if (c.gather) c.gather->forward_end(unit);
+  if (!c.gather) return;
+  trace_.done(c.unit_event);
+  c.gather->forward_end(unit);
 }
 
 void DistributedOptimizer::unit_backward_begin(int chunk, size_t unit) {
   Chunk& c = chunks_.at(chunk);
-  if (c.gather) c.gather->backward_begin(unit);
   if (c.staged) c.staged->unit_begin(unit);
+  if (!c.gather) return;
+  c.gather->backward_begin(unit);
+  c.unit_event = trace_.issued("backward", static_cast<int>(unit), static_cast<int>(unit));
 }
 
 void DistributedOptimizer::unit_backward_end(int chunk, size_t unit) {
   Chunk& c = chunks_.at(chunk);
-  if (c.gather) c.gather->backward_end(unit);
+  if (!c.gather) return;
+  trace_.done(c.unit_event);
+  c.gather->backward_end(unit);
 }
 
 void DistributedOptimizer::grads_ready(int chunk, int64_t ready_numel) {

@@ -105,6 +105,9 @@ class DistributedOptimizer final : public models::StepHooks {
   // Sets chunk c's parameters from fp32 values in its flat layout: the model rounded, the masters exact.
   void load_fp32(size_t chunk, const ParamSet& values);
 
+  // The last step's ZeRO collectives (stages 2 and 3: reduce-scatters and unit gathers) and, at stage 3, its
+  // units' forwards and backwards, for its trace.
+  const CommTrace& comm_trace() const { return trace_; }
   int shards() const { return shards_; }
   int stage() const { return cfg_.stage; }  // 0 when there is one data-parallel rank
   bool mixed() const { return chunks_.front().mixed; }
@@ -139,6 +142,7 @@ class DistributedOptimizer final : public models::StepHooks {
     std::unique_ptr<PartialGrads> partial;
     std::unique_ptr<ShardNorm> norm;
     bool reducing = false;  // its last backward began: buckets start as they become final
+    size_t unit_event = 0;  // the trace event of the unit computing now (stage 3)
   };
   bool unscale();
   double global_grad_norm();
@@ -149,6 +153,7 @@ class DistributedOptimizer final : public models::StepHooks {
   comm::Communicator* shard_group_;  // what ZeRO shards over: groups_.shard, or dp
   OptimizerConfig cfg_;
   LossScaler scaler_;
+  CommTrace trace_;
   int shards_ = 1, shard_rank_ = 0;
 };
 

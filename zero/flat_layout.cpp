@@ -42,6 +42,16 @@ FlatLayout plan_flat_layout(const ParamSet& params, const std::vector<std::pair<
   return out;
 }
 
+std::pair<int, int> FlatLayout::bucket_units(size_t b) const {
+  int first = -1, last = -1;
+  for (size_t u = 0; u < unit_bucket.size(); ++u) {
+    if (unit_bucket[u] != b) continue;
+    if (first < 0) first = static_cast<int>(u);
+    last = static_cast<int>(u);
+  }
+  return {first, last};
+}
+
 Shard shard_of(const FlatLayout& layout, int rank) {
   TRIDENT_CHECK(0 <= rank && rank < layout.shards, "shard {} of {}", rank, layout.shards);
   Shard out;

@@ -29,6 +29,9 @@ struct FlatLayout {
   int64_t total = 0;                // elements of each flat buffer, padding included
   std::vector<Bucket> buckets;      // in flat order: bucket 0 is final first in backward
   std::vector<size_t> unit_bucket;  // per unit (registration order): the bucket holding it
+
+  // The units bucket b holds: [first, last] in registration order.
+  std::pair<int, int> bucket_units(size_t b) const;
   int shards = 1;
 };
 

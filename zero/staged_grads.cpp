@@ -7,13 +7,14 @@
 namespace trident::zero {
 
 StagedGrads::StagedGrads(ParamSet& params, const FlatLayout& layout, comm::Communicator& group,
-                         DType reduce_dtype, Tensor shard_grads, const Shard& shard)
+                         DType reduce_dtype, Tensor shard_grads, const Shard& shard, CommTrace* trace)
     : params_(params),
       layout_(layout),
       group_(group),
       reduce_dtype_(reduce_dtype),
       shard_grads_(std::move(shard_grads)),
-      shard_(shard) {
+      shard_(shard),
+      trace_(trace) {
   TRIDENT_CHECK(shard_.pieces.size() == layout.buckets.size(), "{} shard pieces for {} buckets",
                 shard_.pieces.size(), layout.buckets.size());
   state_.resize(layout.buckets.size());
@@ -89,6 +90,10 @@ void StagedGrads::start(size_t b) {
              Tensor::empty({piece.n}, reduce_dtype_, storage.device()), nullptr};
   if (reduce_dtype_ != storage.dtype()) f.in = storage.to(reduce_dtype_);
   f.work = group_.reduce_scatter_async(f.out, f.in, comm::ReduceOp::avg);
+  if (trace_) {
+    const auto [first, last] = layout_.bucket_units(b);
+    f.event = trace_->issued("reduce_scatter", first, last);
+  }
   inflight_.push_back(std::move(f));
   s.started = true;
   if (!s.persistent) {
@@ -116,6 +121,7 @@ void StagedGrads::retire_oldest() {
   InFlight f = std::move(inflight_.front());
   inflight_.pop_front();
   f.work->wait();
+  if (trace_) trace_->done(f.event);
   Tensor piece = shard_grads_.flat(shard_.pieces[f.bucket].shard, {shard_.pieces[f.bucket].n});
   ops::add_inplace(piece, f.out.dtype() == piece.dtype() ? f.out : f.out.to(piece.dtype()));
   if (f.buffer >= 0) free_.push_back(f.buffer);

@@ -16,6 +16,7 @@
 
 #include "core/comm/communicator.h"
 #include "core/tensor/param_set.h"
+#include "zero/comm_trace.h"
 #include "zero/flat_layout.h"
 
 namespace trident::zero {
@@ -24,8 +25,9 @@ class StagedGrads {
  public:
   // params: the chunk, already laid out as `layout` (its flat gradients are dropped here); shard_grads: this
   // rank's fp32 gradient shard (the shard's layout), which every bucket's average is added into.
+  // trace: where reduce-scatters are recorded (may be null).
   StagedGrads(ParamSet& params, const FlatLayout& layout, comm::Communicator& group, DType reduce_dtype,
-              Tensor shard_grads, const Shard& shard);
+              Tensor shard_grads, const Shard& shard, CommTrace* trace = nullptr);
 
   // A micro-batch's backward starts, then each unit's, then the buffer is final up to ready_numel; then the
   // backward ends.
@@ -54,6 +56,7 @@ class StagedGrads {
     int buffer;  // pool buffer to release, or -1
     Tensor in, out;
     comm::WorkPtr work;
+    size_t event = 0;
   };
   void bind(size_t bucket, const Tensor& storage);
   int acquire();
@@ -72,6 +75,7 @@ class StagedGrads {
   std::deque<InFlight> inflight_;
   std::vector<std::vector<size_t>> bucket_params_;
   int64_t max_bucket_ = 0;
+  CommTrace* trace_;
 };
 
 }  // namespace trident::zero

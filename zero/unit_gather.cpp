@@ -6,7 +6,7 @@ namespace trident::zero {
 
 UnitGather::UnitGather(ParamSet& params, const FlatLayout& layout, comm::Communicator& group, Tensor values,
                        const Shard& shard, std::vector<std::vector<size_t>> unit_reads, int prefetch,
-                       bool reshard_after_forward)
+                       bool reshard_after_forward, CommTrace* trace)
     : params_(params),
       layout_(layout),
       group_(group),
@@ -14,7 +14,8 @@ UnitGather::UnitGather(ParamSet& params, const FlatLayout& layout, comm::Communi
       shard_(shard),
       unit_reads_(std::move(unit_reads)),
       prefetch_(std::max(prefetch, 0)),
-      reshard_after_forward_(reshard_after_forward) {
+      reshard_after_forward_(reshard_after_forward),
+      trace_(trace) {
   TRIDENT_CHECK(unit_reads_.size() == layout.unit_bucket.size(), "{} unit reads for {} units",
                 unit_reads_.size(), layout.unit_bucket.size());
   state_.resize(layout.buckets.size());
@@ -44,7 +45,17 @@ void UnitGather::start(size_t b) {
   const MemoryScope scope(MemoryCategory::comm_buffers);
   s.in = values_.flat(piece.shard, {piece.n}).to(params_.dtype());  // a copy: the input may not alias
   s.work = group_.all_gather_async(out, s.in);
+  if (trace_) {
+    const auto [first, last] = layout_.bucket_units(b);
+    s.event = trace_->issued("all_gather", first, last);
+  }
   ++gathers_;
+}
+
+void UnitGather::poll() {
+  if (!trace_) return;
+  for (State& s : state_)
+    if (s.work && s.work->test()) trace_->done(s.event);
 }
 
 void UnitGather::acquire(size_t b) {
@@ -52,6 +63,7 @@ void UnitGather::acquire(size_t b) {
   State& s = state_[b];
   if (s.work) {
     s.work->wait();
+    if (trace_) trace_->done(s.event);
     s.work.reset();
     s.in = Tensor{};
   }
@@ -85,20 +97,24 @@ void UnitGather::prefetch_from(size_t unit, int direction) {
 }
 
 void UnitGather::forward_begin(size_t unit) {
+  poll();
   for (size_t r : unit_reads_.at(unit)) acquire(layout_.unit_bucket[r]);
   prefetch_from(unit, +1);
 }
 
 void UnitGather::forward_end(size_t unit) {
+  poll();
   for (size_t r : unit_reads_.at(unit)) release(layout_.unit_bucket[r], /*keep=*/!reshard_after_forward_);
 }
 
 void UnitGather::backward_begin(size_t unit) {
+  poll();
   for (size_t r : unit_reads_.at(unit)) acquire(layout_.unit_bucket[r]);
   prefetch_from(unit, -1);
 }
 
 void UnitGather::backward_end(size_t unit) {
+  poll();
   for (size_t r : unit_reads_.at(unit)) release(layout_.unit_bucket[r], /*keep=*/false);
 }
 
@@ -108,6 +124,7 @@ void UnitGather::release_all() {
     TRIDENT_CHECK(s.refs == 0, "bucket {} still in use at the optimizer step", b);
     if (s.work) {
       s.work->wait();
+      if (trace_) trace_->done(s.event);
       s.work.reset();
       s.in = Tensor{};
     }

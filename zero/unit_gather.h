@@ -14,6 +14,7 @@
 
 #include "core/comm/communicator.h"
 #include "core/tensor/param_set.h"
+#include "zero/comm_trace.h"
 #include "zero/flat_layout.h"
 
 namespace trident::zero {
@@ -23,9 +24,10 @@ class UnitGather {
   // params: the chunk laid out as `layout` (its flat parameter buffer is dropped here); values: this rank's
   // pieces in fp32, in the shard's layout (read at every gather, in the model's dtype); unit_reads[u]: the
   // units whose parameters unit u's forward and backward read (models::Transformer::units_read).
+  // trace: where gathers are recorded (may be null).
   UnitGather(ParamSet& params, const FlatLayout& layout, comm::Communicator& group, Tensor values,
              const Shard& shard, std::vector<std::vector<size_t>> unit_reads, int prefetch,
-             bool reshard_after_forward);
+             bool reshard_after_forward, CommTrace* trace = nullptr);
 
   void forward_begin(size_t unit);
   void forward_end(size_t unit);
@@ -44,11 +46,13 @@ class UnitGather {
     bool bound = false;
     comm::WorkPtr work;  // its all-gather, while in flight
     Tensor in;           // the piece it sends, kept alive until then
+    size_t event = 0;    // its CommTrace event
   };
   void start(size_t bucket);
   void acquire(size_t bucket);
   void release(size_t bucket, bool keep);
   void prefetch_from(size_t unit, int direction);
+  void poll();  // stamps the gathers that have completed
 
   ParamSet& params_;
   FlatLayout layout_;
@@ -63,6 +67,7 @@ class UnitGather {
   std::vector<Tensor> pool_;
   std::vector<int> free_;
   int64_t max_bucket_ = 0, gathers_ = 0;
+  CommTrace* trace_;
 };
 
 }  // namespace trident::zero

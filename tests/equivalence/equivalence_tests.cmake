@@ -196,6 +196,12 @@ add_test(NAME multirank.config_mismatch
 set_tests_properties(multirank.config_mismatch PROPERTIES LABELS multirank TIMEOUT 90 FIXTURES_REQUIRED fortunes_data
                      ENVIRONMENT "${TRIDENT_MPI_TEST_ENV}")
 
+# ZeRO stage 3 writes the last step's trace: unit gathers on a communication row beside the compute row.
+add_test(NAME multirank.zero3_step_trace
+         COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} bash ${CMAKE_CURRENT_SOURCE_DIR}/multirank/zero3_trace.sh
+                 $<TARGET_FILE:trident> ${EQ_OUT}/zero3_trace ${TINY_DATA} --set train.steps=2)
+set_tests_properties(multirank.zero3_step_trace PROPERTIES LABELS multirank TIMEOUT 90 FIXTURES_REQUIRED fortunes_data)
+
 # trident bench comm runs under mpirun and prints the nccl-tests columns.
 trident_mpi_test(NAME multirank.bench_comm NP 2 LABELS multirank TIMEOUT 60
                  LAUNCHER bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.sh ok "busbw.*sendrecv.*4096"

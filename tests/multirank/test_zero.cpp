@@ -107,5 +107,36 @@ TEST_P(Zero, DataParallelTrafficPerStep) {
 
 INSTANTIATE_TEST_SUITE_P(Stages, Zero, ::testing::Values(0, 1, 2, 3));
 
+// Stage 3's prefetch, from the step's trace (what step_trace.json shows): with parallel.zero_prefetch 1 the
+// gather of unit u + 1 is in flight while unit u computes (forward up, backward down); with 0 every gather
+// completes before its own unit starts, and none overlaps another unit's compute.
+int gathers_overlapping_compute(int prefetch) {
+  config::Config cfg = zero_config(3, "fp32", 1);
+  apply_overrides(cfg, {"parallel.zero_prefetch=" + std::to_string(prefetch)});
+  ParallelModel model(cfg, world());
+  const auto batch = [&](int micro, Tensor& tokens, Tensor& targets) {
+    tokens = Tensor::zeros({1, 16}, DType::i32);
+    targets = Tensor::zeros({1, 16}, DType::i32);
+  };
+  model.train_step(1e-3, batch);
+  std::vector<zero::CommEvent> gathers, computes;
+  for (const zero::CommEvent& e : model.optimizer().comm_trace().events()) {
+    if (e.op == "all_gather") gathers.push_back(e);
+    if (e.op == "forward" || e.op == "backward") computes.push_back(e);
+  }
+  EXPECT_EQ(gathers.size(), 2 * model.optimizer().layout(0).buckets.size());
+  int overlapping = 0;
+  for (const zero::CommEvent& g : gathers)
+    for (const zero::CommEvent& c : computes)
+      if (c.first_unit != g.first_unit && g.start_s < c.end_s && c.start_s < g.end_s) ++overlapping;
+  return overlapping;
+}
+
+TEST(Zero, Stage3PrefetchOverlapsTheUnitsComputing) {
+  if (world().size() == 1) GTEST_SKIP() << "one rank: nothing is sharded";
+  EXPECT_GT(gathers_overlapping_compute(1), 0);
+  EXPECT_EQ(gathers_overlapping_compute(0), 0);
+}
+
 }  // namespace
 }  // namespace trident::test
