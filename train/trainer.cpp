@@ -53,6 +53,8 @@ Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communica
   memory_ = zero::memory_report(opt.stage(), opt.mixed(), opt.mixed() && model_->microbatches() > 1,
                                 model_->local_numel(), opt.shards(), device, before);
   device_ = device;
+  // Peaks from here on are training's: building the model whole before the optimizer shards it is not.
+  reset_peak_memory(device);
   const auto& o = cfg_.optim();
   schedule_ = {o.lr(), o.min_lr(), o.warmup_steps(), t.steps()};
 
