@@ -223,33 +223,43 @@ DistributedOptimizer::StepResult DistributedOptimizer::step(double lr) {
     return out;
   }
   out.grad_norm = global_grad_norm();
+  // Bucket by bucket: update this rank's piece, round it into the model, and (stages 1, 2) start sending it
+  // to the shard group at once, while the next piece is updated.
+  const bool gather = shards_ > 1 && cfg_.stage < 3;
+  std::vector<std::pair<comm::WorkPtr, Tensor>> inflight;
+  const MemoryScope scope(MemoryCategory::comm_buffers);
   for (Chunk& c : chunks_) {
     if (cfg_.grad_clip > 0 && out.grad_norm > cfg_.grad_clip)  // PyTorch's clip_grad_norm_
       ops::scale_inplace(c.grads, cfg_.grad_clip / (out.grad_norm + 1e-6));
-    if (c.master.defined()) {
-      c.adamw->step(lr, c.master, /*flat=*/false, c.grads);
-      if (!c.gather) copy_pieces(c.shard, c.model->flat_params(), /*to_flat=*/true, c.master);  // rounded
-    } else {
-      c.adamw->step(lr, c.model->flat_params(), /*flat=*/true, c.grads);
+    c.adamw->begin_step();
+    for (size_t b = 0; b < c.shard.pieces.size(); ++b) {
+      const Piece& p = c.shard.pieces[b];
+      if (c.master.defined()) {
+        c.adamw->update(b, lr, c.master, /*flat=*/false, c.grads);
+        if (!c.gather) c.model->flat_params().flat(p.flat, {p.n}).copy_from(c.master.flat(p.shard, {p.n}));
+      } else {
+        c.adamw->update(b, lr, c.model->flat_params(), /*flat=*/true, c.grads);
+      }
+      if (gather) inflight.push_back(all_gather_bucket(c, b));
     }
   }
-  if (shards_ > 1 && cfg_.stage < 3) all_gather_params();
+  for (auto& [work, mine] : inflight) work->wait();
   return out;
+}
+
+std::pair<comm::WorkPtr, Tensor> DistributedOptimizer::all_gather_bucket(Chunk& c, size_t b) {
+  const Bucket& bucket = c.layout.buckets[b];
+  const Piece& p = c.shard.pieces[b];
+  Tensor out = c.model->flat_params().flat(bucket.begin, {bucket.end - bucket.begin});
+  Tensor mine = c.model->flat_params().flat(p.flat, {p.n}).clone();  // the input may not alias the output
+  return {shard_group_->all_gather_async(out, mine), mine};
 }
 
 void DistributedOptimizer::all_gather_params() {
   const MemoryScope scope(MemoryCategory::comm_buffers);
-  // Every bucket at once: rank r's updated piece r to everyone, into the model's flat buffer.
   std::vector<std::pair<comm::WorkPtr, Tensor>> inflight;
-  for (Chunk& c : chunks_) {
-    for (size_t b = 0; b < c.layout.buckets.size(); ++b) {
-      const Bucket& bucket = c.layout.buckets[b];
-      const Piece& p = c.shard.pieces[b];
-      Tensor out = c.model->flat_params().flat(bucket.begin, {bucket.end - bucket.begin});
-      Tensor mine = c.model->flat_params().flat(p.flat, {p.n}).clone();  // the input may not alias the output
-      inflight.emplace_back(shard_group_->all_gather_async(out, mine), mine);
-    }
-  }
+  for (Chunk& c : chunks_)
+    for (size_t b = 0; b < c.layout.buckets.size(); ++b) inflight.push_back(all_gather_bucket(c, b));
   for (auto& [work, mine] : inflight) work->wait();
 }
 

@@ -18,7 +18,9 @@
 //   3. unscale the shard's fp32 gradients and check for inf/nan (mixed precision: every rank agrees to skip);
 //   4. the global gradient norm, every element counted once over tp shards, shard pieces and stages;
 //   5. clip by it, AdamW on the shard, round the masters back into the model;
-//   6. stages 1 and 2: all-gather the updated parameters, bucket by bucket (stage 3 gathers on demand).
+//   6. stages 1 and 2: all-gather the updated parameters, each bucket as soon as its piece is updated (stage
+//   3
+//      gathers on demand).
 #include <map>
 #include <memory>
 #include <string>
@@ -147,6 +149,8 @@ class DistributedOptimizer final : public models::StepHooks {
   bool unscale();
   double global_grad_norm();
   void all_gather_params();
+  // Starts the all-gather of bucket b's parameters over the shard group (returns the work and its input).
+  std::pair<comm::WorkPtr, Tensor> all_gather_bucket(Chunk& c, size_t b);
 
   std::vector<Chunk> chunks_;
   Groups groups_;

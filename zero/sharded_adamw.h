@@ -20,6 +20,10 @@ class ShardedAdamW {
   // flat buffer) when `flat` is true, else in the shard's layout (master weights); grads: the shard's fp32
   // gradients.
   void step(double lr, Tensor& params, bool flat, const Tensor& grads);
+  // The same update piece by piece (so that each piece's parameters can be sent on while the next is
+  // updated): begin_step(), then update() for every piece of the shard.
+  void begin_step() { ++step_; }
+  void update(size_t piece, double lr, Tensor& params, bool flat, const Tensor& grads);
 
   int64_t steps_taken() const { return step_; }
   void set_steps_taken(int64_t steps);
@@ -31,7 +35,7 @@ class ShardedAdamW {
     int64_t flat, n, shard;
     bool decay;
   };
-  std::vector<Run> runs_;
+  std::vector<std::vector<Run>> runs_;  // per piece of the shard, in flat order
   AdamWConfig cfg_;
   Tensor m_, v_;
   int64_t step_ = 0;

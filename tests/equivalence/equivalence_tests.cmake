@@ -85,6 +85,8 @@ foreach(stage 1 2 3)
 endforeach()
 list(APPEND EQ_BF16_LAYOUTS dp2_bf16_z3)
 set(dp2_bf16_z3 2 4 --set parallel.zero_stage=3)
+set(dp2_fp16_z1 2 4 ${ZERO_SETS})
+set(dp2_fp16_z3 2 4 --set parallel.zero_stage=3)
 # With clipping on (grad_clip 1.0, active at every step here), against the clipped single-rank run.
 set(EQ_CLIP_LAYOUTS dp2_clip pp2_clip)
 set(dp2_clip ${dp2})
@@ -153,6 +155,17 @@ foreach(model gpt2 llama)
                        FIXTURES_REQUIRED fortunes_data LABELS multirank TIMEOUT 120 RUN_SERIAL TRUE)
   foreach(name ${EQ_BF16_LAYOUTS})
     add_equivalence(${model} ${model}_dp2_bf16 ${name} ${${name}})
+  endforeach()
+  # fp16 with dynamic loss scaling (overflowing steps skipped on every rank alike), sharded against replicated.
+  set(common ${base} --set train.precision=fp16)
+  add_test(NAME equivalence.${model}_dp2_fp16
+           COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} bash ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/run_reference.sh
+                   $<TARGET_FILE:trident> $<TARGET_FILE:compare_runs> ${EQ_OUT}/${model}_dp2_fp16 2 ${common}
+                   --set train.micro_batch_size=4)
+  set_tests_properties(equivalence.${model}_dp2_fp16 PROPERTIES FIXTURES_SETUP ${model}_dp2_fp16
+                       FIXTURES_REQUIRED fortunes_data LABELS multirank TIMEOUT 120 RUN_SERIAL TRUE)
+  foreach(name dp2_fp16_z1 dp2_fp16_z3)
+    add_equivalence(${model} ${model}_dp2_fp16 ${name} ${${name}})
   endforeach()
 endforeach()
 
