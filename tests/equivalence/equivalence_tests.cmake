@@ -14,6 +14,9 @@
 #        stages; an uneven split (1 + 3 layers); pp 2 x tp 2 x dp 2 on 8 ranks. GPT-2's tied embedding lives on
 #        the first and the last stage. Interleaving pp = 4 needs 8 stages: it runs an 8-layer model against
 #        its own single-rank run.
+#   ZeRO: stages 1, 2, 3 at dp 2 and 4, with accumulation 2, with tp 2 + sp, with pp 2 under 1f1b and
+#        interleaved_1f1b; stage 3 keeping units from forward to backward; hybrid dp 4 in shard groups of 2;
+#        bf16 and fp16 stages against bf16 and fp16 stage 0 on the same ranks.
 add_executable(compare_runs ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/compare_runs.cpp)
 target_link_libraries(compare_runs PRIVATE trident_core CLI11::CLI11)
 
@@ -57,7 +60,7 @@ set(pp2_dp2_z1 4 2 --set parallel.pipeline=2 --set train.schedule=1f1b ${ZERO_SE
 set(pp2_v2_dp2_z1 4 2 --set parallel.pipeline=2 --set train.schedule=interleaved_1f1b --set parallel.virtual_stages=2
     ${ZERO_SETS})
 # bf16 with fp32 masters, against bf16 at stage 0 on the same dp 2.
-set(EQ_BF16_LAYOUTS dp2_bf16_z1)
+set(EQ_bf16_LAYOUTS dp2_bf16_z1)
 set(dp2_bf16_z1 2 4 ${ZERO_SETS})
 # ZeRO stage 2 (gradients reduce-scattered from bucket staging in every micro-batch's backward, never held in
 # full): dp 2 and 4, with accumulation 2 (a reduce-scatter per micro-batch), tp + sp, pp 1f1b and interleaved.
@@ -67,7 +70,7 @@ foreach(layout dp2 dp4 dp2_accum2 tp2_dp2_sp pp2_dp2 pp2_v2_dp2)
   list(TRANSFORM z1 REPLACE "parallel.zero_stage=1" "parallel.zero_stage=2")
   set(${layout}_z2 ${z1})
 endforeach()
-list(APPEND EQ_BF16_LAYOUTS dp2_bf16_z2)
+list(APPEND EQ_bf16_LAYOUTS dp2_bf16_z2)
 set(dp2_bf16_z2 2 4 --set parallel.bucket_mb=0.1 --set parallel.zero_stage=2)
 # ZeRO stage 3 (parameters sharded too, each unit gathered before its forward and backward, the next one
 # prefetched): the same layouts, plus units kept from forward to backward with two prefetched, and bf16.
@@ -83,8 +86,9 @@ list(APPEND EQ_LAYOUTS dp4_hybrid2_z1 dp4_hybrid2_z2 dp4_hybrid2_z3)
 foreach(stage 1 2 3)
   set(dp4_hybrid2_z${stage} ${dp4_z${stage}} --set parallel.zero_shard_size=2)
 endforeach()
-list(APPEND EQ_BF16_LAYOUTS dp2_bf16_z3)
+list(APPEND EQ_bf16_LAYOUTS dp2_bf16_z3)
 set(dp2_bf16_z3 2 4 --set parallel.zero_stage=3)
+set(EQ_fp16_LAYOUTS dp2_fp16_z1 dp2_fp16_z3)
 set(dp2_fp16_z1 2 4 ${ZERO_SETS})
 set(dp2_fp16_z3 2 4 --set parallel.zero_stage=3)
 # With clipping on (grad_clip 1.0, active at every step here), against the clipped single-rank run.
@@ -144,28 +148,20 @@ foreach(model gpt2 llama)
   foreach(name ${EQ_CLIP_LAYOUTS})
     add_equivalence(${model} ${model}_single_clip ${name} ${${name}})
   endforeach()
-  # bf16 with fp32 masters: sharded optimizer state against the replicated one on the same 2 ranks (a bf16 run
-  # on one rank accumulates its micro-batches in bf16 and rounds differently, so it is not the reference).
-  set(common ${base} --set train.precision=bf16)
-  add_test(NAME equivalence.${model}_dp2_bf16
-           COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} bash ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/run_reference.sh
-                   $<TARGET_FILE:trident> $<TARGET_FILE:compare_runs> ${EQ_OUT}/${model}_dp2_bf16 2 ${common}
-                   --set train.micro_batch_size=4)
-  set_tests_properties(equivalence.${model}_dp2_bf16 PROPERTIES FIXTURES_SETUP ${model}_dp2_bf16
-                       FIXTURES_REQUIRED fortunes_data LABELS multirank TIMEOUT 120 RUN_SERIAL TRUE)
-  foreach(name ${EQ_BF16_LAYOUTS})
-    add_equivalence(${model} ${model}_dp2_bf16 ${name} ${${name}})
-  endforeach()
-  # fp16 with dynamic loss scaling (overflowing steps skipped on every rank alike), sharded against replicated.
-  set(common ${base} --set train.precision=fp16)
-  add_test(NAME equivalence.${model}_dp2_fp16
-           COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} bash ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/run_reference.sh
-                   $<TARGET_FILE:trident> $<TARGET_FILE:compare_runs> ${EQ_OUT}/${model}_dp2_fp16 2 ${common}
-                   --set train.micro_batch_size=4)
-  set_tests_properties(equivalence.${model}_dp2_fp16 PROPERTIES FIXTURES_SETUP ${model}_dp2_fp16
-                       FIXTURES_REQUIRED fortunes_data LABELS multirank TIMEOUT 120 RUN_SERIAL TRUE)
-  foreach(name dp2_fp16_z1 dp2_fp16_z3)
-    add_equivalence(${model} ${model}_dp2_fp16 ${name} ${${name}})
+  # Mixed precision: sharded optimizer state against the replicated one (stage 0) on the same 2 ranks, bf16 with
+  # fp32 masters, and fp16 with dynamic loss scaling (overflowing steps skipped on every rank alike).
+  foreach(precision bf16 fp16)
+    set(ref ${model}_dp2_${precision})
+    set(common ${base} --set train.precision=${precision})
+    add_test(NAME equivalence.${ref}
+             COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} bash ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/run_reference.sh
+                     $<TARGET_FILE:trident> $<TARGET_FILE:compare_runs> ${EQ_OUT}/${ref} 2 ${common}
+                     --set train.micro_batch_size=4)
+    set_tests_properties(equivalence.${ref} PROPERTIES FIXTURES_SETUP ${ref} FIXTURES_REQUIRED fortunes_data
+                         LABELS multirank TIMEOUT 120 RUN_SERIAL TRUE)
+    foreach(name ${EQ_${precision}_LAYOUTS})
+      add_equivalence(${model} ${ref} ${name} ${${name}})
+    endforeach()
   endforeach()
 endforeach()
 
