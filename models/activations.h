@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/tensor/tensor.h"
+#include "moe/moe_acts.h"
 
 namespace trident::models {
 
@@ -50,7 +51,8 @@ struct BlockActs {
   AttentionActs attn;
   Tensor x_mid;  // (R, C) residual after attention
   NormActs norm2;
-  MlpActs mlp;
+  MlpActs mlp;       // the dense MLP; in an MoE block, the shared experts (when there are any)
+  moe::MoeActs moe;  // an MoE block's routed experts
 };
 
 struct HeadActs {
@@ -76,6 +78,7 @@ struct Workspace {
   Tensor datt, dq, dk, dv;   // attention gradients
   Tensor dqkv;               // (B, T, qkv/tp)
   Tensor dh, da;             // MLP gradients
+  Tensor y2, dnorm2;         // (R, C) an MoE block's shared experts: output, input gradient
   Tensor positions;          // (R) i32 for learned position embeddings: each row's position in its sequence
   int64_t positions_T = 0;   // the sequence length `positions` was built for
 };

@@ -30,6 +30,7 @@ ModelSpec ModelSpec::from_config(const config::ModelConfig& m, int tensor_parall
   s.rope_theta = m.rope_theta();
   s.init_std = m.init_std() > 0 ? m.init_std() : 0.02;
   s.tie_embeddings = m.tie_embeddings();
+  s.moe = moe::MoeSpec::from_config(m.moe(), s.d_ff);
   return s;
 }
 
@@ -43,21 +44,34 @@ ModelSpec ModelSpec::from_config(const config::Config& c) {
   return s;
 }
 
+int64_t ModelSpec::ffn_params(int layer, bool active) const {
+  const int64_t c = d_model;
+  const auto mlp = [&](int64_t f) { return gpt2() ? 2 * c * f + f + c : 3 * c * f; };
+  if (!moe.is_moe_block(layer)) return mlp(d_ff);
+  const int64_t experts = active ? moe.top_k : moe.num_experts;
+  return c * moe.num_experts + experts * mlp(moe.d_ff_expert) +
+         (moe.shared_experts > 0 ? mlp(int64_t{moe.shared_experts} * moe.d_ff_expert) : 0);
+}
+
 int64_t ModelSpec::num_params() const {
   const int64_t c = d_model;
   const int64_t attn = c * qkv_dim() + c * c + (gpt2() ? qkv_dim() + c : 0);
-  const int64_t mlp = gpt2() ? 2 * c * d_ff + d_ff + c : 3 * c * d_ff;
   const int64_t norms = (gpt2() ? 4 : 2) * c;
   const int64_t embed = padded_vocab * c + (gpt2() ? max_seq_len * c : 0);
   const int64_t head = tie_embeddings ? 0 : padded_vocab * c;
-  return n_layer * (attn + mlp + norms) + embed + head + (gpt2() ? 2 : 1) * c;
+  int64_t blocks = 0;
+  for (int l = 0; l < n_layer; ++l) blocks += attn + ffn_params(l, false) + norms;
+  return blocks + embed + head + (gpt2() ? 2 : 1) * c;
 }
 
 double ModelSpec::flops_per_token(int64_t seq_len) const {
   // Matmul parameters: everything but the lookup tables (wte as a lookup, wpe), plus the head's Vp x C GEMM.
   const int64_t tables = padded_vocab * d_model + (gpt2() ? max_seq_len * d_model : 0);
   const int64_t head_gemm = padded_vocab * d_model;
-  const double n = static_cast<double>(num_params() - tables - (tie_embeddings ? 0 : head_gemm) + head_gemm);
+  int64_t inactive = 0;  // experts a token does not use
+  for (int l = 0; l < n_layer; ++l) inactive += ffn_params(l, false) - ffn_params(l, true);
+  const double n =
+      static_cast<double>(num_params() - inactive - tables - (tie_embeddings ? 0 : head_gemm) + head_gemm);
   // Attention scores and values: 12*L*T*C per token without a mask, halved by causality.
   return 6.0 * n + 6.0 * n_layer * static_cast<double>(seq_len) * d_model;
 }

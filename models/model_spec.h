@@ -5,6 +5,7 @@
 #include "core/config/trident.pb.h"
 #include "core/tensor/device.h"
 #include "core/tensor/dtype.h"
+#include "moe/moe_spec.h"
 
 namespace trident::models {
 
@@ -23,6 +24,7 @@ struct ModelSpec {
   // parallel.sequence_parallel: between the tensor-parallel regions (norms, residual adds) each tp rank holds
   // its block of the micro-batch's B*T rows (tensor_parallel/mappings.h). No effect when tp is 1.
   bool sequence_parallel = false;
+  moe::MoeSpec moe;  // model.moe: which blocks hold experts instead of an MLP, and how tokens are routed
 
   bool gpt2() const { return arch == Arch::gpt2; }
   int64_t qkv_dim() const { return static_cast<int64_t>(n_head + 2 * n_kv_head) * head_dim; }
@@ -36,8 +38,14 @@ struct ModelSpec {
   static ModelSpec from_config(const config::Config& c);
   // Parameters (global count), and training FLOPs per token = 6N + 6*L*T*C: N counts the matmul parameters
   // (no lookup tables, the head's GEMM included); attention is 12*L*T*C halved by the causal mask.
+  // An MoE model counts every expert in num_params and only what a token uses (router, top_k experts, shared
+  // experts) in the FLOPs.
   int64_t num_params() const;
   double flops_per_token(int64_t seq_len) const;
+
+ private:
+  // The feed-forward parameters of block `layer`: all of them, or only those one token uses.
+  int64_t ffn_params(int layer, bool active) const;
 };
 
 }  // namespace trident::models

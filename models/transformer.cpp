@@ -7,8 +7,8 @@
 
 namespace trident::models {
 
-Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group, ChunkSpec chunk)
-    : spec_(spec), group_(group), chunk_(chunk) {
+Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group, ChunkSpec chunk, moe::ExpertGroup ep)
+    : spec_(spec), group_(group), chunk_(chunk), ep_(ep) {
   group.check("transformer");
   if (spec.sequence_parallel && group.size == 1) spec_.sequence_parallel = false;  // nothing to shard
   if (chunk_.num_layers < 0) chunk_.num_layers = spec_.n_layer - chunk_.first_layer;
@@ -30,8 +30,7 @@ Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group, ChunkSpec chu
   }
   for (int l = chunk_.first_layer; l < chunk_.first_layer + chunk_.num_layers; ++l) {
     first_param.push_back(params_.params().size());
-    blocks_.push_back(
-        std::make_unique<TransformerBlock>(params_, "blocks." + std::to_string(l), spec_, group));
+    blocks_.push_back(std::make_unique<TransformerBlock>(params_, expert_params_, l, spec_, group, ep));
   }
   first_param.push_back(params_.params().size());
   if (chunk_.last) {
@@ -44,6 +43,8 @@ Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group, ChunkSpec chu
     head_ = std::make_unique<LmHead>(params_, spec_, group, spec_.tie_embeddings ? wte : nullptr);
   }
   params_.finalize(spec_.dtype, spec_.device);
+  if (!expert_params_.params().empty()) expert_params_.finalize(spec_.dtype, spec_.device);
+  if (spec_.moe.enabled()) moe_stats_ = moe::MoeStats(spec_.n_layer, spec_.moe.num_experts);
   // Units, in registration order: the embedding, each block, the head (empty ones left out).
   size_t begin = 0;
   for (size_t end : first_param) {
@@ -105,6 +106,7 @@ double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor&
   for (size_t l = 0; l < blocks_.size(); ++l) {
     unit(first_block + l, true);
     blocks_[l]->forward(acts.blocks[l], acts.residual[l + 1], acts.residual[l], T, ws_);
+    if (blocks_[l]->moe()) moe_stats_.add(chunk_.first_layer + static_cast<int>(l), acts.blocks[l].moe);
     unit(first_block + l, false);
   }
   if (!chunk_.last) return 0.0;
@@ -146,7 +148,7 @@ void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady&
   if (chunk_.last) unit(units_.size() - 1, false);
   for (size_t l = blocks_.size(); l-- > 0;) {
     unit(first_block + l, true);
-    blocks_[l]->backward(dres, acts.residual[l], acts.blocks[l], ws_);
+    blocks_[l]->backward(dres, acts.residual[l], acts.blocks[l], ws_, loss_scale);
     if (grads_ready) grads_ready(ready_after(first_param_[l]));
     unit(first_block + l, false);
   }
@@ -158,6 +160,23 @@ void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady&
   if (chunk_.first) unit(0, false);
 }
 
+Transformer::MoeLosses Transformer::moe_losses(const ModelActs& acts) const {
+  MoeLosses out;
+  for (size_t l = 0; l < blocks_.size() && l < acts.blocks.size(); ++l) {
+    if (!blocks_[l]->moe()) continue;
+    out.aux += acts.blocks[l].moe.aux_loss;
+    out.z += acts.blocks[l].moe.z_loss;
+  }
+  return out;
+}
+
+moe::MoeTimes Transformer::moe_times() const {
+  moe::MoeTimes out;
+  for (const auto& block : blocks_)
+    if (block->moe()) out += block->moe()->times();
+  return out;
+}
+
 Tensor Transformer::logits_row(const ModelActs& acts, int64_t row) const {
   const Tensor local = acts.head.logits.narrow0(row, row + 1);  // (1, Vp/tp)
   if (group_.size == 1) return local.view({local.numel()});
@@ -166,8 +185,12 @@ Tensor Transformer::logits_row(const ModelActs& acts, int64_t row) const {
   return all;
 }
 
-std::map<std::string, Tensor> Transformer::gather_params(const ParamSet* over) const {
-  return tp::gather_params(over ? *over : params_, group_);
+std::map<std::string, Tensor> Transformer::gather_params(const ParamSet* over,
+                                                         const ParamSet* experts_over) const {
+  std::map<std::string, Tensor> out = tp::gather_params(over ? *over : params_, group_);
+  if (expert_params_.finalized())
+    out.merge(moe::gather_experts(experts_over ? *experts_over : expert_params_, ep_));
+  return out;
 }
 
 }  // namespace trident::models

@@ -18,6 +18,7 @@
 #include "models/embedding.h"
 #include "models/lm_head.h"
 #include "models/step_hooks.h"
+#include "moe/moe_stats.h"
 
 namespace trident::models {
 
@@ -35,14 +36,21 @@ struct ChunkSpec {
 
 class Transformer {
  public:
-  // Every rank of `group` must construct the model together (it may split the group's communicator).
-  explicit Transformer(const ModelSpec& spec, tp::TpGroup group = {}, ChunkSpec chunk = {});
+  // Every rank of `group` must construct the model together (it may split the group's communicator). ep: the
+  // expert-parallel group of an MoE model; with more than one rank, each holds its share of every MoE block's
+  // experts in expert_params().
+  explicit Transformer(const ModelSpec& spec, tp::TpGroup group = {}, ChunkSpec chunk = {},
+                       moe::ExpertGroup ep = {});
 
   const ModelSpec& spec() const { return spec_; }
   const ChunkSpec& chunk() const { return chunk_; }
   const tp::TpGroup& tp_group() const { return group_; }
   ParamSet& params() { return params_; }
   const ParamSet& params() const { return params_; }
+  // Expert parallelism: this rank's experts (each parameter its slice along dim 0 of the (E, ...) whole),
+  // whose gradients reduce over the expert-data-parallel group rather than dp. Empty (unfinalized) without.
+  ParamSet& expert_params() { return expert_params_; }
+  const ParamSet& expert_params() const { return expert_params_; }
 
   // tokens, targets (B, T) i32. Returns the mean loss over the targets (0 when targets is undefined, for
   // inference; the logits are then in acts.head.logits, this rank's vocabulary columns). A chunk that is not
@@ -71,25 +79,41 @@ class Transformer {
   // The units whose parameters unit `unit`'s forward and backward read: itself, and for the head of a tied
   // model on the embedding's stage, the embedding too (wte).
   std::vector<size_t> units_read(size_t unit) const;
+  // The MoE blocks' auxiliary losses in the forward that filled `acts` (coefficient-weighted, summed over
+  // this chunk's MoE blocks): what they add to the micro-batch's objective beyond the returned cross-entropy.
+  struct MoeLosses {
+    double aux = 0, z = 0;
+  };
+  MoeLosses moe_losses(const ModelActs& acts) const;
+  // Routing statistics of every forward since the last clear() (training steps clear it first); empty for a
+  // dense model.
+  moe::MoeStats& moe_stats() { return moe_stats_; }
+  // Where this chunk's MoE layers spent their time so far (forward and backward).
+  moe::MoeTimes moe_times() const;
   // (R, C) after backward on a chunk that is not the first; overwritten by the next backward.
   const Tensor& input_grad() const { return ws_.dmid; }
 
   // Row `row` of the forward's logits over the whole padded vocabulary (Vp), gathered over tp.
   Tensor logits_row(const ModelActs& acts, int64_t row) const;
-  // Every parameter at its global shape, gathered over tp (a collective: every rank of the group calls it);
-  // without the last stage's copy of a tied embedding. `over`: a ParamSet of this chunk's layout to gather
-  // instead (its fp32 master weights, core/optim/master_weights.h); null: the model's own parameters.
-  std::map<std::string, Tensor> gather_params(const ParamSet* over = nullptr) const;
+  // Every parameter at its global shape, gathered over tp (a collective: every rank of the group calls it)
+  // and the experts over ep; without the last stage's copy of a tied embedding. `over`, `experts_over`:
+  // ParamSets of this chunk's layouts to gather instead (fp32 master weights); null: the model's own
+  // parameters.
+  std::map<std::string, Tensor> gather_params(const ParamSet* over = nullptr,
+                                              const ParamSet* experts_over = nullptr) const;
 
  private:
   ModelSpec spec_;
   tp::TpGroup group_;
   ChunkSpec chunk_;
   ParamSet params_;
+  ParamSet expert_params_;
+  moe::ExpertGroup ep_;
   std::unique_ptr<Embedding> embed_;
   std::vector<std::unique_ptr<TransformerBlock>> blocks_;
   std::unique_ptr<LmHead> head_;
   Workspace ws_;
+  moe::MoeStats moe_stats_;
   // The first parameter each block registered, then the first the head registered (or the end).
   std::vector<size_t> first_param_;
   std::vector<std::pair<size_t, size_t>> units_;

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <array>
 #include <utility>
+#include <vector>
 
 namespace trident {
 
@@ -23,9 +23,11 @@ std::pair<double, double> traffic(const comm::Communicator& c) {
 }  // namespace
 
 CommSummary comm_summary(ParallelModel& model, comm::Communicator& world) {
-  const std::array<std::pair<const char*, comm::Communicator*>, 3> groups{
-      {{"tp", &model.tp()}, {"pp", &model.pp()}, {"dp", &model.dp()}}};
-  constexpr int64_t kPerRank = 2 * groups.size();  // (calls, bytes) per group
+  std::vector<std::pair<const char*, comm::Communicator*>> groups{
+      {"tp", &model.tp()}, {"pp", &model.pp()}, {"dp", &model.dp()}};
+  // Expert parallelism: the tokens' all-to-alls (ep) and the expert gradients' reduction (edp).
+  if (model.ep()) groups.insert(groups.end(), {{"ep", model.ep()}, {"edp", model.edp()}});
+  const int64_t kPerRank = 2 * static_cast<int64_t>(groups.size());  // (calls, bytes) per group
   Tensor mine = Tensor::empty({kPerRank}, DType::f64);
   for (size_t g = 0; g < groups.size(); ++g) {
     const auto [calls, bytes] = traffic(*groups[g].second);

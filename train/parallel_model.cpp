@@ -2,6 +2,7 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/comm/comm_log.h"
@@ -38,13 +39,16 @@ ParallelModel::ParallelModel(const config::Config& cfg, comm::Communicator& worl
   for (int c = 0; c < v; ++c) {
     const int stage = c * pp + pp_->rank();
     chunks_.push_back(
-        std::make_unique<models::Transformer>(spec, tp::TpGroup::of(*tp_), pp::stage_chunk(layers, stage)));
-    chunks_.back()->params().initialize(t.seed());  // rounded to bf16/fp16 for a low-precision model
-    chunks.push_back(chunks_.back().get());
+        std::make_unique<models::Transformer>(spec, tp::TpGroup::of(*tp_), pp::stage_chunk(layers, stage),
+                                              ep_ ? moe::ExpertGroup::of(*ep_) : moe::ExpertGroup{}));
     models::Transformer& chunk = *chunks_.back();
+    chunk.params().initialize(t.seed());  // rounded to bf16/fp16 for a low-precision model
+    if (chunk.expert_params().finalized()) chunk.expert_params().initialize(t.seed());
+    chunks.push_back(&chunk);
     std::vector<std::vector<size_t>> reads;
     for (size_t u = 0; u < chunk.units().size(); ++u) reads.push_back(chunk.units_read(u));
-    params.push_back({&chunk.params(), chunk.units(), std::move(reads)});
+    params.push_back({&chunk.params(), chunk.units(), std::move(reads),
+                      chunk.expert_params().finalized() ? &chunk.expert_params() : nullptr});
   }
   zero::OptimizerConfig opt;
   opt.adamw = {o.beta1(), o.beta2(), o.eps(), o.weight_decay()};
@@ -61,8 +65,8 @@ ParallelModel::ParallelModel(const config::Config& cfg, comm::Communicator& worl
     ls.growth_interval = t.loss_scale_window();
     opt.scaler = LossScaler(ls);
   }
-  const zero::Groups groups{&world,           tp_.get(),    pp_.get(),     dp_.get(),
-                            embedding_.get(), shard_.get(), replica_.get()};
+  const zero::Groups groups{&world,       tp_.get(),      pp_.get(), dp_.get(), embedding_.get(),
+                            shard_.get(), replica_.get(), ep_.get(), edp_.get()};
   optimizer_ = std::make_unique<zero::DistributedOptimizer>(params, groups, opt);
   executor_ = std::make_unique<pp::PipelineExecutor>(chunks, *pp_, optimizer_.get(), microbatches_,
                                                      int64_t{t.micro_batch_size()} * t.seq_len());
@@ -80,6 +84,11 @@ void ParallelModel::make_groups(const config::Config& cfg, comm::Communicator& w
   tp_ = split({Axis::tp});
   dp_ = split({Axis::dp, Axis::cp});
   pp_ = split({Axis::pp});  // ascending ranks: pipeline rank = stage order
+  // Expert parallelism folds over the tp and dp ranks of each stage (the expert grid, etp x ep x edp x pp).
+  if (mesh.size(Axis::ep) > 1) {
+    ep_ = split({Axis::ep});
+    edp_ = split({Axis::edp});
+  }
   // Hybrid ZeRO: shard groups of zero_shard_size consecutive data-parallel ranks, replicas across them.
   const int k = cfg.parallel().zero_shard_size();
   if (cfg.parallel().zero_stage() > 0 && k > 0 && k < dp_->size()) {
@@ -99,7 +108,7 @@ void ParallelModel::make_groups(const config::Config& cfg, comm::Communicator& w
 
 int64_t ParallelModel::local_numel() const {
   int64_t n = 0;
-  for (const auto& c : chunks_) n += c->params().numel();
+  for (const auto& c : chunks_) n += c->params().numel() + c->expert_params().numel();
   return n;
 }
 
@@ -109,6 +118,11 @@ void ParallelModel::load_global(const std::map<std::string, Tensor>& tensors, co
     ParamSet values = model.mirror(DType::f32, model.device());
     io::load_shards(values, tensors, prefix);
     optimizer_->load_fp32(c, values);
+    const ParamSet& experts = chunks_[c]->expert_params();
+    if (!experts.finalized()) continue;
+    ParamSet expert_values = experts.mirror(DType::f32, experts.device());
+    io::load_shards(expert_values, tensors, prefix);
+    optimizer_->load_fp32(c, expert_values, /*experts=*/true);
   }
 }
 
@@ -116,8 +130,10 @@ ParallelModel::StepResult ParallelModel::train_step(double lr, const BatchFn& ba
   optimizer_->zero_grads();
   StepResult out;
   out.loss_scale = optimizer_->loss_scale();
+  for (auto& chunk : chunks_) chunk->moe_stats().clear();
   out.loss = executor_->run(actions_, batch, out.loss_scale);  // the optimizer heard of every backward
   out.times = executor_->times();
+  out.moe = moe_step_stats();
   // The loss lives on the last stage: sum over the pipeline, average over data-parallel replicas.
   Tensor l = Tensor::full({1}, out.loss, DType::f64);
   if (pp_->size() > 1) pp_->all_reduce(l, comm::ReduceOp::sum);
@@ -128,6 +144,21 @@ ParallelModel::StepResult ParallelModel::train_step(double lr, const BatchFn& ba
   out.grad_norm = r.grad_norm;
   out.skipped = r.skipped;
   return out;
+}
+
+moe::MoeStats ParallelModel::moe_step_stats() {
+  moe::MoeStats stats;
+  for (auto& chunk : chunks_) stats.add(chunk->moe_stats());
+  if (stats.empty()) return stats;
+  // Each stage holds its own layers (zeros elsewhere) and each replica its own tokens: sum both, then the
+  // losses become the mean over the step's micro-batches and replicas, like the loss.
+  Tensor all = Tensor::empty({static_cast<int64_t>(stats.values().size())}, DType::f64);
+  std::copy(stats.values().begin(), stats.values().end(), all.data<double>());
+  if (pp_->size() > 1) pp_->all_reduce(all, comm::ReduceOp::sum);
+  if (dp_->size() > 1) dp_->all_reduce(all, comm::ReduceOp::sum);
+  std::copy(all.data<double>(), all.data<double>() + all.numel(), stats.values().begin());
+  stats.scale_losses(1.0 / (microbatches_ * dp_->size()));
+  return stats;
 }
 
 double ParallelModel::eval_loss(const BatchFn& batch) {
@@ -171,7 +202,12 @@ std::map<std::string, Tensor> ParallelModel::gather_to_main() {
   // Over tp (every tp rank takes part); a mixed-precision model is saved from its fp32 master weights.
   for (size_t c = 0; c < chunks_.size(); ++c) {
     const ParamSet full = optimizer_->fp32_params(c);  // a collective over dp when the masters are sharded
-    mine.merge(chunks_[c]->gather_params(&full));
+    if (chunks_[c]->expert_params().finalized()) {
+      const ParamSet experts = optimizer_->fp32_params(c, /*experts=*/true);
+      mine.merge(chunks_[c]->gather_params(&full, &experts));
+    } else {
+      mine.merge(chunks_[c]->gather_params(&full));
+    }
   }
   const DType dtype = DType::f32;
   // Only the replica of world rank 0 (tp rank 0, data-parallel rank 0) sends its stages to pipeline rank 0.

@@ -29,8 +29,11 @@ class ParallelModel {
   comm::Communicator& tp() { return *tp_; }
   comm::Communicator& pp() { return *pp_; }
   comm::Communicator& dp() { return *dp_; }
+  comm::Communicator* ep() { return ep_.get(); }  // expert parallelism's groups: null without
+  comm::Communicator* edp() { return edp_.get(); }
   zero::DistributedOptimizer& optimizer() { return *optimizer_; }
   int microbatches() const { return microbatches_; }
+  models::Transformer& chunk(size_t c) { return *chunks_.at(c); }
   int64_t local_numel() const;  // parameters this rank holds
 
   using BatchFn = pp::PipelineExecutor::BatchFn;
@@ -39,6 +42,9 @@ class ParallelModel {
     bool skipped = false;   // fp16: the gradients overflowed; no update, the loss scale was backed off
     double loss_scale = 1;  // the scale this step's backward used
     pp::StepTimes times;    // this rank's pipeline timing
+    // An MoE model's routing over the whole global batch (every stage's layers, every replica's tokens);
+    // aux and z losses as the loss: the mean over micro-batches and replicas. Empty for a dense model.
+    moe::MoeStats moe;
   };
   // One optimizer step over the micro-batches `batch` fills (identical on every rank of a tp x pp replica).
   StepResult train_step(double lr, const BatchFn& batch);
@@ -59,10 +65,13 @@ class ParallelModel {
 
  private:
   void make_groups(const config::Config& cfg, comm::Communicator& world);
+  // This step's MoE statistics from every chunk, summed over the pipeline and data-parallel groups.
+  moe::MoeStats moe_step_stats();
 
   comm::Communicator& world_;
   std::unique_ptr<comm::Communicator> tp_, pp_, dp_, embedding_;  // embedding_: first + last stage, if tied
   std::unique_ptr<comm::Communicator> shard_, replica_;           // hybrid sharding: parts of dp_ (else null)
+  std::unique_ptr<comm::Communicator> ep_, edp_;                  // expert parallelism (else null)
   std::vector<std::unique_ptr<models::Transformer>> chunks_;
   std::unique_ptr<zero::DistributedOptimizer> optimizer_;
   std::unique_ptr<pp::PipelineExecutor> executor_;

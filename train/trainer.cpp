@@ -126,6 +126,19 @@ void Trainer::log_step(int64_t step, const ParallelModel::StepResult& r, double 
     m["pp_bubble"] = bubble;
     pipeline += fmt::format(" | bubble {:.0f}%", 100 * bubble);
   }
+  if (!r.moe.empty()) {
+    m["moe_aux_loss"] = r.moe.aux_loss();
+    m["moe_z_loss"] = r.moe.z_loss();
+    m["moe_dropped"] = r.moe.dropped_fraction();
+    nlohmann::json load = nlohmann::json::array();
+    for (int l = 0; l < r.moe.num_layers(); ++l)
+      if (r.moe.has_layer(l))
+        load.push_back({{"layer", l}, {"tokens", r.moe.tokens(l)}, {"min_max", r.moe.min_max_ratio(l)}});
+    m["moe_load"] = load;
+    pipeline += fmt::format(
+        " | aux {:.4f} z {:.4f}{}", r.moe.aux_loss(), r.moe.z_loss(),
+        r.moe.dropped_fraction() > 0 ? fmt::format(" dropped {:.1f}%", 100 * r.moe.dropped_fraction()) : "");
+  }
   spdlog::info("step {:>5}/{} | loss {:.4f} | lr {:.2e} | norm {:.3f} | {:.0f} tok/s{} | ETA {}", step + 1,
                t.steps(), r.loss, lr, r.grad_norm, tok_s, pipeline, format_duration(eta));
   metrics_.write(m);
@@ -198,6 +211,7 @@ TrainResult Trainer::run() {
 
   const int64_t B = t.micro_batch_size();
   TrainResult result;
+  moe::MoeStats moe_run;  // routing over the whole run
   const auto start = std::chrono::steady_clock::now();
   for (int64_t step = 0; step < t.steps(); ++step) {
     const auto step_start = std::chrono::steady_clock::now();
@@ -208,6 +222,7 @@ TrainResult Trainer::run() {
     };
     const double lr = schedule_.at(step);
     const ParallelModel::StepResult r = pm.train_step(lr, batch);
+    moe_run.add(r.moe);
     if (!std::isfinite(r.loss))
       fail("training diverged: loss is {} at step {} (try a lower optim.lr)", r.loss, step);
     const auto now = std::chrono::steady_clock::now();
@@ -225,6 +240,17 @@ TrainResult Trainer::run() {
     }
   }
   spdlog::info("trained {} steps in {}", t.steps(), format_duration(elapsed_s_));
+  if (!moe_run.empty()) {
+    spdlog::info("expert load over the run:\n{}", moe_run.table());
+    moe::MoeTimes times;  // this rank's MoE layers
+    for (int c = 0; c < cfg_.parallel().virtual_stages(); ++c) times += pm.chunk(c).moe_times();
+    const double all = std::max(times.total(), 1e-12);
+    spdlog::info(
+        "MoE layer time (this rank, forward + backward): {:.2f} s | router {:.1f}% | permutation {:.1f}% | "
+        "all-to-all {:.1f}% | experts {:.1f}%",
+        times.total(), 100 * times.router_s / all, 100 * times.permute_s / all, 100 * times.exchange_s / all,
+        100 * times.experts_s / all);
+  }
   const CommSummary comm = comm_summary(pm, world_);
   spdlog::info("{}", comm.line);
   metrics_.write(comm.record);

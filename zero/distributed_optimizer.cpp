@@ -1,5 +1,6 @@
 #include "zero/distributed_optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/ops/ops.h"
@@ -26,85 +27,111 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
   comm::Communicator& dp = *groups.dp;
   TRIDENT_CHECK(!groups.shard == !groups.replica, "hybrid sharding needs both its shard and replica groups");
   shard_group_ = groups.shard ? groups.shard : groups.dp;
-  comm::Communicator& shard_group = *shard_group_;
   if (dp.size() == 1) cfg_.stage = 0;  // one data-parallel rank: nothing to shard
-  if (cfg_.stage >= 1) shards_ = shard_group.size(), shard_rank_ = shard_group.rank();
+  if (cfg_.stage >= 1) shards_ = shard_group_->size(), shard_rank_ = shard_group_->rank();
+  if (std::any_of(chunks.begin(), chunks.end(), [](const ChunkParams& c) { return c.experts != nullptr; })) {
+    TRIDENT_CHECK(groups.ep && groups.edp, "expert parameters need the expert-parallel groups");
+    TRIDENT_CHECK(cfg_.stage == 0, "expert parallelism runs with ZeRO stage 0 only (stage {} asked)",
+                  cfg_.stage);
+  }
   for (ChunkParams& chunk : chunks) {
-    ParamSet* model = chunk.params;
-    TRIDENT_CHECK(model->finalized(), "an optimizer over unfinalized parameters");
-    if (chunk.units.empty()) chunk.units = {{0, model->params().size()}};
-    Chunk c;
-    c.model = model;
-    // Stage 3 gathers unit by unit: one unit per bucket.
-    c.layout = plan_flat_layout(*model, chunk.units, cfg_.stage == 3 ? 1 : cfg.bucket_numel, shards_);
-    model->relayout(c.layout.offsets, c.layout.total);
-    c.shard = shard_of(c.layout, shard_rank_);
-    const DType dtype = model->dtype();
-    const Device device = model->device();
-    c.mixed = dtype == DType::bf16 || dtype == DType::f16;
-    if (c.mixed || cfg_.stage == 3) {
-      const MemoryScope scope(MemoryCategory::optimizer_state);
-      c.master = Tensor::zeros({c.shard.numel}, DType::f32, device);
-      copy_pieces(c.shard, c.master, /*to_flat=*/false, model->flat_params());  // exact: widening
-    }
-    // An fp32 model that keeps its whole buffer reads its gradients in place; otherwise they come to a
-    // buffer.
-    {
-      const MemoryScope scope(MemoryCategory::gradients);
-      c.grads =
-          !c.mixed && shards_ == 1 ? model->flat_grads() : Tensor::zeros({c.shard.numel}, DType::f32, device);
-    }
-    {
-      const MemoryScope scope(MemoryCategory::optimizer_state);
-      c.adamw = std::make_unique<ShardedAdamW>(*model, c.shard, cfg.adamw, device);
-    }
-    const MemoryScope comm_scope(MemoryCategory::comm_buffers);  // reducers' staging (each scopes the rest)
-    c.partial = std::make_unique<PartialGrads>(*model, tp::TpGroup::of(*groups.tp), groups.embedding);
-    c.norm = std::make_unique<ShardNorm>(*model, c.shard, groups.tp->size());
-    if (c.mixed && shards_ == 1) c.accum = c.grads;
-    if (c.mixed && cfg_.stage == 1 && cfg.microbatches > 1) {
-      const MemoryScope scope(MemoryCategory::gradients);
-      c.accum = Tensor::zeros({c.layout.total}, DType::f32, device);
-    }
-    if (cfg_.stage >= 2) {
-      c.staged = std::make_unique<StagedGrads>(*model, c.layout, shard_group, cfg.reduce_dtype, c.grads,
-                                               c.shard, &trace_);
-    } else if (dp.size() > 1 && shards_ == 1) {
-      // A bf16/fp16 model's averages go straight to its fp32 gradients, which hold its earlier micro-batches.
-      c.reducer = std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, dp, cfg.reduce_dtype,
-                                                c.mixed ? c.grads : Tensor{});
-      if (c.mixed) c.reducer->accumulate_from(c.accum);
-    } else if (shards_ > 1) {
-      c.reducer = std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, shard_group,
-                                                cfg.reduce_dtype, c.grads, c.shard);
-      if (c.accum.defined()) c.reducer->accumulate_from(c.accum);
-      // A tied embedding's two stages sum their copies before the reduce-scatter splits them.
-      for (const auto& [begin, end] : c.partial->tied_ranges())
-        for (size_t b = 0; b < c.layout.buckets.size(); ++b)
-          if (begin < c.layout.buckets[b].end && c.layout.buckets[b].begin < end) c.reducer->defer(b);
-    }
-    if (cfg_.stage == 3) {
-      std::vector<std::vector<size_t>> reads = chunk.unit_reads;
-      if (reads.empty())
-        for (size_t u = 0; u < chunk.units.size(); ++u) reads.push_back({u});
-      c.gather =
-          std::make_unique<UnitGather>(*model, c.layout, shard_group, c.master, c.shard, std::move(reads),
-                                       cfg.prefetch, cfg.reshard_after_forward, &trace_);
+    Chunk c = make_chunk(chunk, dp);
+    if (chunk.experts) {
+      ChunkParams experts{chunk.experts, {}, {}};
+      c.experts = std::make_unique<Chunk>(make_chunk(experts, *groups.edp));
+      c.experts->grad_scale = static_cast<double>(groups.edp->size()) / dp.size();
     }
     chunks_.push_back(std::move(c));
   }
 }
 
+DistributedOptimizer::Chunk DistributedOptimizer::make_chunk(ChunkParams& chunk, comm::Communicator& dp) {
+  const OptimizerConfig& cfg = cfg_;
+  comm::Communicator& shard_group = *shard_group_;
+  ParamSet* model = chunk.params;
+  TRIDENT_CHECK(model->finalized(), "an optimizer over unfinalized parameters");
+  if (chunk.units.empty()) chunk.units = {{0, model->params().size()}};
+  Chunk c;
+  c.model = model;
+  // Stage 3 gathers unit by unit: one unit per bucket.
+  c.layout = plan_flat_layout(*model, chunk.units, cfg_.stage == 3 ? 1 : cfg.bucket_numel, shards_);
+  model->relayout(c.layout.offsets, c.layout.total);
+  c.shard = shard_of(c.layout, shard_rank_);
+  const DType dtype = model->dtype();
+  const Device device = model->device();
+  c.mixed = dtype == DType::bf16 || dtype == DType::f16;
+  if (c.mixed || cfg_.stage == 3) {
+    const MemoryScope scope(MemoryCategory::optimizer_state);
+    c.master = Tensor::zeros({c.shard.numel}, DType::f32, device);
+    copy_pieces(c.shard, c.master, /*to_flat=*/false, model->flat_params());  // exact: widening
+  }
+  // An fp32 model that keeps its whole buffer reads its gradients in place; otherwise they come to a
+  // buffer.
+  {
+    const MemoryScope scope(MemoryCategory::gradients);
+    c.grads =
+        !c.mixed && shards_ == 1 ? model->flat_grads() : Tensor::zeros({c.shard.numel}, DType::f32, device);
+  }
+  {
+    const MemoryScope scope(MemoryCategory::optimizer_state);
+    c.adamw = std::make_unique<ShardedAdamW>(*model, c.shard, cfg.adamw, device);
+  }
+  const MemoryScope comm_scope(MemoryCategory::comm_buffers);  // reducers' staging (each scopes the rest)
+  c.partial = std::make_unique<PartialGrads>(*model, tp::TpGroup::of(*groups_.tp), groups_.embedding);
+  c.norm = std::make_unique<ShardNorm>(*model, c.shard, groups_.tp->size());
+  if (c.mixed && shards_ == 1) c.accum = c.grads;
+  if (c.mixed && cfg_.stage == 1 && cfg.microbatches > 1) {
+    const MemoryScope scope(MemoryCategory::gradients);
+    c.accum = Tensor::zeros({c.layout.total}, DType::f32, device);
+  }
+  if (cfg_.stage >= 2) {
+    c.staged = std::make_unique<StagedGrads>(*model, c.layout, shard_group, cfg.reduce_dtype, c.grads,
+                                             c.shard, &trace_);
+  } else if (dp.size() > 1 && shards_ == 1) {
+    // A bf16/fp16 model's averages go straight to its fp32 gradients, which hold its earlier micro-batches.
+    c.reducer = std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, dp, cfg.reduce_dtype,
+                                              c.mixed ? c.grads : Tensor{});
+    if (c.mixed) c.reducer->accumulate_from(c.accum);
+  } else if (shards_ > 1) {
+    c.reducer = std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, shard_group,
+                                              cfg.reduce_dtype, c.grads, c.shard);
+    if (c.accum.defined()) c.reducer->accumulate_from(c.accum);
+    // A tied embedding's two stages sum their copies before the reduce-scatter splits them.
+    for (const auto& [begin, end] : c.partial->tied_ranges())
+      for (size_t b = 0; b < c.layout.buckets.size(); ++b)
+        if (begin < c.layout.buckets[b].end && c.layout.buckets[b].begin < end) c.reducer->defer(b);
+  }
+  if (cfg_.stage == 3) {
+    std::vector<std::vector<size_t>> reads = chunk.unit_reads;
+    if (reads.empty())
+      for (size_t u = 0; u < chunk.units.size(); ++u) reads.push_back({u});
+    c.gather =
+        std::make_unique<UnitGather>(*model, c.layout, shard_group, c.master, c.shard, std::move(reads),
+                                     cfg.prefetch, cfg.reshard_after_forward, &trace_);
+  }
+  return c;
+}
+
+DistributedOptimizer::Chunk& DistributedOptimizer::chunk_at(size_t chunk, bool experts) {
+  Chunk& c = chunks_.at(chunk);
+  if (!experts) return c;
+  TRIDENT_CHECK(c.experts != nullptr, "chunk {} has no expert parameters", chunk);
+  return *c.experts;
+}
+
 void DistributedOptimizer::zero_grads() {
   trace_.clear();  // a new step
-  for (Chunk& c : chunks_) {
-    if (!c.staged) {
-      c.model->zero_grads();
-      if (c.accum.defined()) c.accum.zero();
-      continue;
+  for (Chunk& chunk : chunks_) {
+    for (Chunk* c : {&chunk, chunk.experts.get()}) {
+      if (c == nullptr) continue;
+      if (!c->staged) {
+        c->model->zero_grads();
+        if (c->accum.defined()) c->accum.zero();
+        continue;
+      }
+      c->grads.zero();  // stage 2 adds every micro-batch's average into it
+      c->staged->zero_grads();
     }
-    c.grads.zero();  // stage 2 adds every micro-batch's average into it
-    c.staged->zero_grads();
   }
 }
 
@@ -113,14 +140,25 @@ void DistributedOptimizer::zero_grads() {
 void DistributedOptimizer::backward_begin(int chunk, bool last) {
   Chunk& c = chunks_.at(chunk);
   if (c.staged) c.staged->backward_begin();
-  if (!last || !c.reducer) return;
-  c.reducer->begin();
-  c.reducing = true;
+  // The chunk's experts reduce all at once when its last backward ends (expert_grads_done).
+  for (Chunk* r : {&c, c.experts.get()}) {
+    if (r == nullptr || !last || !r->reducer) continue;
+    r->reducer->begin();
+    r->reducing = true;
+  }
 }
 
 void DistributedOptimizer::backward_end(int chunk, bool last) {
   Chunk& c = chunks_.at(chunk);
   if (c.staged) c.staged->backward_end();
+  accumulate_micro_batch(c, last);
+  if (!c.experts) return;
+  Chunk& e = *c.experts;
+  if (e.reducing) e.reducer->grads_ready(e.model->flat_numel());
+  accumulate_micro_batch(e, last);
+}
+
+void DistributedOptimizer::accumulate_micro_batch(Chunk& c, bool last) {
   if (!c.mixed || c.staged || last) return;
   // A bf16/fp16 micro-batch's gradients join the fp32 sum, and the model's buffer starts over.
   if (!c.accum.defined()) {
@@ -183,15 +221,23 @@ void DistributedOptimizer::finish() {
     }
     // Hybrid sharding: each shard group averaged its own ranks; the replicas of a shard average across.
     if (groups_.replica && shards_ > 1) groups_.replica->all_reduce(c.grads, comm::ReduceOp::avg);
+    if (c.experts && c.experts->reducer) {
+      TRIDENT_CHECK(c.experts->reducing, "a step ended without its last backward reducing the experts");
+      c.experts->reducer->finish();
+      c.experts->reducing = false;
+    }
   }
 }
 
 bool DistributedOptimizer::unscale() {
   bool finite = true;
-  for (Chunk& c : chunks_) {
-    if (scaler_.scale() != 1.0) ops::scale_inplace(c.grads, 1.0 / scaler_.scale());
-    // inf or nan anywhere makes the sum of squares inf or nan; finite f32 squares cannot overflow a double.
-    finite = std::isfinite(ops::sum_squares(c.grads)) && finite;
+  for (Chunk& chunk : chunks_) {
+    for (Chunk* c : {&chunk, chunk.experts.get()}) {
+      if (c == nullptr) continue;
+      if (scaler_.scale() != 1.0) ops::scale_inplace(c->grads, 1.0 / scaler_.scale());
+      // inf or nan anywhere makes the sum of squares inf or nan; finite f32 squares cannot overflow a double.
+      finite = std::isfinite(ops::sum_squares(c->grads)) && finite;
+    }
   }
   // Every rank must agree to skip: an overflow on one stage or shard skips the step everywhere.
   Tensor bad = Tensor::full({1}, finite ? 0.0 : 1.0, DType::f64);
@@ -202,6 +248,15 @@ bool DistributedOptimizer::unscale() {
 double DistributedOptimizer::global_grad_norm() {
   Tensor sq = Tensor::zeros({1}, DType::f64);
   for (Chunk& c : chunks_) sq.data<double>()[0] += c.norm->squares(c.grads);
+  if (groups_.ep) {
+    // Experts: each rank of an expert-parallel group holds different ones, and after the expert-data-parallel
+    // reduction every tp rank has the same sum, which the tp reduction below adds up tp times.
+    Tensor experts = Tensor::zeros({1}, DType::f64);
+    for (Chunk& c : chunks_)
+      if (c.experts) experts.data<double>()[0] += c.experts->norm->squares(c.experts->grads);
+    if (groups_.ep->size() > 1) groups_.ep->all_reduce(experts, comm::ReduceOp::sum);
+    sq.data<double>()[0] += experts.item(0) / groups_.tp->size();
+  }
   // Each element is counted once: tp replicas weigh 1/tp, shard pieces are disjoint, stages hold their own.
   for (comm::Communicator* g : {groups_.tp, shards_ > 1 ? shard_group_ : nullptr, groups_.pp})
     if (g && g->size() > 1) g->all_reduce(sq, comm::ReduceOp::sum);
@@ -212,11 +267,17 @@ DistributedOptimizer::StepResult DistributedOptimizer::step(double lr) {
   StepResult out;
   for (Chunk& c : chunks_)
     if (c.gather) c.gather->release_all();  // the values change: nothing gathered stays
-  for (Chunk& c : chunks_) {
-    // A bf16/fp16 model without data parallelism: its last micro-batch joins the fp32 sum now (a reducer put
-    // the whole average there already).
-    if (c.mixed && !c.reducer && !c.staged) ops::add_inplace(c.grads, c.model->flat_grads().to(DType::f32));
-    c.partial->sum(c.grads, c.shard, /*tied=*/shards_ == 1);  // sharded: the tied sum ran before the scatter
+  for (Chunk& chunk : chunks_) {
+    for (Chunk* c : {&chunk, chunk.experts.get()}) {
+      if (c == nullptr) continue;
+      // A bf16/fp16 model without data parallelism: its last micro-batch joins the fp32 sum now (a reducer
+      // put the whole average there already).
+      if (c->mixed && !c->reducer && !c->staged)
+        ops::add_inplace(c->grads, c->model->flat_grads().to(DType::f32));
+      c->partial->sum(c->grads, c->shard,
+                      /*tied=*/shards_ == 1);  // sharded: the tied sum ran before the scatter
+      if (c->grad_scale != 1.0) ops::scale_inplace(c->grads, c->grad_scale);
+    }
   }
   if (chunks_.front().mixed && !scaler_.update(/*found_inf=*/!unscale())) {
     out.skipped = true;  // the weights stay; fp16 backed its scale off
@@ -228,19 +289,23 @@ DistributedOptimizer::StepResult DistributedOptimizer::step(double lr) {
   const bool gather = shards_ > 1 && cfg_.stage < 3;
   std::vector<std::pair<comm::WorkPtr, Tensor>> inflight;
   const MemoryScope scope(MemoryCategory::comm_buffers);
-  for (Chunk& c : chunks_) {
-    if (cfg_.grad_clip > 0 && out.grad_norm > cfg_.grad_clip)  // PyTorch's clip_grad_norm_
-      ops::scale_inplace(c.grads, cfg_.grad_clip / (out.grad_norm + 1e-6));
-    c.adamw->begin_step();
-    for (size_t b = 0; b < c.shard.pieces.size(); ++b) {
-      const Piece& p = c.shard.pieces[b];
-      if (c.master.defined()) {
-        c.adamw->update(b, lr, c.master, /*flat=*/false, c.grads);
-        if (!c.gather) c.model->flat_params().flat(p.flat, {p.n}).copy_from(c.master.flat(p.shard, {p.n}));
-      } else {
-        c.adamw->update(b, lr, c.model->flat_params(), /*flat=*/true, c.grads);
+  for (Chunk& chunk : chunks_) {
+    for (Chunk* c : {&chunk, chunk.experts.get()}) {
+      if (c == nullptr) continue;
+      if (cfg_.grad_clip > 0 && out.grad_norm > cfg_.grad_clip)  // PyTorch's clip_grad_norm_
+        ops::scale_inplace(c->grads, cfg_.grad_clip / (out.grad_norm + 1e-6));
+      c->adamw->begin_step();
+      for (size_t b = 0; b < c->shard.pieces.size(); ++b) {
+        const Piece& p = c->shard.pieces[b];
+        if (c->master.defined()) {
+          c->adamw->update(b, lr, c->master, /*flat=*/false, c->grads);
+          if (!c->gather)
+            c->model->flat_params().flat(p.flat, {p.n}).copy_from(c->master.flat(p.shard, {p.n}));
+        } else {
+          c->adamw->update(b, lr, c->model->flat_params(), /*flat=*/true, c->grads);
+        }
+        if (gather && c == &chunk) inflight.push_back(all_gather_bucket(*c, b));
       }
-      if (gather) inflight.push_back(all_gather_bucket(c, b));
     }
   }
   for (auto& [work, mine] : inflight) work->wait();
@@ -263,8 +328,8 @@ void DistributedOptimizer::all_gather_params() {
   for (auto& [work, mine] : inflight) work->wait();
 }
 
-ParamSet DistributedOptimizer::fp32_params(size_t chunk) {
-  Chunk& c = chunks_.at(chunk);
+ParamSet DistributedOptimizer::fp32_params(size_t chunk, bool experts) {
+  Chunk& c = chunk_at(chunk, experts);
   const MemoryScope scope(MemoryCategory::comm_buffers);  // a gathered copy for saving or sampling
   ParamSet out = c.model->mirror(DType::f32, c.model->device());
   if (!c.master.defined()) {
@@ -284,8 +349,8 @@ ParamSet DistributedOptimizer::fp32_params(size_t chunk) {
   return out;
 }
 
-void DistributedOptimizer::load_fp32(size_t chunk, const ParamSet& values) {
-  Chunk& c = chunks_.at(chunk);
+void DistributedOptimizer::load_fp32(size_t chunk, const ParamSet& values, bool experts) {
+  Chunk& c = chunk_at(chunk, experts);
   TRIDENT_CHECK(values.flat_numel() == c.model->flat_numel(), "fp32 values of {} elements for a layout of {}",
                 values.flat_numel(), c.model->flat_numel());
   if (c.gather) c.gather->release_all();
@@ -296,11 +361,13 @@ void DistributedOptimizer::load_fp32(size_t chunk, const ParamSet& values) {
 std::map<std::string, Tensor> DistributedOptimizer::state_dict() {
   std::map<std::string, Tensor> out;
   for (size_t i = 0; i < chunks_.size(); ++i) {
-    Chunk& c = chunks_[i];
-    const std::string prefix = "chunk" + std::to_string(i) + ".";
-    out[prefix + "exp_avg"] = c.adamw->exp_avg().clone();
-    out[prefix + "exp_avg_sq"] = c.adamw->exp_avg_sq().clone();
-    if (c.master.defined()) out[prefix + "master"] = c.master.clone();
+    for (Chunk* c : {&chunks_[i], chunks_[i].experts.get()}) {
+      if (c == nullptr) continue;
+      const std::string prefix = "chunk" + std::to_string(i) + (c == &chunks_[i] ? "." : ".experts.");
+      out[prefix + "exp_avg"] = c->adamw->exp_avg().clone();
+      out[prefix + "exp_avg_sq"] = c->adamw->exp_avg_sq().clone();
+      if (c->master.defined()) out[prefix + "master"] = c->master.clone();
+    }
   }
   const auto scalar = [](double v) { return Tensor::full({1}, v, DType::f64); };
   out["step"] = scalar(static_cast<double>(chunks_.front().adamw->steps_taken()));
@@ -320,16 +387,18 @@ void DistributedOptimizer::load_state_dict(const std::map<std::string, Tensor>& 
     return it->second;
   };
   for (size_t i = 0; i < chunks_.size(); ++i) {
-    Chunk& c = chunks_[i];
-    const std::string prefix = "chunk" + std::to_string(i) + ".";
-    const Shape shape{c.shard.numel};
-    c.adamw->exp_avg().copy_from(get(prefix + "exp_avg", shape));
-    c.adamw->exp_avg_sq().copy_from(get(prefix + "exp_avg_sq", shape));
-    c.adamw->set_steps_taken(static_cast<int64_t>(get("step", {1}).item(0)));
-    if (c.master.defined()) {
-      if (c.gather) c.gather->release_all();
-      c.master.copy_from(get(prefix + "master", shape));
-      if (!c.gather) copy_pieces(c.shard, c.model->flat_params(), /*to_flat=*/true, c.master);
+    for (Chunk* c : {&chunks_[i], chunks_[i].experts.get()}) {
+      if (c == nullptr) continue;
+      const std::string prefix = "chunk" + std::to_string(i) + (c == &chunks_[i] ? "." : ".experts.");
+      const Shape shape{c->shard.numel};
+      c->adamw->exp_avg().copy_from(get(prefix + "exp_avg", shape));
+      c->adamw->exp_avg_sq().copy_from(get(prefix + "exp_avg_sq", shape));
+      c->adamw->set_steps_taken(static_cast<int64_t>(get("step", {1}).item(0)));
+      if (c->master.defined()) {
+        if (c->gather) c->gather->release_all();
+        c->master.copy_from(get(prefix + "master", shape));
+        if (!c->gather) copy_pieces(c->shard, c->model->flat_params(), /*to_flat=*/true, c->master);
+      }
     }
   }
   if (chunks_.front().mixed && shards_ > 1 && cfg_.stage < 3) all_gather_params();

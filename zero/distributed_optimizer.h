@@ -52,6 +52,11 @@ struct Groups {
   // averaged across `replica` (the same place in every shard group). Null: shards over all of dp.
   comm::Communicator* shard = nullptr;
   comm::Communicator* replica = nullptr;
+  // Expert parallelism: the expert-parallel group (its ranks hold different experts) and the
+  // expert-data-parallel group (ranks holding the same experts), over which expert gradients are summed
+  // before they are divided by dp like every other gradient. Null without expert parallelism.
+  comm::Communicator* ep = nullptr;
+  comm::Communicator* edp = nullptr;
 };
 
 struct OptimizerConfig {
@@ -74,6 +79,10 @@ struct ChunkParams {
   std::vector<std::pair<size_t, size_t>> units;
   // Per unit, the units whose parameters it reads (models::Transformer::units_read); empty: only itself.
   std::vector<std::vector<size_t>> unit_reads = {};
+  // The chunk's experts under expert parallelism (models::Transformer::expert_params), or null. They take
+  // part in every step alongside the chunk (ZeRO stage 0 only, so far): reduced over Groups::edp when the
+  // chunk's last backward ends, counted in the norm over the expert-parallel group, updated by AdamW.
+  ParamSet* experts = nullptr;
 };
 
 class DistributedOptimizer final : public models::StepHooks {
@@ -103,9 +112,11 @@ class DistributedOptimizer final : public models::StepHooks {
 
   // Chunk c's parameters in full fp32 precision, in its flat layout: the fp32 model's own values, or the
   // master weights (gathered over the data-parallel group when they are sharded: a collective there).
-  ParamSet fp32_params(size_t chunk);
-  // Sets chunk c's parameters from fp32 values in its flat layout: the model rounded, the masters exact.
-  void load_fp32(size_t chunk, const ParamSet& values);
+  // experts: the chunk's expert parameters instead (expert parallelism).
+  ParamSet fp32_params(size_t chunk, bool experts = false);
+  // Sets chunk c's parameters (or its experts') from fp32 values in its flat layout: the model rounded, the
+  // masters exact.
+  void load_fp32(size_t chunk, const ParamSet& values, bool experts = false);
 
   // The last step's ZeRO collectives (stages 2 and 3: reduce-scatters and unit gathers) and, at stage 3, its
   // units' forwards and backwards, for its trace.
@@ -145,7 +156,15 @@ class DistributedOptimizer final : public models::StepHooks {
     std::unique_ptr<ShardNorm> norm;
     bool reducing = false;  // its last backward began: buckets start as they become final
     size_t unit_event = 0;  // the trace event of the unit computing now (stage 3)
+    // Expert parameters: averaged over the expert-data-parallel group, then scaled by edp / dp (their sum
+    // over edp, divided by dp like every gradient).
+    double grad_scale = 1.0;
+    std::unique_ptr<Chunk> experts;  // the chunk's experts under expert parallelism, or null
   };
+  Chunk make_chunk(ChunkParams& chunk, comm::Communicator& reduce_group);
+  Chunk& chunk_at(size_t chunk, bool experts);
+  // Mixed precision at stages 0 and 1: a micro-batch that is not the step's last joins the fp32 sum.
+  void accumulate_micro_batch(Chunk& c, bool last);
   bool unscale();
   double global_grad_norm();
   void all_gather_params();

@@ -21,6 +21,16 @@ config::Config default_config() {
   m.set_tie_embeddings(false);  // the shipped configs say it explicitly: gpt2 true, llama false
   m.set_vocab_pad_multiple(1);  // no padding
   m.set_init_std(0.02f);
+  config::MoeConfig& moe = *m.mutable_moe();
+  moe.set_num_experts(0);  // dense
+  moe.set_top_k(2);
+  moe.set_every(1);
+  moe.set_d_ff_expert(0);         // resolve: model.d_ff
+  moe.set_capacity_factor(0.0f);  // dropless
+  moe.set_aux_loss_coeff(1e-2f);
+  moe.set_z_loss_coeff(1e-3f);
+  moe.set_shared_experts(0);
+  moe.set_normalize_topk(false);
 
   config::ParallelConfig& p = *c.mutable_parallel();
   p.set_data(0);  // whatever ranks remain after tensor and pipeline parallelism

@@ -73,6 +73,78 @@ void check_model(const config::Config& c, Problems& p) {
   }
 }
 
+// Mixture of experts: the knobs of model.moe, and that none is set on a dense model (nothing ignored).
+void check_moe(const config::Config& c, int world_size, Problems& p) {
+  const config::MoeConfig& moe = c.model().moe();
+  if (moe.num_experts() < 0)
+    return p.add("model.moe.num_experts ({}) must be >= 0 (0: a dense model)", moe.num_experts());
+  if (moe.num_experts() == 0) {
+    std::vector<std::string> set;
+    if (moe.capacity_factor() != 0) set.push_back("capacity_factor");
+    if (moe.shared_experts() != 0) set.push_back("shared_experts");
+    if (moe.d_ff_expert() != 0) set.push_back("d_ff_expert");
+    if (moe.normalize_topk()) set.push_back("normalize_topk");
+    if (!set.empty())
+      p.add(
+          "model.moe.{} {} set, but model.moe.num_experts is 0 (a dense model has no experts); set "
+          "num_experts to use them",
+          fmt::join(set, ", "), set.size() == 1 ? "is" : "are");
+    if (c.parallel().expert() > 1)
+      p.add("parallel.expert ({}) splits experts over ranks, but model.moe.num_experts is 0 (a dense model)",
+            c.parallel().expert());
+    return;
+  }
+  if (moe.top_k() < 1 || moe.top_k() > moe.num_experts())
+    p.add("model.moe.top_k ({}) must be between 1 and model.moe.num_experts ({})", moe.top_k(),
+          moe.num_experts());
+  if (moe.every() < 1)
+    p.add("model.moe.every ({}) must be >= 1 (1: every block is an MoE block)", moe.every());
+  if (moe.d_ff_expert() < 0)
+    p.add("model.moe.d_ff_expert ({}) must be >= 0 (0: model.d_ff)", moe.d_ff_expert());
+  if (!(moe.capacity_factor() >= 0))
+    p.add(
+        "model.moe.capacity_factor ({}) must be >= 0 (0: dropless; c > 0: each expert takes at most "
+        "ceil(c x tokens x top_k / num_experts) assignments)",
+        moe.capacity_factor());
+  if (!(moe.aux_loss_coeff() >= 0))
+    p.add("model.moe.aux_loss_coeff ({}) must be >= 0 (0: no load-balancing loss)", moe.aux_loss_coeff());
+  if (!(moe.z_loss_coeff() >= 0))
+    p.add("model.moe.z_loss_coeff ({}) must be >= 0 (0: no router z-loss)", moe.z_loss_coeff());
+  if (moe.shared_experts() < 0)
+    p.add("model.moe.shared_experts ({}) must be >= 0 (0: none)", moe.shared_experts());
+  const int ep = c.parallel().expert();
+  if (ep > 1 && moe.num_experts() % ep != 0)
+    p.add(
+        "parallel.expert ({}) must divide model.moe.num_experts ({}); each expert-parallel rank holds "
+        "num_experts / expert whole experts",
+        ep, moe.num_experts());
+  const config::ParallelConfig& par = c.parallel();
+  const int64_t dense = int64_t{std::max(par.tensor(), 1)} * data_parallel_size(c, world_size);
+  if (ep > 1 && dense % ep != 0)
+    p.add(
+        "parallel.expert ({}) must divide the tensor x data-parallel ranks of a stage (tensor {} x data {} = "
+        "{}): expert parallelism folds over them (the expert grid, expert x expert-data x pipeline)",
+        ep, par.tensor(), data_parallel_size(c, world_size), dense);
+  if (ep > 1 && par.tensor() > 1 && !par.sequence_parallel())
+    p.add(
+        "parallel.expert ({}) with parallel.tensor ({}) needs parallel.sequence_parallel: true, so that each "
+        "tensor-parallel rank routes its own block of the micro-batch's tokens (as Megatron-core requires)",
+        ep, par.tensor());
+  if (ep > 1 && par.zero_stage() > 0)
+    p.add(
+        "parallel.expert ({}) with parallel.zero_stage {}: expert parallelism runs with ZeRO stage 0 only so "
+        "far; set zero_stage to 0, or expert to 1 (ZeRO then shards the experts with the rest)",
+        ep, par.zero_stage());
+  const int tp = c.parallel().tensor();
+  const int64_t shared =
+      int64_t{moe.shared_experts()} * (moe.d_ff_expert() > 0 ? moe.d_ff_expert() : c.model().d_ff());
+  if (tp > 1 && shared > 0 && shared % tp != 0)
+    p.add(
+        "the shared experts' width model.moe.shared_experts x d_ff_expert = {} is not divisible by "
+        "parallel.tensor ({}); they are split over tensor-parallel ranks like the dense MLP",
+        shared, tp);
+}
+
 // Megatron's layout: each tensor-parallel rank gets whole heads and whole MLP columns. The vocabulary needs
 // no rule here: padded_vocab(m, tp) pads to a multiple of tp.
 void check_tensor_parallel(const config::Config& c, Problems& p) {
@@ -142,8 +214,8 @@ void check_parallel(const config::Config& c, int world_size, Problems& p) {
   };
   if (par.tensor() < 1) p.add("parallel.tensor ({}) must be >= 1", par.tensor());
   if (par.pipeline() < 1) p.add("parallel.pipeline ({}) must be >= 1", par.pipeline());
-  for (Dim d : {Dim{"expert", "expert parallelism", par.expert()},
-                Dim{"context", "context parallelism", par.context()},
+  if (par.expert() < 1) p.add("parallel.expert ({}) must be >= 1", par.expert());
+  for (Dim d : {Dim{"context", "context parallelism", par.context()},
                 Dim{"expert_tensor", "expert tensor parallelism", par.expert_tensor()}}) {
     if (d.size < 1) p.add("parallel.{} ({}) must be >= 1", d.name, d.size);
     if (d.size > 1) p.add("parallel.{} = {}: {} is not supported yet; set it to 1", d.name, d.size, d.what);
@@ -281,6 +353,7 @@ std::vector<std::string> config_problems(const config::Config& cfg, int world_si
   Problems p;
   if (world_size < 1) p.add("world size ({}) must be >= 1", world_size);
   check_model(c, p);
+  check_moe(c, world_size, p);
   check_parallel(c, world_size, p);
   check_train(c, world_size, p);
   check_optim(c, p);

@@ -99,6 +99,12 @@ void add_inplace(Tensor& a, const Tensor& b);             // a += b
 void scale_inplace(Tensor& a, double s);                  // a *= s
 double sum_squares(const Tensor& a);                      // in double, for the global grad norm
 
+// ---- Row ops (MoE token routing: gates on permuted rows; the gathers are embedding_forward/backward) ----
+// out (M, C) = in (M, C) * scale (M) row by row; out may alias in. scale is f32 (f64 for f64 tensors).
+void scale_rows(Tensor& out, const Tensor& in, const Tensor& scale);
+// out (M) = the dot product of row m of a (M, C) and of b (M, C), summed in double; out f32 (f64 for f64).
+void row_dot(Tensor& out, const Tensor& a, const Tensor& b);
+
 // ---- AdamW (PyTorch semantics), over flat f32 ranges ----
 // p -= lr * wd * p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
 // p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps). step counts from 1.

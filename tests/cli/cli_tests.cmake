@@ -42,8 +42,17 @@ trident_expect_error(wrong_token_dtype "dtype" train ${TINY} ${DATA_SETS}
 trident_expect_error(not_a_shard "bad magic" train ${TINY} ${DATA_SETS}
                      --set data.train_path=${CMAKE_SOURCE_DIR}/CMakeLists.txt)
 trident_expect_error(vocab_too_small "vocab" train ${TINY} ${DATA_SETS} --set model.vocab_size=100)
-trident_expect_error(unsupported_parallel "expert parallelism is not supported yet" train ${TINY}
-                     --set parallel.expert=2)
+trident_expect_error(unsupported_parallel "context parallelism is not supported yet" train ${TINY}
+                     --set parallel.context=2)
+# Mixture of experts: each bad knob named with its numbers.
+trident_expect_error(moe_top_k "model.moe.top_k \\(5\\) must be between 1 and model.moe.num_experts \\(4\\)" train
+                     ${TINY} --set model.moe.num_experts=4 --set model.moe.top_k=5)
+trident_expect_error(moe_capacity "model.moe.capacity_factor \\(-1\\) must be >= 0" train ${TINY}
+                     --set model.moe.num_experts=4 --set model.moe.capacity_factor=-1)
+trident_expect_error(moe_expert_parallel "parallel.expert \\(3\\) must divide model.moe.num_experts \\(4\\)" train
+                     ${TINY} --set model.moe.num_experts=4 --set parallel.expert=3)
+trident_expect_error(moe_dense_expert_parallel "parallel.expert \\(2\\) splits experts over ranks, but model.moe.num_experts is 0"
+                     train ${TINY} --set parallel.expert=2)
 # One rank cannot hold a pipeline of two stages.
 trident_expect_error(pipeline_world "not divisible by tensor \\(1\\) x pipeline \\(2\\)" train ${TINY}
                      --set parallel.pipeline=2)

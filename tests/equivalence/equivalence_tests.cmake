@@ -17,6 +17,9 @@
 #   ZeRO: stages 1, 2, 3 at dp 2 and 4, with accumulation 2, with tp 2 + sp, with pp 2 under 1f1b and
 #        interleaved_1f1b; stage 3 keeping units from forward to backward; hybrid dp 4 in shard groups of 2;
 #        bf16 and fp16 stages against bf16 and fp16 stage 0 on the same ranks.
+#   MoE: the tiny MoE GPT-2 and LLaMA under dp 2, tp 2 with and without sequence parallelism, pp 2, ZeRO 1 and 3
+#        at dp 2, ZeRO 2 at tp 2 x dp 2 + sp; expert parallelism 2 and 4 folded over dp, ep 2 over tp 2 + sp,
+#        over tp 2 x dp 2 + sp, and with pp 2 x dp 2; dropping capacity at dp 2, tp 2 + sp, ep 2 and ep 2 x tp 2.
 add_executable(compare_runs ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/compare_runs.cpp)
 target_link_libraries(compare_runs PRIVATE trident_core CLI11::CLI11)
 
@@ -108,6 +111,17 @@ function(add_equivalence model ref name)
                        LABELS multirank TIMEOUT 180 RUN_SERIAL TRUE)
 endfunction()
 
+# add_reference(REF NP [TIMEOUT props...]), with ${common} from the caller: a run that layouts compare with
+# (a fixture); it must learn.
+function(add_reference ref np)
+  add_test(NAME equivalence.${ref}
+           COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} bash ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/run_reference.sh
+                   $<TARGET_FILE:trident> $<TARGET_FILE:compare_runs> ${EQ_OUT}/${ref} ${np} ${common}
+                   --set train.micro_batch_size=4)
+  set_tests_properties(equivalence.${ref} PROPERTIES FIXTURES_SETUP ${ref} FIXTURES_REQUIRED fortunes_data
+                       LABELS multirank TIMEOUT 120 ${ARGN})
+endfunction()
+
 foreach(model gpt2 llama)
   # 20 steps of 16 sequences x 64 tokens; every step logged; no sampling.
   set(base ${CMAKE_SOURCE_DIR}/configs/${model}_tiny.pbtxt
@@ -129,12 +143,7 @@ foreach(model gpt2 llama)
     elseif(ref STREQUAL ${model}_single_clip)
       set(common ${base_clip})
     endif()
-    add_test(NAME equivalence.${ref}
-             COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} bash ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/run_reference.sh
-                     $<TARGET_FILE:trident> $<TARGET_FILE:compare_runs> ${EQ_OUT}/${ref} 1 ${common}
-                     --set train.micro_batch_size=4)
-    set_tests_properties(equivalence.${ref} PROPERTIES FIXTURES_SETUP ${ref} FIXTURES_REQUIRED fortunes_data
-                         LABELS multirank TIMEOUT 120)
+    add_reference(${ref} 1)
   endforeach()
   set(common ${base})
   foreach(name ${EQ_LAYOUTS})
@@ -153,15 +162,63 @@ foreach(model gpt2 llama)
   foreach(precision bf16 fp16)
     set(ref ${model}_dp2_${precision})
     set(common ${base} --set train.precision=${precision})
-    add_test(NAME equivalence.${ref}
-             COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} bash ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/run_reference.sh
-                     $<TARGET_FILE:trident> $<TARGET_FILE:compare_runs> ${EQ_OUT}/${ref} 2 ${common}
-                     --set train.micro_batch_size=4)
-    set_tests_properties(equivalence.${ref} PROPERTIES FIXTURES_SETUP ${ref} FIXTURES_REQUIRED fortunes_data
-                         LABELS multirank TIMEOUT 120 RUN_SERIAL TRUE)
+    add_reference(${ref} 2 RUN_SERIAL TRUE)
     foreach(name ${EQ_${precision}_LAYOUTS})
       add_equivalence(${model} ${ref} ${name} ${${name}})
     endforeach()
+  endforeach()
+endforeach()
+
+# Mixture of experts (configs/moe_tiny.pbtxt, llama_moe_tiny.pbtxt; every expert on every rank): the
+# load-balancing loss and the capacity are functions of a micro-batch, so every layout keeps the reference's
+# micro-batch of 4 sequences and only spreads the micro-batches (dp) or splits each one (tp, pp). Under
+# sequence parallelism each tp rank routes its block of rows, with the statistics and the capacity's routing
+# order of the whole micro-batch. Capacity layouts (capacity_factor 1: about 10% of assignments dropped) run
+# against a single-rank run with the same capacity.
+set(EQ_MOE_LAYOUTS dp2 tp2 tp2_sp pp2 dp2_z1 dp2_z3 tp2_dp2_sp_z2 ep2 ep4 ep2_tp2_sp ep2_tp2_dp2_sp ep2_pp2_dp2)
+set(EQ_MOE_CAPACITY_LAYOUTS capacity_dp2 capacity_tp2_sp capacity_ep2 capacity_ep2_tp2_sp)
+set(moe_dp2 2 4)
+set(moe_tp2 2 4 --set parallel.tensor=2)
+set(moe_tp2_sp 2 4 --set parallel.tensor=2 --set parallel.sequence_parallel=true)
+set(moe_pp2 2 4 --set parallel.pipeline=2 --set train.schedule=1f1b)
+set(moe_dp2_z1 2 4 ${ZERO_SETS})
+set(moe_dp2_z3 2 4 --set parallel.zero_stage=3)
+set(moe_tp2_dp2_sp_z2 4 4 --set parallel.tensor=2 --set parallel.sequence_parallel=true --set parallel.bucket_mb=0.1
+    --set parallel.zero_stage=2)
+# Expert parallelism: experts split over 2 or 4 ranks, folded over the data-parallel ranks, the tensor-parallel
+# ones (with sequence parallelism, each tp rank routing its own rows), both, and each pipeline stage's.
+set(moe_ep2 2 4 --set parallel.expert=2)
+set(moe_ep4 4 4 --set parallel.expert=4)
+set(moe_ep2_tp2_sp ${moe_tp2_sp} --set parallel.expert=2)
+set(moe_ep2_tp2_dp2_sp 4 4 --set parallel.tensor=2 --set parallel.sequence_parallel=true --set parallel.expert=2)
+set(moe_ep2_pp2_dp2 4 4 --set parallel.pipeline=2 --set train.schedule=1f1b --set parallel.expert=2)
+set(moe_capacity_dp2 ${moe_dp2})
+set(moe_capacity_tp2_sp ${moe_tp2_sp})
+set(moe_capacity_ep2 ${moe_ep2})
+set(moe_capacity_ep2_tp2_sp ${moe_ep2_tp2_sp})
+set(dense_base ${base})  # the last model's: its config file first, then the common --set options
+list(POP_FRONT dense_base)
+foreach(model gpt2_moe llama_moe)
+  if(model STREQUAL gpt2_moe)
+    set(base ${CMAKE_SOURCE_DIR}/configs/moe_tiny.pbtxt ${dense_base})
+  else()
+    set(base ${CMAKE_SOURCE_DIR}/configs/llama_moe_tiny.pbtxt ${dense_base})
+  endif()
+  set(base_capacity ${base} --set model.moe.capacity_factor=1.0)
+  foreach(ref ${model}_single ${model}_capacity_single)
+    set(common ${base})
+    if(ref STREQUAL ${model}_capacity_single)
+      set(common ${base_capacity})
+    endif()
+    add_reference(${ref} 1)
+  endforeach()
+  set(common ${base})
+  foreach(name ${EQ_MOE_LAYOUTS})
+    add_equivalence(${model} ${model}_single ${name} ${moe_${name}})
+  endforeach()
+  set(common ${base_capacity})
+  foreach(name ${EQ_MOE_CAPACITY_LAYOUTS})
+    add_equivalence(${model} ${model}_capacity_single ${name} ${moe_${name}})
   endforeach()
 endforeach()
 

@@ -45,6 +45,13 @@ struct Golden {
   }
 };
 
+// The micro-batch's objective: the cross-entropy forward() returned plus an MoE model's auxiliary losses
+// (load balancing and router z-loss, already weighted by their coefficients), as the twin's out.loss.
+inline double objective(const Golden& g, const models::ModelActs& acts, double cross_entropy) {
+  const models::Transformer::MoeLosses moe = g.model->moe_losses(acts);
+  return cross_entropy + moe.aux + moe.z;
+}
+
 // A host copy of t (t itself when it is already there).
 inline Tensor host(const Tensor& t) {
   return t.to(Device::cpu());
@@ -64,9 +71,19 @@ inline void check_forward_backward(const std::string& name, DType dtype, Device 
     return std::max(base, 2.0 * relative_l2(g.at(floor_key), g.at(key)));
   };
   models::ModelActs acts;
-  const double loss = g.model->forward(acts, g.at("input.tokens"), g.at("input.targets"));
+  const double ce = g.model->forward(acts, g.at("input.tokens"), g.at("input.targets"));
+  const double loss = objective(g, acts, ce);
   const double ref_loss = g.at("out.loss").item(0);
   EXPECT_NEAR(loss, ref_loss, rtol * std::abs(ref_loss));
+  if (g.file.tensors.count("out.ce_loss")) {  // an MoE fixture: each term on its own
+    const models::Transformer::MoeLosses moe = g.model->moe_losses(acts);
+    for (const auto& [key, value] : {std::pair{"out.ce_loss", ce}, std::pair{"out.moe_aux_loss", moe.aux},
+                                     std::pair{"out.moe_z_loss", moe.z}}) {
+      const double ref = g.at(key).item(0);
+      EXPECT_GT(ref, 0.0) << key;
+      EXPECT_NEAR(value, ref, rtol * std::abs(ref)) << key;
+    }
+  }
   EXPECT_LE(relative_l2(host(acts.head.logits), g.at("out.logits")), bar(rtol, "out.logits", "bf16.logits"));
   g.model->params().zero_grads();
   g.model->backward(acts, 1.0);
@@ -114,7 +131,8 @@ inline void check_ten_adamw_steps(const std::string& name, Device device) {
   models::ModelActs acts;
   for (int64_t s = 0; s < 10; ++s) {
     g.model->params().zero_grads();
-    const double loss = g.model->forward(acts, g.at("input.tokens"), g.at("input.targets"));
+    const double loss =
+        objective(g, acts, g.model->forward(acts, g.at("input.tokens"), g.at("input.targets")));
     EXPECT_NEAR(loss, ref.item(s), 1e-5 * std::abs(ref.item(s))) << "step " << s;
     g.model->backward(acts, 1.0);
     const double norm = clip_grad_norm(g.model->params(), o.grad_clip());

@@ -28,7 +28,9 @@ TEST_P(GoldenTest, TenAdamWStepsMatchTheTwin) {
   check_ten_adamw_steps(GetParam(), Device::cpu());
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, GoldenTest, ::testing::Values("gpt2_golden", "llama_golden"));
+INSTANTIATE_TEST_SUITE_P(Models, GoldenTest,
+                         ::testing::Values("gpt2_golden", "llama_golden", "gpt2_moe_golden",
+                                           "llama_moe_golden", "gpt2_moe_capacity_golden"));
 
 }  // namespace
 }  // namespace trident

@@ -78,7 +78,7 @@ TEST(ConfigShipped, EveryConfigParsesAndResolves) {
 }
 
 TEST(ConfigShipped, TinyConfigsValidateOnCpu) {
-  for (const char* name : {"gpt2_tiny.pbtxt", "llama_tiny.pbtxt"}) {
+  for (const char* name : {"gpt2_tiny.pbtxt", "llama_tiny.pbtxt", "moe_tiny.pbtxt", "llama_moe_tiny.pbtxt"}) {
     SCOPED_TRACE(name);
     config::Config c = load_config(kConfigs + name);
     EXPECT_NO_THROW(validate(c));
@@ -96,6 +96,13 @@ TEST(ConfigShipped, TinyConfigsValidateOnCpu) {
   EXPECT_EQ(llama.model().n_kv_head(), 2);
   EXPECT_FALSE(llama.model().tie_embeddings());
   EXPECT_TRUE(good_config().model().tie_embeddings());
+  config::Config moe = load_config(kConfigs + "moe_tiny.pbtxt");
+  EXPECT_EQ(moe.model().moe().num_experts(), 8);
+  EXPECT_EQ(moe.model().moe().top_k(), 2);
+  EXPECT_EQ(moe.model().moe().every(), 2);
+  config::Config llama_moe = load_config(kConfigs + "llama_moe_tiny.pbtxt");
+  EXPECT_EQ(llama_moe.model().moe().shared_experts(), 1);
+  EXPECT_TRUE(llama_moe.model().moe().normalize_topk());
 }
 
 TEST(ConfigShipped, GpuConfigsParseAndResolve) {
@@ -128,6 +135,15 @@ TEST(ConfigDefaults, DocumentedValues) {
   EXPECT_FLOAT_EQ(c.model().rope_theta(), 10000.0f);
   EXPECT_FLOAT_EQ(c.model().init_std(), 0.02f);
   EXPECT_EQ(c.model().vocab_pad_multiple(), 1);
+  const config::MoeConfig& moe = c.model().moe();
+  EXPECT_EQ(moe.num_experts(), 0) << "dense unless asked";
+  EXPECT_EQ(moe.top_k(), 2);
+  EXPECT_EQ(moe.every(), 1);
+  EXPECT_EQ(moe.capacity_factor(), 0.0f) << "dropless";
+  EXPECT_FLOAT_EQ(moe.aux_loss_coeff(), 1e-2f);
+  EXPECT_FLOAT_EQ(moe.z_loss_coeff(), 1e-3f);
+  EXPECT_EQ(moe.shared_experts(), 0);
+  EXPECT_FALSE(moe.normalize_topk());
   EXPECT_EQ(c.parallel().data(), 0);
   EXPECT_EQ(c.parallel().tensor(), 1);
   EXPECT_EQ(c.parallel().pipeline(), 1);
@@ -478,10 +494,10 @@ TEST(ConfigValidate, SeqLenBeyondMaxNamesBoth) {
 
 TEST(ConfigValidate, UnsupportedParallelismIsRefusedPlainly) {
   config::Config c = good_config();
-  apply_overrides(c, {"parallel.expert=2"});
+  apply_overrides(c, {"parallel.context=2"});
   EXPECT_CONTAINS(error_of([&] { validate(c, 2); }),
-                  "parallel.expert = 2: expert parallelism is not supported yet; set it to 1");
-  for (const char* set : {"parallel.expert=2", "parallel.context=2"}) {
+                  "parallel.context = 2: context parallelism is not supported yet; set it to 1");
+  for (const char* set : {"parallel.expert_tensor=2", "parallel.context=2"}) {
     SCOPED_TRACE(set);
     config::Config d = good_config();
     apply_overrides(d, {set});
@@ -758,6 +774,63 @@ TEST(ConfigValidate, ModelRules) {
   config::Config gpt2_gqa = good_config();  // unusual for GPT-2 but allowed
   apply_overrides(gpt2_gqa, {"model.n_kv_head=2"});
   EXPECT_EQ(problems_text(gpt2_gqa), "");
+}
+
+TEST(ConfigValidate, MoeRules) {
+  config::Config moe = good_config();
+  apply_overrides(moe, {"model.moe.num_experts=8", "model.moe.top_k=2", "model.moe.every=2",
+                        "model.moe.capacity_factor=1.25", "model.moe.shared_experts=1"});
+  EXPECT_EQ(problems_text(moe), "");
+  apply_overrides(moe, {"model.moe.top_k=9", "model.moe.every=0", "model.moe.capacity_factor=-1",
+                        "model.moe.d_ff_expert=-4", "model.moe.aux_loss_coeff=-0.5",
+                        "model.moe.z_loss_coeff=-1", "model.moe.shared_experts=-1"});
+  std::string text = problems_text(moe);
+  EXPECT_CONTAINS(text, "model.moe.top_k (9) must be between 1 and model.moe.num_experts (8)");
+  EXPECT_CONTAINS(text, "model.moe.every (0) must be >= 1");
+  EXPECT_CONTAINS(text, "model.moe.capacity_factor (-1) must be >= 0 (0: dropless");
+  EXPECT_CONTAINS(text, "model.moe.d_ff_expert (-4) must be >= 0");
+  EXPECT_CONTAINS(text, "model.moe.aux_loss_coeff (-0.5) must be >= 0");
+  EXPECT_CONTAINS(text, "model.moe.z_loss_coeff (-1) must be >= 0");
+  EXPECT_CONTAINS(text, "model.moe.shared_experts (-1) must be >= 0");
+
+  config::Config ep = good_config();
+  apply_overrides(ep, {"model.moe.num_experts=6", "parallel.expert=4"});
+  EXPECT_CONTAINS(problems_text(ep, 4), "parallel.expert (4) must divide model.moe.num_experts (6)");
+  config::Config ep2 = good_config();
+  apply_overrides(ep2, {"model.moe.num_experts=8", "parallel.expert=2"});
+  EXPECT_EQ(problems_text(ep2, 2), "") << "ep 2 folded over dp 2";
+  apply_overrides(ep2, {"parallel.expert=4"});
+  EXPECT_CONTAINS(
+      problems_text(ep2, 2),
+      "parallel.expert (4) must divide the tensor x data-parallel ranks of a stage (tensor 1 x data 2 "
+      "= 2)");
+  apply_overrides(ep2, {"parallel.expert=2", "parallel.tensor=2"});
+  EXPECT_CONTAINS(problems_text(ep2, 2),
+                  "parallel.expert (2) with parallel.tensor (2) needs "
+                  "parallel.sequence_parallel: true");
+  apply_overrides(ep2, {"parallel.sequence_parallel=true"});
+  EXPECT_EQ(problems_text(ep2, 2), "") << "ep 2 folded over tp 2";
+  apply_overrides(ep2, {"parallel.tensor=1", "parallel.zero_stage=1"});
+  EXPECT_CONTAINS(problems_text(ep2, 2),
+                  "parallel.expert (2) with parallel.zero_stage 1: expert parallelism "
+                  "runs with ZeRO stage 0 only so far");
+  config::Config dense = good_config();
+  apply_overrides(dense, {"model.moe.capacity_factor=2", "model.moe.shared_experts=1", "parallel.expert=2"});
+  text = problems_text(dense, 2);
+  EXPECT_CONTAINS(
+      text,
+      "model.moe.capacity_factor, shared_experts are set, but model.moe.num_experts is 0 (a dense "
+      "model has no experts)");
+  EXPECT_CONTAINS(text, "parallel.expert (2) splits experts over ranks, but model.moe.num_experts is 0");
+  config::Config negative = good_config();
+  apply_overrides(negative, {"model.moe.num_experts=-2"});
+  EXPECT_CONTAINS(problems_text(negative), "model.moe.num_experts (-2) must be >= 0 (0: a dense model)");
+  config::Config shared_tp = good_config();
+  apply_overrides(shared_tp, {"model.moe.num_experts=4", "model.moe.shared_experts=1",
+                              "model.moe.d_ff_expert=30", "parallel.tensor=4", "train.global_batch_size=16"});
+  EXPECT_CONTAINS(problems_text(shared_tp, 4),
+                  "the shared experts' width model.moe.shared_experts x d_ff_expert = 30 is not divisible by "
+                  "parallel.tensor (4)");
 }
 
 TEST(ConfigValidate, TokenizerAndRuntimeRules) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <memory>
 #include <set>
 #include <string>
@@ -66,6 +67,22 @@ void print_hybrid(const DeviceMesh& mesh, const config::ParallelConfig& par, int
   line("zero replica", replicas);
 }
 
+// Mixture of experts: which blocks hold experts and how many each expert-parallel rank holds.
+void print_moe(const DeviceMesh& mesh, const config::ModelConfig& m) {
+  const config::MoeConfig& moe = m.moe();
+  if (moe.num_experts() <= 0) return;
+  std::vector<int> blocks;
+  for (int l = 0; l < m.n_layer(); ++l)
+    if (l % std::max(moe.every(), 1) == 0) blocks.push_back(l);
+  const int ep = mesh.size(Axis::ep);
+  const int per_rank = moe.num_experts() / ep;
+  fmt::print(
+      "\nMoE: {} experts (top {}) in blocks [{}]; {} per expert-parallel rank (ep rank r holds experts [{} "
+      "r, {} r "
+      "+ {})); tokens travel over the ep groups, expert gradients are summed over the edp groups\n",
+      moe.num_experts(), moe.top_k(), fmt::join(blocks, " "), per_rank, per_rank, per_rank, per_rank);
+}
+
 void run_topo(const TopoArgs& args) {
   if (args.world < 1) fail("--world must be at least 1, got {}", args.world);
   // Not validate(): it refuses the parallel sizes training does not run yet; the mesh checks the layout.
@@ -84,6 +101,7 @@ void run_topo(const TopoArgs& args) {
   fmt::print("\ngroups (ranks in each):\n");
   for (const auto& axes : kGroupKinds) fmt::print("{}", mesh.groups_table(axes));
   print_hybrid(mesh, cfg.parallel(), args.world);
+  print_moe(mesh, cfg.model());
   if (mesh.size(Axis::pp) == 1)
     fmt::print("\npipeline neighbours: none (pp = 1)\n");
   else

@@ -1,9 +1,11 @@
-"""Writes Trident's golden fixtures: tests/golden/{gpt2,llama}_golden.{json,safetensors}.
+"""Writes Trident's golden fixtures: tests/golden/<name>.{json,safetensors} for the model fixtures
+({gpt2,llama}_golden and the mixture-of-experts gpt2_moe_golden, llama_moe_golden, gpt2_moe_capacity_golden)
+and the step fixtures ({gpt2,llama}_step).
 
 Each fixture holds float32 initial weights and a batch, then what the PyTorch twin computes from them in
 float64: logits, loss, every gradient, and the losses and final weights of 10 AdamW steps on that batch.
 Before writing, self-checks compare the twin's gradients with finite differences and its float64 loss with a
-float32 run. Usage: python3 tools/reference/make_golden.py [--out DIR] [--skip-checks]
+float32 run. Usage: python3 tools/reference/make_golden.py [--out DIR] [--skip-checks] [--only NAME[,NAME]]
 """
 
 import argparse
@@ -53,6 +55,37 @@ CONFIGS = {
         "data": {"train_path": "unused"},
         "runtime": {"device": "cpu"},
     },
+    # Mixture of experts (model.moe). Block 0 MoE and block 1 dense (every 2), experts narrower than the dense
+    # MLP (d_ff_expert 48, d_ff 128), dropless.
+    "gpt2_moe_golden": {
+        "model": dict(GPT2, moe={"num_experts": 4, "top_k": 2, "every": 2, "d_ff_expert": 48,
+                                 "capacity_factor": 0.0, "aux_loss_coeff": 0.01, "z_loss_coeff": 0.001}),
+        "train": dict(TRAIN, seed=2399),
+        "optim": dict(OPTIM, grad_clip=1.0),
+        "data": {"train_path": "unused"},
+        "runtime": {"device": "cpu"},
+    },
+    # Every block MoE, a shared expert, top-k gates renormalised, dropless.
+    "llama_moe_golden": {
+        "model": dict(LLAMA, moe={"num_experts": 4, "top_k": 2, "every": 1, "d_ff_expert": 32,
+                                  "shared_experts": 1, "normalize_topk": True, "aux_loss_coeff": 0.01,
+                                  "z_loss_coeff": 0.001}),
+        "train": dict(TRAIN, seed=5738),
+        "optim": dict(OPTIM, grad_clip=0.5),
+        "data": {"train_path": "unused"},
+        "runtime": {"device": "cpu"},
+    },
+    # Capacity drops: cap = ceil(0.5 * 32 tokens * 2 / 4 experts) = 8 of the 16 assignments an expert gets on
+    # average, so at least half the assignments are dropped (build() raises under 20%). The aux and z-loss
+    # coefficients are left to their defaults (1e-2, 1e-3).
+    "gpt2_moe_capacity_golden": {
+        "model": dict(GPT2, moe={"num_experts": 4, "top_k": 2, "every": 1, "d_ff_expert": 32,
+                                 "capacity_factor": 0.5}),
+        "train": dict(TRAIN, seed=3780),
+        "optim": dict(OPTIM, grad_clip=1.0),
+        "data": {"train_path": "unused"},
+        "runtime": {"device": "cpu"},
+    },
 }
 
 # The real training step (tests/golden/test_golden_step.cpp runs these through ParallelModel and the pipeline
@@ -64,8 +97,16 @@ STEP_MICRO = 4
 STEP_CONFIGS = {
     name.replace("_golden", "_step"): dict(cfg, train=dict(cfg["train"], global_batch_size=2 * STEP_MICRO),
                                            optim=dict(cfg["optim"], grad_clip=0.0, lr=3e-3, min_lr=3e-4))
-    for name, cfg in CONFIGS.items()
+    for name, cfg in CONFIGS.items() if "moe" not in cfg["model"]  # no MoE step fixtures
 }
+
+MIN_CAPACITY_DROPPED = 0.2  # a capacity fixture's initial forward must drop at least this fraction
+# An MoE fixture's initial routing must not sit near a tie: among each token's first top_k + 1 router
+# probabilities, neighbours at least this far apart (bf16 rounding moves a probability by ~3e-3), and PyTorch's
+# bf16 run must route exactly as float64 does. Otherwise a bf16 check compares two coin flips (one assignment
+# routed elsewhere moves the logits by ~10%), not the arithmetic. The seeds are the first from the config's
+# original seed upwards that satisfy this (and the capacity fixture's drop rate): 2399, 5738, 3780.
+MIN_ROUTER_GAP = 0.01
 
 def as_f64(params, requires_grad=True):
     return {k: v.detach().to(torch.float64).clone().requires_grad_(requires_grad) for k, v in params.items()}
@@ -79,8 +120,22 @@ def make_batch(m, t):
     return tokens, targets
 
 
+def routing(moe_out):
+    """The routing decisions of a forward (chosen experts and kept assignments per MoE layer), comparable."""
+    return [(d["experts"].tolist(), d["kept"].tolist()) for d in moe_out]
+
+
+def routing_differences(a, b):
+    """How many (token, slot) assignments differ (expert or kept) between two forwards' moe_out lists."""
+    n = 0
+    for da, db in zip(a, b):
+        n += ((da["experts"] != db["experts"]) | (da["kept"] != db["kept"])).sum().item()
+    return n
+
+
 def self_check(name, m, t, p32, tokens, targets, logits64, loss64, grads):
-    """Raises if the twin disagrees with finite differences or with its own float32 and SDPA variants."""
+    """Raises if the twin disagrees with finite differences or with its own float32 and SDPA variants. The loss
+    checked is the training objective (cross-entropy + the MoE auxiliary terms)."""
     report = {}
 
     # 1. torch.autograd.gradcheck (central differences, float64) on the whole first qkv weight, which sees
@@ -91,7 +146,7 @@ def self_check(name, m, t, p32, tokens, targets, logits64, loss64, grads):
     def loss_of(w):
         q = dict(base)
         q[check] = w
-        return twin.loss_fn(twin.forward(q, m, tokens), targets, m)
+        return twin.objective(q, m, tokens, targets)[0]
 
     w = base[check].clone().requires_grad_(True)
     ok = torch.autograd.gradcheck(loss_of, (w,), eps=1e-6, atol=1e-8, rtol=1e-5)
@@ -99,9 +154,15 @@ def self_check(name, m, t, p32, tokens, targets, logits64, loss64, grads):
     report["gradcheck"] = f"{check} ({w.numel()} elements) ok"
 
     # 2. Spot finite differences on 3 elements of EVERY parameter against the gradients written to the file.
+    #    The objective is piecewise smooth in an MoE model: a difference across a routing change (a top-k choice
+    #    or a drop flipped by the perturbation) is no derivative, so such an element is skipped and reported.
     rng = np.random.default_rng(0)
     worst = 0.0
     h = 1e-6
+    base_out = []
+    twin.objective(base, m, tokens, targets, moe_out=base_out)
+    base_routing = routing(base_out)
+    skipped = []
     for pname, g in grads.items():
         for idx in rng.integers(0, g.numel(), size=3):
             q = dict(base)
@@ -109,21 +170,32 @@ def self_check(name, m, t, p32, tokens, targets, logits64, loss64, grads):
             old = flat[idx].item()
             flat[idx] = old + h
             q[pname] = flat.reshape(g.shape)
-            up = twin.loss_fn(twin.forward(q, m, tokens), targets, m).item()
+            up_out = []
+            up = twin.objective(q, m, tokens, targets, moe_out=up_out)[0].item()
             flat = flat.clone()
             flat[idx] = old - h
             q[pname] = flat.reshape(g.shape)
-            down = twin.loss_fn(twin.forward(q, m, tokens), targets, m).item()
+            down_out = []
+            down = twin.objective(q, m, tokens, targets, moe_out=down_out)[0].item()
+            if routing(up_out) != base_routing or routing(down_out) != base_routing:
+                skipped.append(f"{pname}[{idx}]")
+                continue
             fd = (up - down) / (2 * h)
             err = abs(fd - g.reshape(-1)[idx].item())
             assert err < 1e-8 + 1e-5 * abs(fd), f"{name}: grad {pname}[{idx}]: fd {fd} vs autograd {g.reshape(-1)[idx]}"
             worst = max(worst, err)
     report["finite_diff_all_params_max_abs_err"] = worst
+    if m.num_experts:
+        report["finite_diff_elements_checked"] = 3 * len(grads) - len(skipped)
+        report["finite_diff_skipped_routing_changed"] = skipped or "none"
 
     # 3. The float64 reference against a float32 run of the same weights.
     with torch.no_grad():
-        logits32 = twin.forward(p32, m, tokens)
-        loss32 = twin.loss_fn(logits32, targets, m).item()
+        out32 = []
+        logits32 = twin.forward(p32, m, tokens, moe_out=out32)
+        loss32 = twin.total_loss(logits32, targets, m, out32)[0].item()
+    if m.num_experts:
+        report["routing_f32_vs_f64_assignments_differing"] = routing_differences(out32, base_out)
     dl = abs(loss32 - loss64)
     assert dl < 1e-5, f"{name}: f32 loss {loss32} vs f64 {loss64}"
     report["loss_f64"] = loss64
@@ -144,12 +216,14 @@ def self_check(name, m, t, p32, tokens, targets, logits64, loss64, grads):
     return report, losses32
 
 
-def sensitivity(name, m, p32, tokens):
+def sensitivity(name, m, p32, tokens, targets):
     """How far the float64 logits move when the model gets one detail wrong that a test must catch: each must
-    move them past 5x the tests' 1e-5 bar (relative L2), or the fixture is too gentle to tell."""
+    move them past 5x the tests' 1e-5 bar (relative L2), or the fixture is too gentle to tell. For an MoE
+    model, the aux and z-loss terms must each be more than 5e-5 of the total loss."""
     base = as_f64(p32, requires_grad=False)
     with torch.no_grad():
-        ref = twin.forward(base, m, tokens)
+        moe_out = []
+        ref = twin.forward(base, m, tokens, moe_out=moe_out)
         mutants = {"norm_eps at its default 1e-5": dataclasses.replace(m, norm_eps=1e-5)}
         if m.arch == "gpt2":
             mutants["erf GELU instead of tanh"] = dataclasses.replace(m, gelu_approximate="none")
@@ -157,15 +231,32 @@ def sensitivity(name, m, p32, tokens):
             mutants["rope_theta 1% high"] = dataclasses.replace(m, rope_theta=m.rope_theta * 1.01)
             mutants["rope_theta at its default 10000"] = dataclasses.replace(m, rope_theta=10000.0)
         report = {}
+        if m.num_experts:
+            flip = "off" if m.normalize_topk else "on"
+            mutants[f"normalize_topk {flip}"] = dataclasses.replace(m, normalize_topk=not m.normalize_topk)
+            if m.capacity_factor > 0:
+                mutants["dropless instead of capacity"] = dataclasses.replace(m, capacity_factor=0.0)
+                mutants["drops in (slot, token) order"] = dataclasses.replace(m, moe_drop_order="slot")
+            total, _, aux, zl = twin.total_loss(ref, targets, m, moe_out)
+            for what, term in (("aux", aux), ("z", zl)):
+                rel = (term / total).item()
+                assert rel > 5e-5, f"{name}: the {what} term is only {rel:.2e} of the total loss"
+                report[f"loss_rel_share[{what} term]"] = f"{rel:.2e}"
         for what, mutant in mutants.items():
             rel = ((twin.forward(base, mutant, tokens) - ref).norm() / ref.norm()).item()
             assert rel > 5e-5, f"{name}: {what} moves the logits by only {rel:.2e}"
             report[f"logits_rel_change[{what}]"] = f"{rel:.2e}"
         if m.arch == "gpt2":
-            # RMS of the first block's GELU input: ~1 puts it where tanh and erf GELU differ.
+            # RMS of the first block's GELU input: ~1 puts it where tanh and erf GELU differ. (An MoE block 0:
+            # every expert's GELU input on every token.)
             x = base["embed.wte"][tokens] + base["embed.wpe"][: tokens.shape[1]][None]
-            h = twin.linear(twin.norm(x, base, "blocks.0.mlp_norm", m), base["blocks.0.mlp.fc.weight"],
-                            base["blocks.0.mlp.fc.bias"])
+            xn = twin.norm(x, base, "blocks.0.mlp_norm", m)
+            if twin.is_moe_block(m, 0):
+                pre = "blocks.0.moe.experts."
+                h = torch.stack([twin.linear(xn, base[pre + "fc.weight"][e], base[pre + "fc.bias"][e])
+                                 for e in range(m.num_experts)])
+            else:
+                h = twin.linear(xn, base["blocks.0.mlp.fc.weight"], base["blocks.0.mlp.fc.bias"])
             report["gelu_input_rms_block0"] = f"{h.pow(2).mean().sqrt().item():.3f}"
     return report
 
@@ -175,20 +266,52 @@ def build(name, cfg, out_dir, checks):
     p32 = twin.init_params(m, t.seed)
     tokens, targets = make_batch(m, t)
 
-    # Forward/backward at the initial weights, in float64.
+    # Forward/backward at the initial weights, in float64. The loss is the training objective: cross-entropy,
+    # plus for an MoE model its auxiliary terms (ce, aux and z are written separately too).
     p64 = as_f64(p32)
-    logits = twin.forward(p64, m, tokens)
-    loss = twin.loss_fn(logits, targets, m)
+    moe_out = []
+    logits = twin.forward(p64, m, tokens, moe_out=moe_out)
+    loss, ce, aux, zl = twin.total_loss(logits, targets, m, moe_out)
     loss.backward()
     grads = {k: v.grad.detach().clone() for k, v in p64.items()}
-    logits, loss = logits.detach(), loss.item()
+    logits, loss, ce, aux, zl = logits.detach(), loss.item(), ce.item(), aux.item(), zl.item()
+
+    report = {}
+    if m.num_experts:
+        dropped = [d["dropped"] for d in moe_out]
+        report["ce_loss"] = ce
+        report["moe_aux_loss (sum of a*aux)"] = aux
+        report["moe_z_loss (sum of zc*z)"] = zl
+        report["moe_aux_per_layer (unweighted)"] = [d["aux"].item() for d in moe_out]
+        report["moe_z_per_layer (unweighted)"] = [d["z"].item() for d in moe_out]
+        report["moe_dropped"] = dropped
+        report["moe_counts"] = {l: d["counts"] for l, d in zip(twin.moe_blocks(m), moe_out)}
+        # The smallest gap between neighbouring probabilities among each token's first k + 1 (the choice of
+        # the top k and their order): how far a twin with other rounding is from routing differently.
+        gaps = [(d["probs"].sort(dim=-1, descending=True).values[:, : m.top_k + 1].diff(dim=-1).neg().min())
+                for d in moe_out]
+        report["router_min_prob_gap"] = min(g.item() for g in gaps)
+        if report["router_min_prob_gap"] < MIN_ROUTER_GAP:
+            raise RuntimeError(f"{name}: two router probabilities at the top-k boundary are only "
+                               f"{report['router_min_prob_gap']:.2e} apart (want >= {MIN_ROUTER_GAP}); pick "
+                               "another seed")
+        if m.capacity_factor > 0:
+            frac = sum(dropped) / len(dropped)
+            if frac < MIN_CAPACITY_DROPPED:
+                raise RuntimeError(f"{name}: the initial forward drops only {frac:.1%} of the assignments "
+                                   f"(want >= {MIN_CAPACITY_DROPPED:.0%}); pick another seed")
 
     # PyTorch's own bf16 run of the same forward/backward (bf16 weights, activations and gradients, as
     # Trident's bf16 storage): how far bf16 rounding carries this fixture's outputs from the float64 truth,
     # the bar Trident's bf16 logits and gradients are held to.
     pb = {k: v.detach().to(torch.bfloat16).requires_grad_(True) for k, v in p32.items()}
-    logits_bf16 = twin.forward(pb, m, tokens)
-    twin.loss_fn(logits_bf16, targets, m).backward()
+    moe_out_bf16 = []
+    logits_bf16 = twin.forward(pb, m, tokens, moe_out=moe_out_bf16)
+    twin.total_loss(logits_bf16, targets, m, moe_out_bf16)[0].backward()
+    if m.num_experts:
+        report["routing_bf16_vs_f64_assignments_differing"] = routing_differences(moe_out_bf16, moe_out)
+        if report["routing_bf16_vs_f64_assignments_differing"]:
+            raise RuntimeError(f"{name}: PyTorch's bf16 run routes differently from float64; pick another seed")
     logits_bf16 = logits_bf16.detach().to(torch.float64)
     grads_bf16 = {k: v.grad.detach().to(torch.float64) for k, v in pb.items()}
 
@@ -201,11 +324,11 @@ def build(name, cfg, out_dir, checks):
     train_p32 = {k: v.detach().clone().requires_grad_(True) for k, v in p32.items()}
     twin.train(train_p32, m, t, tokens, targets)
 
-    report = {}
     if checks:
-        report, losses32 = self_check(name, m, t, p32, tokens, targets, logits, loss, grads)
+        checked, losses32 = self_check(name, m, t, p32, tokens, targets, logits, loss, grads)
+        report.update(checked)
         report["train_losses_f32_max_rel_diff"] = max(abs(a - b) / abs(b) for a, b in zip(losses32, losses))
-        report.update(sensitivity(name, m, p32, tokens))
+        report.update(sensitivity(name, m, p32, tokens, targets))
 
     text = json.dumps(cfg, indent=2) + "\n"
     with open(os.path.join(out_dir, name + ".json"), "w") as f:
@@ -217,6 +340,13 @@ def build(name, cfg, out_dir, checks):
     tensors["input.targets"] = targets.to(torch.int32).numpy()
     tensors["out.logits"] = logits.numpy()
     tensors["out.loss"] = np.array([loss], dtype=np.float64)
+    if m.num_experts:
+        tensors["out.ce_loss"] = np.array([ce], dtype=np.float64)
+        tensors["out.moe_aux_loss"] = np.array([aux], dtype=np.float64)
+        tensors["out.moe_z_loss"] = np.array([zl], dtype=np.float64)
+        tensors["out.moe_dropped"] = np.array([d["dropped"] for d in moe_out], dtype=np.float64)
+        for l, d in zip(twin.moe_blocks(m), moe_out):
+            tensors[f"out.moe_counts.{l}"] = np.array(d["counts"], dtype=np.float64)
     for k, g in grads.items():
         tensors["grad." + k] = g.numpy()
     tensors["bf16.logits"] = logits_bf16.numpy()
@@ -293,16 +423,28 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "golden"))
     ap.add_argument("--skip-checks", action="store_true", help="skip the self-checks (they take ~30 s)")
+    ap.add_argument("--only", metavar="NAME[,NAME]", help="write only these fixtures (default: all), e.g. "
+                    "--only gpt2_moe_golden,llama_moe_golden")
     args = ap.parse_args()
+    only = None
+    if args.only:
+        only = set(args.only.split(","))
+        unknown = only - set(CONFIGS) - set(STEP_CONFIGS)
+        if unknown:
+            ap.error(f"unknown fixture(s) {sorted(unknown)}; known: {list(CONFIGS) + list(STEP_CONFIGS)}")
     torch.set_num_threads(min(2, torch.get_num_threads()))
     os.makedirs(args.out, exist_ok=True)
     for name, cfg in CONFIGS.items():
+        if only is not None and name not in only:
+            continue
         path, losses, report = build(name, copy.deepcopy(cfg), args.out, not args.skip_checks)
         print(f"{path}: {os.path.getsize(path)} bytes")
         print("  losses: " + " ".join(f"{x:.6f}" for x in losses))
         for k, v in report.items():
             print(f"  {k}: {v}")
     for name, cfg in STEP_CONFIGS.items():
+        if only is not None and name not in only:
+            continue
         path, losses, norms, report = build_step(name, copy.deepcopy(cfg), args.out, not args.skip_checks)
         print(f"{path}: {os.path.getsize(path)} bytes")
         print("  losses: " + " ".join(f"{x:.6f}" for x in losses))
