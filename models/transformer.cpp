@@ -30,7 +30,10 @@ Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group, ChunkSpec chu
   }
   for (int l = chunk_.first_layer; l < chunk_.first_layer + chunk_.num_layers; ++l) {
     first_param.push_back(params_.params().size());
+    const size_t experts_before = expert_params_.params().size();
     blocks_.push_back(std::make_unique<TransformerBlock>(params_, expert_params_, l, spec_, group, ep));
+    if (expert_params_.params().size() > experts_before)
+      expert_units_.push_back({experts_before, expert_params_.params().size()});
   }
   first_param.push_back(params_.params().size());
   if (chunk_.last) {
@@ -53,6 +56,12 @@ Transformer::Transformer(const ModelSpec& spec, tp::TpGroup group, ChunkSpec chu
   }
   if (params_.params().size() > begin) units_.push_back({begin, params_.params().size()});
   first_param_ = std::move(first_param);
+  // Each block is one unit (after the embedding's, on the first stage); an MoE block's experts another.
+  expert_unit_of_.assign(units_.size(), -1);
+  const size_t first_block = chunk_.first ? 1 : 0;
+  for (size_t l = 0, e = 0; l < blocks_.size(); ++l)
+    if (blocks_[l]->moe() && !expert_units_.empty())
+      expert_unit_of_.at(first_block + l) = static_cast<int>(e++);
 }
 
 int64_t Transformer::ready_after(size_t index) const {

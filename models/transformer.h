@@ -51,6 +51,10 @@ class Transformer {
   // whose gradients reduce over the expert-data-parallel group rather than dp. Empty (unfinalized) without.
   ParamSet& expert_params() { return expert_params_; }
   const ParamSet& expert_params() const { return expert_params_; }
+  // The experts' units, one per MoE block, as [first, last) indices into expert_params(), and for each unit
+  // of units() the expert unit it computes (-1: none).
+  const std::vector<std::pair<size_t, size_t>>& expert_units() const { return expert_units_; }
+  const std::vector<int>& expert_unit_of() const { return expert_unit_of_; }
 
   // tokens, targets (B, T) i32. Returns the mean loss over the targets (0 when targets is undefined, for
   // inference; the logits are then in acts.head.logits, this rank's vocabulary columns). A chunk that is not
@@ -117,6 +121,8 @@ class Transformer {
   // The first parameter each block registered, then the first the head registered (or the end).
   std::vector<size_t> first_param_;
   std::vector<std::pair<size_t, size_t>> units_;
+  std::vector<std::pair<size_t, size_t>> expert_units_;
+  std::vector<int> expert_unit_of_;
   // The end of parameter `index`'s flat range: every gradient registered at or after it is in [0, end).
   int64_t ready_after(size_t index) const;
 };

@@ -48,7 +48,8 @@ ParallelModel::ParallelModel(const config::Config& cfg, comm::Communicator& worl
     std::vector<std::vector<size_t>> reads;
     for (size_t u = 0; u < chunk.units().size(); ++u) reads.push_back(chunk.units_read(u));
     params.push_back({&chunk.params(), chunk.units(), std::move(reads),
-                      chunk.expert_params().finalized() ? &chunk.expert_params() : nullptr});
+                      chunk.expert_params().finalized() ? &chunk.expert_params() : nullptr,
+                      chunk.expert_units(), chunk.expert_unit_of()});
   }
   zero::OptimizerConfig opt;
   opt.adamw = {o.beta1(), o.beta2(), o.eps(), o.weight_decay()};

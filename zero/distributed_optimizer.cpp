@@ -29,38 +29,49 @@ DistributedOptimizer::DistributedOptimizer(std::vector<ChunkParams> chunks, cons
   shard_group_ = groups.shard ? groups.shard : groups.dp;
   if (dp.size() == 1) cfg_.stage = 0;  // one data-parallel rank: nothing to shard
   if (cfg_.stage >= 1) shards_ = shard_group_->size(), shard_rank_ = shard_group_->rank();
-  if (std::any_of(chunks.begin(), chunks.end(), [](const ChunkParams& c) { return c.experts != nullptr; })) {
+  if (std::any_of(chunks.begin(), chunks.end(), [](const ChunkParams& c) { return c.experts != nullptr; }))
     TRIDENT_CHECK(groups.ep && groups.edp, "expert parameters need the expert-parallel groups");
-    TRIDENT_CHECK(cfg_.stage == 0, "expert parallelism runs with ZeRO stage 0 only (stage {} asked)",
-                  cfg_.stage);
-  }
   for (ChunkParams& chunk : chunks) {
-    Chunk c = make_chunk(chunk, dp);
+    Chunk c = make_chunk(chunk, dp, {shard_group_, groups.replica, cfg_.stage, shards_, shard_rank_});
     if (chunk.experts) {
-      ChunkParams experts{chunk.experts, {}, {}};
-      c.experts = std::make_unique<Chunk>(make_chunk(experts, *groups.edp));
-      c.experts->grad_scale = static_cast<double>(groups.edp->size()) / dp.size();
+      // Experts shard over the ranks that hold the same ones (all of edp, hybrid sharding or not); with one
+      // such rank there is nothing to shard.
+      comm::Communicator& edp = *groups.edp;
+      const int stage = edp.size() > 1 ? cfg_.stage : 0;
+      ChunkParams experts{chunk.experts, chunk.expert_units, {}};
+      c.experts = std::make_unique<Chunk>(make_chunk(
+          experts, edp,
+          {&edp, nullptr, stage, stage >= 1 ? edp.size() : 1, stage >= 1 ? edp.rank() : 0, false}));
+      c.experts->grad_scale = static_cast<double>(edp.size()) / dp.size();
+      c.expert_unit = chunk.expert_unit_of;
     }
     chunks_.push_back(std::move(c));
   }
 }
 
-DistributedOptimizer::Chunk DistributedOptimizer::make_chunk(ChunkParams& chunk, comm::Communicator& dp) {
+DistributedOptimizer::Chunk DistributedOptimizer::make_chunk(ChunkParams& chunk, comm::Communicator& dp,
+                                                             const Sharding& sharding) {
   const OptimizerConfig& cfg = cfg_;
-  comm::Communicator& shard_group = *shard_group_;
   ParamSet* model = chunk.params;
   TRIDENT_CHECK(model->finalized(), "an optimizer over unfinalized parameters");
   if (chunk.units.empty()) chunk.units = {{0, model->params().size()}};
   Chunk c;
   c.model = model;
+  c.units = chunk.units;
+  c.group = sharding.group;
+  c.replica = sharding.replica;
+  c.stage = sharding.stage;
+  c.shards = sharding.shards;
+  c.shard_rank = sharding.rank;
+  comm::Communicator& shard_group = *c.group;
   // Stage 3 gathers unit by unit: one unit per bucket.
-  c.layout = plan_flat_layout(*model, chunk.units, cfg_.stage == 3 ? 1 : cfg.bucket_numel, shards_);
+  c.layout = plan_flat_layout(*model, chunk.units, c.stage == 3 ? 1 : cfg.bucket_numel, c.shards);
   model->relayout(c.layout.offsets, c.layout.total);
-  c.shard = shard_of(c.layout, shard_rank_);
+  c.shard = shard_of(c.layout, c.shard_rank);
   const DType dtype = model->dtype();
   const Device device = model->device();
   c.mixed = dtype == DType::bf16 || dtype == DType::f16;
-  if (c.mixed || cfg_.stage == 3) {
+  if (c.mixed || c.stage == 3) {
     const MemoryScope scope(MemoryCategory::optimizer_state);
     c.master = Tensor::zeros({c.shard.numel}, DType::f32, device);
     copy_pieces(c.shard, c.master, /*to_flat=*/false, model->flat_params());  // exact: widening
@@ -70,7 +81,7 @@ DistributedOptimizer::Chunk DistributedOptimizer::make_chunk(ChunkParams& chunk,
   {
     const MemoryScope scope(MemoryCategory::gradients);
     c.grads =
-        !c.mixed && shards_ == 1 ? model->flat_grads() : Tensor::zeros({c.shard.numel}, DType::f32, device);
+        !c.mixed && c.shards == 1 ? model->flat_grads() : Tensor::zeros({c.shard.numel}, DType::f32, device);
   }
   {
     const MemoryScope scope(MemoryCategory::optimizer_state);
@@ -79,20 +90,20 @@ DistributedOptimizer::Chunk DistributedOptimizer::make_chunk(ChunkParams& chunk,
   const MemoryScope comm_scope(MemoryCategory::comm_buffers);  // reducers' staging (each scopes the rest)
   c.partial = std::make_unique<PartialGrads>(*model, tp::TpGroup::of(*groups_.tp), groups_.embedding);
   c.norm = std::make_unique<ShardNorm>(*model, c.shard, groups_.tp->size());
-  if (c.mixed && shards_ == 1) c.accum = c.grads;
-  if (c.mixed && cfg_.stage == 1 && cfg.microbatches > 1) {
+  if (c.mixed && c.shards == 1) c.accum = c.grads;
+  if (c.mixed && c.stage == 1 && cfg.microbatches > 1) {
     const MemoryScope scope(MemoryCategory::gradients);
     c.accum = Tensor::zeros({c.layout.total}, DType::f32, device);
   }
-  if (cfg_.stage >= 2) {
+  if (c.stage >= 2) {
     c.staged = std::make_unique<StagedGrads>(*model, c.layout, shard_group, cfg.reduce_dtype, c.grads,
-                                             c.shard, &trace_);
-  } else if (dp.size() > 1 && shards_ == 1) {
+                                             c.shard, sharding.traced ? &trace_ : nullptr);
+  } else if (dp.size() > 1 && c.shards == 1) {
     // A bf16/fp16 model's averages go straight to its fp32 gradients, which hold its earlier micro-batches.
     c.reducer = std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, dp, cfg.reduce_dtype,
                                               c.mixed ? c.grads : Tensor{});
     if (c.mixed) c.reducer->accumulate_from(c.accum);
-  } else if (shards_ > 1) {
+  } else if (c.shards > 1) {
     c.reducer = std::make_unique<GradReducer>(model->flat_grads(), c.layout.buckets, shard_group,
                                               cfg.reduce_dtype, c.grads, c.shard);
     if (c.accum.defined()) c.reducer->accumulate_from(c.accum);
@@ -101,13 +112,13 @@ DistributedOptimizer::Chunk DistributedOptimizer::make_chunk(ChunkParams& chunk,
       for (size_t b = 0; b < c.layout.buckets.size(); ++b)
         if (begin < c.layout.buckets[b].end && c.layout.buckets[b].begin < end) c.reducer->defer(b);
   }
-  if (cfg_.stage == 3) {
+  if (c.stage == 3) {
     std::vector<std::vector<size_t>> reads = chunk.unit_reads;
     if (reads.empty())
       for (size_t u = 0; u < chunk.units.size(); ++u) reads.push_back({u});
-    c.gather =
-        std::make_unique<UnitGather>(*model, c.layout, shard_group, c.master, c.shard, std::move(reads),
-                                     cfg.prefetch, cfg.reshard_after_forward, &trace_);
+    c.gather = std::make_unique<UnitGather>(*model, c.layout, shard_group, c.master, c.shard,
+                                            std::move(reads), cfg.prefetch, cfg.reshard_after_forward,
+                                            sharding.traced ? &trace_ : nullptr);
   }
   return c;
 }
@@ -140,6 +151,7 @@ void DistributedOptimizer::zero_grads() {
 void DistributedOptimizer::backward_begin(int chunk, bool last) {
   Chunk& c = chunks_.at(chunk);
   if (c.staged) c.staged->backward_begin();
+  if (c.experts && c.experts->staged) c.experts->staged->backward_begin();
   // The chunk's experts reduce all at once when its last backward ends (expert_grads_done).
   for (Chunk* r : {&c, c.experts.get()}) {
     if (r == nullptr || !last || !r->reducer) continue;
@@ -154,6 +166,10 @@ void DistributedOptimizer::backward_end(int chunk, bool last) {
   accumulate_micro_batch(c, last);
   if (!c.experts) return;
   Chunk& e = *c.experts;
+  if (e.staged) {
+    e.staged->grads_ready(e.model->flat_numel());
+    e.staged->backward_end();
+  }
   if (e.reducing) e.reducer->grads_ready(e.model->flat_numel());
   accumulate_micro_batch(e, last);
 }
@@ -170,10 +186,19 @@ void DistributedOptimizer::accumulate_micro_batch(Chunk& c, bool last) {
   c.model->zero_grads();
 }
 
+DistributedOptimizer::Chunk* DistributedOptimizer::experts_of(Chunk& c, size_t unit, size_t& expert_unit) {
+  if (!c.experts || unit >= c.expert_unit.size() || c.expert_unit[unit] < 0) return nullptr;
+  expert_unit = static_cast<size_t>(c.expert_unit[unit]);
+  return c.experts.get();
+}
+
 // At stage 3 each unit's compute goes into the step's trace too, between its gather and its release, so that
-// prefetched gathers show against the units that computed meanwhile.
+// prefetched gathers show against the units that computed meanwhile. An MoE block's experts (expert
+// parallelism) are a unit of the chunk's experts, gathered and staged alongside it.
 void DistributedOptimizer::unit_forward_begin(int chunk, size_t unit) {
   Chunk& c = chunks_.at(chunk);
+  size_t eu = 0;
+  if (Chunk* e = experts_of(c, unit, eu); e && e->gather) e->gather->forward_begin(eu);
   if (!c.gather) return;
   c.gather->forward_begin(unit);
   c.unit_event = trace_.issued("forward", static_cast<int>(unit), static_cast<int>(unit));
@@ -181,6 +206,8 @@ void DistributedOptimizer::unit_forward_begin(int chunk, size_t unit) {
 
 void DistributedOptimizer::unit_forward_end(int chunk, size_t unit) {
   Chunk& c = chunks_.at(chunk);
+  size_t eu = 0;
+  if (Chunk* e = experts_of(c, unit, eu); e && e->gather) e->gather->forward_end(eu);
   if (!c.gather) return;
   trace_.done(c.unit_event);
   c.gather->forward_end(unit);
@@ -188,6 +215,11 @@ void DistributedOptimizer::unit_forward_end(int chunk, size_t unit) {
 
 void DistributedOptimizer::unit_backward_begin(int chunk, size_t unit) {
   Chunk& c = chunks_.at(chunk);
+  size_t eu = 0;
+  if (Chunk* e = experts_of(c, unit, eu)) {
+    if (e->staged) e->staged->unit_begin(eu);
+    if (e->gather) e->gather->backward_begin(eu);
+  }
   if (c.staged) c.staged->unit_begin(unit);
   if (!c.gather) return;
   c.gather->backward_begin(unit);
@@ -196,6 +228,13 @@ void DistributedOptimizer::unit_backward_begin(int chunk, size_t unit) {
 
 void DistributedOptimizer::unit_backward_end(int chunk, size_t unit) {
   Chunk& c = chunks_.at(chunk);
+  size_t eu = 0;
+  if (Chunk* e = experts_of(c, unit, eu)) {
+    // The experts' buffer runs in reverse too: this unit's and every later one's gradients are final.
+    const Param& first = e->model->params()[e->units.at(eu).first];
+    if (e->staged) e->staged->grads_ready(first.flat_offset + first.local_numel());
+    if (e->gather) e->gather->backward_end(eu);
+  }
   if (!c.gather) return;
   trace_.done(c.unit_event);
   c.gather->backward_end(unit);
@@ -212,7 +251,7 @@ void DistributedOptimizer::finish() {
     if (c.staged) c.staged->finish([&c] { c.partial->sum_tied(*c.model); });
     if (c.reducer) {
       TRIDENT_CHECK(c.reducing, "a step ended without its last backward reducing the gradients");
-      if (shards_ > 1) {
+      if (c.shards > 1) {
         c.reducer->finish([&c] { c.partial->sum_tied(*c.model); });
       } else {
         c.reducer->finish();
@@ -220,11 +259,14 @@ void DistributedOptimizer::finish() {
       c.reducing = false;
     }
     // Hybrid sharding: each shard group averaged its own ranks; the replicas of a shard average across.
-    if (groups_.replica && shards_ > 1) groups_.replica->all_reduce(c.grads, comm::ReduceOp::avg);
-    if (c.experts && c.experts->reducer) {
-      TRIDENT_CHECK(c.experts->reducing, "a step ended without its last backward reducing the experts");
-      c.experts->reducer->finish();
-      c.experts->reducing = false;
+    if (c.replica && c.shards > 1) c.replica->all_reduce(c.grads, comm::ReduceOp::avg);
+    if (!c.experts) continue;
+    Chunk& e = *c.experts;
+    if (e.staged) e.staged->finish();
+    if (e.reducer) {
+      TRIDENT_CHECK(e.reducing, "a step ended without its last backward reducing the experts");
+      e.reducer->finish();
+      e.reducing = false;
     }
   }
 }
@@ -246,20 +288,26 @@ bool DistributedOptimizer::unscale() {
 }
 
 double DistributedOptimizer::global_grad_norm() {
+  // Each element is counted once: tp replicas weigh 1/tp, shard pieces are disjoint, stages hold their own.
   Tensor sq = Tensor::zeros({1}, DType::f64);
   for (Chunk& c : chunks_) sq.data<double>()[0] += c.norm->squares(c.grads);
-  if (groups_.ep) {
-    // Experts: each rank of an expert-parallel group holds different ones, and after the expert-data-parallel
-    // reduction every tp rank has the same sum, which the tp reduction below adds up tp times.
-    Tensor experts = Tensor::zeros({1}, DType::f64);
-    for (Chunk& c : chunks_)
-      if (c.experts) experts.data<double>()[0] += c.experts->norm->squares(c.experts->grads);
-    if (groups_.ep->size() > 1) groups_.ep->all_reduce(experts, comm::ReduceOp::sum);
-    sq.data<double>()[0] += experts.item(0) / groups_.tp->size();
-  }
-  // Each element is counted once: tp replicas weigh 1/tp, shard pieces are disjoint, stages hold their own.
-  for (comm::Communicator* g : {groups_.tp, shards_ > 1 ? shard_group_ : nullptr, groups_.pp})
+  for (comm::Communicator* g : {groups_.tp, shards_ > 1 ? shard_group_ : nullptr})
     if (g && g->size() > 1) g->all_reduce(sq, comm::ReduceOp::sum);
+  if (groups_.ep) {
+    // Experts: disjoint pieces over edp when sharded, different experts on each rank of an ep group; the
+    // sum is then the same on every rank of the stage, like the dense one.
+    Tensor experts = Tensor::zeros({1}, DType::f64);
+    bool sharded = false;
+    for (Chunk& c : chunks_) {
+      if (!c.experts) continue;
+      experts.data<double>()[0] += c.experts->norm->squares(c.experts->grads);
+      sharded = c.experts->shards > 1;
+    }
+    if (sharded) groups_.edp->all_reduce(experts, comm::ReduceOp::sum);
+    if (groups_.ep->size() > 1) groups_.ep->all_reduce(experts, comm::ReduceOp::sum);
+    sq.data<double>()[0] += experts.item(0);
+  }
+  if (groups_.pp->size() > 1) groups_.pp->all_reduce(sq, comm::ReduceOp::sum);
   return std::sqrt(sq.item(0));
 }
 
@@ -275,7 +323,7 @@ DistributedOptimizer::StepResult DistributedOptimizer::step(double lr) {
       if (c->mixed && !c->reducer && !c->staged)
         ops::add_inplace(c->grads, c->model->flat_grads().to(DType::f32));
       c->partial->sum(c->grads, c->shard,
-                      /*tied=*/shards_ == 1);  // sharded: the tied sum ran before the scatter
+                      /*tied=*/c->shards == 1);  // sharded: the tied sum ran before the scatter
       if (c->grad_scale != 1.0) ops::scale_inplace(c->grads, c->grad_scale);
     }
   }
@@ -286,7 +334,6 @@ DistributedOptimizer::StepResult DistributedOptimizer::step(double lr) {
   out.grad_norm = global_grad_norm();
   // Bucket by bucket: update this rank's piece, round it into the model, and (stages 1, 2) start sending it
   // to the shard group at once, while the next piece is updated.
-  const bool gather = shards_ > 1 && cfg_.stage < 3;
   std::vector<std::pair<comm::WorkPtr, Tensor>> inflight;
   const MemoryScope scope(MemoryCategory::comm_buffers);
   for (Chunk& chunk : chunks_) {
@@ -304,7 +351,7 @@ DistributedOptimizer::StepResult DistributedOptimizer::step(double lr) {
         } else {
           c->adamw->update(b, lr, c->model->flat_params(), /*flat=*/true, c->grads);
         }
-        if (gather && c == &chunk) inflight.push_back(all_gather_bucket(*c, b));
+        if (c->shards > 1 && c->stage < 3) inflight.push_back(all_gather_bucket(*c, b));
       }
     }
   }
@@ -317,14 +364,16 @@ std::pair<comm::WorkPtr, Tensor> DistributedOptimizer::all_gather_bucket(Chunk& 
   const Piece& p = c.shard.pieces[b];
   Tensor out = c.model->flat_params().flat(bucket.begin, {bucket.end - bucket.begin});
   Tensor mine = c.model->flat_params().flat(p.flat, {p.n}).clone();  // the input may not alias the output
-  return {shard_group_->all_gather_async(out, mine), mine};
+  return {c.group->all_gather_async(out, mine), mine};
 }
 
 void DistributedOptimizer::all_gather_params() {
   const MemoryScope scope(MemoryCategory::comm_buffers);
   std::vector<std::pair<comm::WorkPtr, Tensor>> inflight;
-  for (Chunk& c : chunks_)
-    for (size_t b = 0; b < c.layout.buckets.size(); ++b) inflight.push_back(all_gather_bucket(c, b));
+  for (Chunk& chunk : chunks_)
+    for (Chunk* c : {&chunk, chunk.experts.get()})
+      if (c != nullptr && c->shards > 1 && c->stage < 3)
+        for (size_t b = 0; b < c->layout.buckets.size(); ++b) inflight.push_back(all_gather_bucket(*c, b));
   for (auto& [work, mine] : inflight) work->wait();
 }
 
@@ -337,13 +386,13 @@ ParamSet DistributedOptimizer::fp32_params(size_t chunk, bool experts) {
     return out;
   }
   copy_pieces(c.shard, out.flat_params(), /*to_flat=*/true, c.master);
-  if (shards_ == 1) return out;
+  if (c.shards == 1) return out;
   std::vector<std::pair<comm::WorkPtr, Tensor>> inflight;
   for (size_t b = 0; b < c.layout.buckets.size(); ++b) {
     const Bucket& bucket = c.layout.buckets[b];
     Tensor all = out.flat_params().flat(bucket.begin, {bucket.end - bucket.begin});
     Tensor mine = c.master.flat(c.shard.pieces[b].shard, {c.shard.pieces[b].n}).clone();
-    inflight.emplace_back(shard_group_->all_gather_async(all, mine), mine);
+    inflight.emplace_back(c.group->all_gather_async(all, mine), mine);
   }
   for (auto& [work, mine] : inflight) work->wait();
   return out;
@@ -401,7 +450,7 @@ void DistributedOptimizer::load_state_dict(const std::map<std::string, Tensor>& 
       }
     }
   }
-  if (chunks_.front().mixed && shards_ > 1 && cfg_.stage < 3) all_gather_params();
+  if (chunks_.front().mixed) all_gather_params();
   scaler_.restore(get("loss_scale", {1}).item(0),
                   static_cast<int64_t>(get("loss_scale_good_steps", {1}).item(0)),
                   static_cast<int64_t>(get("loss_scale_skipped", {1}).item(0)));

@@ -80,9 +80,12 @@ struct ChunkParams {
   // Per unit, the units whose parameters it reads (models::Transformer::units_read); empty: only itself.
   std::vector<std::vector<size_t>> unit_reads = {};
   // The chunk's experts under expert parallelism (models::Transformer::expert_params), or null. They take
-  // part in every step alongside the chunk (ZeRO stage 0 only, so far): reduced over Groups::edp when the
-  // chunk's last backward ends, counted in the norm over the expert-parallel group, updated by AdamW.
+  // part in every step alongside the chunk, at the same ZeRO stage but over Groups::edp (reduced, sharded and
+  // gathered there), and count in the norm over the expert-parallel group. expert_units: their units
+  // (one per MoE block); expert_unit_of[u]: the expert unit that the chunk's unit u computes, or -1.
   ParamSet* experts = nullptr;
+  std::vector<std::pair<size_t, size_t>> expert_units = {};
+  std::vector<int> expert_unit_of = {};
 };
 
 class DistributedOptimizer final : public models::StepHooks {
@@ -148,6 +151,12 @@ class DistributedOptimizer final : public models::StepHooks {
     // itself; at stage 1 a whole-buffer one, made when a step first has several micro-batches). Stage 2 adds
     // every micro-batch into `grads` already, so every stage accumulates in fp32 (Megatron's main_grad).
     Tensor accum;
+    // What ZeRO shards this chunk over: the group (dp, a hybrid shard group, or edp for experts), its replica
+    // group under hybrid sharding, the chunk's stage (0 where the group has one rank), and this rank's place.
+    comm::Communicator* group = nullptr;
+    comm::Communicator* replica = nullptr;
+    std::vector<std::pair<size_t, size_t>> units;
+    int stage = 0, shards = 1, shard_rank = 0;
     std::unique_ptr<ShardedAdamW> adamw;
     std::unique_ptr<GradReducer> reducer;  // stages 0 and 1; null without data parallelism
     std::unique_ptr<StagedGrads> staged;   // stages 2 and 3
@@ -160,8 +169,17 @@ class DistributedOptimizer final : public models::StepHooks {
     // over edp, divided by dp like every gradient).
     double grad_scale = 1.0;
     std::unique_ptr<Chunk> experts;  // the chunk's experts under expert parallelism, or null
+    std::vector<int> expert_unit;    // per unit of this chunk, the expert unit it computes (or -1)
   };
-  Chunk make_chunk(ChunkParams& chunk, comm::Communicator& reduce_group);
+  struct Sharding {
+    comm::Communicator* group;
+    comm::Communicator* replica;
+    int stage, shards, rank;
+    bool traced = true;  // its reduce-scatters and gathers go into the step's trace (not the experts')
+  };
+  Chunk make_chunk(ChunkParams& chunk, comm::Communicator& reduce_group, const Sharding& sharding);
+  // The expert unit that unit `unit` of `c` computes, or null.
+  Chunk* experts_of(Chunk& c, size_t unit, size_t& expert_unit);
   Chunk& chunk_at(size_t chunk, bool experts);
   // Mixed precision at stages 0 and 1: a micro-batch that is not the step's last joins the fp32 sum.
   void accumulate_micro_batch(Chunk& c, bool last);

@@ -130,11 +130,6 @@ void check_moe(const config::Config& c, int world_size, Problems& p) {
         "parallel.expert ({}) with parallel.tensor ({}) needs parallel.sequence_parallel: true, so that each "
         "tensor-parallel rank routes its own block of the micro-batch's tokens (as Megatron-core requires)",
         ep, par.tensor());
-  if (ep > 1 && par.zero_stage() > 0)
-    p.add(
-        "parallel.expert ({}) with parallel.zero_stage {}: expert parallelism runs with ZeRO stage 0 only so "
-        "far; set zero_stage to 0, or expert to 1 (ZeRO then shards the experts with the rest)",
-        ep, par.zero_stage());
   const int tp = c.parallel().tensor();
   const int64_t shared =
       int64_t{moe.shared_experts()} * (moe.d_ff_expert() > 0 ? moe.d_ff_expert() : c.model().d_ff());

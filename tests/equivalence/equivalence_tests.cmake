@@ -19,7 +19,9 @@
 #        bf16 and fp16 stages against bf16 and fp16 stage 0 on the same ranks.
 #   MoE: the tiny MoE GPT-2 and LLaMA under dp 2, tp 2 with and without sequence parallelism, pp 2, ZeRO 1 and 3
 #        at dp 2, ZeRO 2 at tp 2 x dp 2 + sp; expert parallelism 2 and 4 folded over dp, ep 2 over tp 2 + sp,
-#        over tp 2 x dp 2 + sp, and with pp 2 x dp 2; dropping capacity at dp 2, tp 2 + sp, ep 2 and ep 2 x tp 2.
+#        over tp 2 x dp 2 + sp, and with pp 2 x dp 2; ep 2 with ZeRO 1 and 3 at dp 2, and ZeRO 1-3 at dp 4 (experts
+#        sharded over their 2 expert-data-parallel ranks); dropping capacity at dp 2, tp 2 + sp, ep 2 and
+#        ep 2 x tp 2.
 add_executable(compare_runs ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/compare_runs.cpp)
 target_link_libraries(compare_runs PRIVATE trident_core CLI11::CLI11)
 
@@ -175,7 +177,8 @@ endforeach()
 # sequence parallelism each tp rank routes its block of rows, with the statistics and the capacity's routing
 # order of the whole micro-batch. Capacity layouts (capacity_factor 1: about 10% of assignments dropped) run
 # against a single-rank run with the same capacity.
-set(EQ_MOE_LAYOUTS dp2 tp2 tp2_sp pp2 dp2_z1 dp2_z3 tp2_dp2_sp_z2 ep2 ep4 ep2_tp2_sp ep2_tp2_dp2_sp ep2_pp2_dp2)
+set(EQ_MOE_LAYOUTS dp2 tp2 tp2_sp pp2 dp2_z1 dp2_z3 tp2_dp2_sp_z2 ep2 ep4 ep2_tp2_sp ep2_tp2_dp2_sp ep2_pp2_dp2
+    ep2_z1 ep2_z3 ep2_dp4_z1 ep2_dp4_z2 ep2_dp4_z3)
 set(EQ_MOE_CAPACITY_LAYOUTS capacity_dp2 capacity_tp2_sp capacity_ep2 capacity_ep2_tp2_sp)
 set(moe_dp2 2 4)
 set(moe_tp2 2 4 --set parallel.tensor=2)
@@ -192,6 +195,13 @@ set(moe_ep4 4 4 --set parallel.expert=4)
 set(moe_ep2_tp2_sp ${moe_tp2_sp} --set parallel.expert=2)
 set(moe_ep2_tp2_dp2_sp 4 4 --set parallel.tensor=2 --set parallel.sequence_parallel=true --set parallel.expert=2)
 set(moe_ep2_pp2_dp2 4 4 --set parallel.pipeline=2 --set train.schedule=1f1b --set parallel.expert=2)
+# ZeRO with expert parallelism: the dense parameters shard over dp, the experts over the ranks holding the
+# same ones (edp: none besides itself at ep 2 x dp 2; 2 at ep 2 of dp 4).
+set(moe_ep2_z1 ${moe_ep2} ${ZERO_SETS})
+set(moe_ep2_z3 ${moe_ep2} --set parallel.zero_stage=3)
+set(moe_ep2_dp4_z1 4 4 --set parallel.expert=2 ${ZERO_SETS})
+set(moe_ep2_dp4_z2 4 4 --set parallel.expert=2 --set parallel.bucket_mb=0.1 --set parallel.zero_stage=2)
+set(moe_ep2_dp4_z3 4 4 --set parallel.expert=2 --set parallel.zero_stage=3)
 set(moe_capacity_dp2 ${moe_dp2})
 set(moe_capacity_tp2_sp ${moe_tp2_sp})
 set(moe_capacity_ep2 ${moe_ep2})

@@ -52,10 +52,10 @@ struct Run {
   ParamSet& expert_set() { return experts.params().empty() ? dense : experts; }
 };
 
-void check_expert_parallel(bool gpt2, double capacity, bool idle_expert) {
+void check_expert_parallel(bool gpt2, double capacity, bool idle_expert, int per_rank = 2) {
   const int P = world().size();
   if (P == 1) GTEST_SKIP() << "one rank: no expert parallelism";
-  const int E = 2 * P;  // two experts per rank
+  const int E = per_rank * P;
   const moe::MoeSpec spec = spec_for(E, capacity);
   std::mt19937 gen(100 + world().rank());  // each rank its own tokens
   Tensor x = test::randn({kTokens, kChannels}, gen);
@@ -85,8 +85,8 @@ void check_expert_parallel(bool gpt2, double capacity, bool idle_expert) {
     world().all_reduce(sum, comm::ReduceOp::sum);
     const Tensor mine = sum.narrow0(q * local, (q + 1) * local);
     EXPECT_LE(relative_l2(p.grad, mine), 1e-13) << p.name;
-    if (idle_expert && q == 0) {
-      const Tensor g = p.grad.narrow0(1, 2);  // expert 1 lives on rank 0
+    if (idle_expert && q == 1 / local) {
+      const Tensor g = p.grad.narrow0(1 % local, 1 % local + 1);  // expert 1's slice on its rank
       for (int64_t i = 0; i < g.numel(); ++i) ASSERT_EQ(g.item(i), 0.0) << p.name << " element " << i;
     }
   }
@@ -123,6 +123,13 @@ TEST(ExpertParallel, SwigluExpertsWithCapacityDrops) {
 
 TEST(ExpertParallel, AnExpertNoRankRoutesToHasAZeroGradient) {
   check_expert_parallel(/*gpt2=*/true, 0.0, true);
+}
+
+TEST(ExpertParallel, OneExpertPerRank) {
+  check_expert_parallel(/*gpt2=*/false, 0.0, false, /*per_rank=*/1);
+  check_expert_parallel(/*gpt2=*/true, 0.6, false, /*per_rank=*/1);
+  // An idle expert needs more experts than a token picks (top 2).
+  if (world().size() > 2) check_expert_parallel(/*gpt2=*/true, 0.0, true, /*per_rank=*/1);
 }
 
 }  // namespace
