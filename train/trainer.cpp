@@ -189,10 +189,13 @@ TrainResult Trainer::run() {
                static_cast<double>(spec.num_params()) / 1e6);
   // Always printed, one rank or many: the equivalence tests check it against the layout they launched.
   spdlog::info(
-      "layout: tensor-parallel {}{} x pipeline {} ({} schedule, {} chunk{} per rank) x data-parallel {} | "
+      "layout: tensor-parallel {}{} x pipeline {} ({} schedule, {} chunk{} per rank) x data-parallel {}{} | "
       "{:.2f}M parameters on rank 0",
       pm.tp().size(), spec.sequence_parallel ? " (sequence parallel)" : "", pm.pp().size(), t.schedule(),
       cfg_.parallel().virtual_stages(), cfg_.parallel().virtual_stages() == 1 ? "" : "s", pm.dp().size(),
+      pm.ep() ? fmt::format(" (experts: expert-parallel {} x expert-data-parallel {})", pm.ep()->size(),
+                            pm.edp()->size())
+              : "",
       static_cast<double>(pm.local_numel()) / 1e6);
   if (memory_.stage > 0)
     spdlog::info("ZeRO stage {}: optimizer state{}{} sharded over {} data-parallel ranks{}", memory_.stage,

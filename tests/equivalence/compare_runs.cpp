@@ -88,12 +88,14 @@ void check_layout_line(const std::string& log_path, const std::map<std::string, 
   std::ifstream in(log_path);
   if (!in) throw trident::Error("cannot read the run's log " + log_path);
   static const std::regex re(R"(layout: tensor-parallel (\d+).* x pipeline (\d+) .* x data-parallel (\d+))");
+  static const std::regex experts(R"(experts: expert-parallel (\d+))");  // printed when ep > 1
   std::vector<std::map<std::string, int>> found;
   std::string line;
-  std::smatch m;
+  std::smatch m, e;
   while (std::getline(in, line)) {
-    if (std::regex_search(line, m, re))
-      found.push_back({{"tp", std::stoi(m[1])}, {"pp", std::stoi(m[2])}, {"dp", std::stoi(m[3])}});
+    if (!std::regex_search(line, m, re)) continue;
+    const int ep = std::regex_search(line, e, experts) ? std::stoi(e[1]) : 1;
+    found.push_back({{"tp", std::stoi(m[1])}, {"pp", std::stoi(m[2])}, {"dp", std::stoi(m[3])}, {"ep", ep}});
   }
   if (found.size() != 1) {
     check.fail("{}: {} 'layout:' lines, expected exactly one (several: ranks that each ran alone)", log_path,
@@ -113,9 +115,14 @@ void check_traffic(const std::vector<Json>& run_m, const std::map<std::string, i
     if (j.contains("comm")) comm = &j["comm"];
   if (comm == nullptr) return check.fail("the run's metrics.jsonl has no \"comm\" record");
   for (const auto& [axis, size] : want) {
+    if (!comm->contains(axis)) {  // the expert-parallel group is reported only when there is one
+      if (size > 1)
+        check.fail("comm: the run reports no {} group; the test launched {} ranks in it", axis, size);
+      continue;
+    }
     const Json& g = (*comm)[axis];
     if (g["size"].get<int>() != size)
-      check.fail("comm: the {} group has {} ranks, not {}", axis, g["size"], size);
+      check.fail("comm: the {} group has {} ranks, not {}", axis, g["size"].get<int>(), size);
     if (g["bytes"].size() != static_cast<size_t>(world))
       check.fail("comm: {} ranks reported, the layout has {}", g["bytes"].size(), world);
     if (size == 1) continue;
@@ -132,11 +139,11 @@ std::map<std::string, int> parse_layout(const std::string& text) {
   while (std::getline(ss, item, ',')) {
     const size_t eq = item.find('=');
     const std::string axis = item.substr(0, eq);
-    if (eq == std::string::npos || (axis != "tp" && axis != "pp" && axis != "dp"))
-      throw CLI::ValidationError("--layout", "expected tp=N,pp=N,dp=N, got '" + text + "'");
+    if (eq == std::string::npos || (axis != "tp" && axis != "pp" && axis != "dp" && axis != "ep"))
+      throw CLI::ValidationError("--layout", "expected tp=N,pp=N,dp=N[,ep=N], got '" + text + "'");
     out[axis] = std::stoi(item.substr(eq + 1));
   }
-  for (const char* axis : {"tp", "pp", "dp"}) out.emplace(axis, 1);
+  for (const char* axis : {"tp", "pp", "dp", "ep"}) out.emplace(axis, 1);
   return out;
 }
 
@@ -201,7 +208,8 @@ int main(int argc, char** argv) {
   std::string layout, log_path, learns_dir;
   app.add_option("dirs", dirs, "REFERENCE_DIR RUN_DIR")->expected(0, 2);
   app.add_option("--rtol", rtol, "relative bar on losses, val losses and weights")->capture_default_str();
-  app.add_option("--layout", layout, "the launched layout, e.g. tp=2,pp=1,dp=2: checked in --log and comm");
+  app.add_option("--layout", layout,
+                 "the launched layout, e.g. tp=2,pp=1,dp=2[,ep=2]: checked in --log and comm");
   app.add_option("--log", log_path, "the run's console output (for its 'layout:' line)");
   app.add_option("--learns", learns_dir, "RUN_DIR: check that this run's loss fell instead");
   CLI11_PARSE(app, argc, argv);

@@ -9,11 +9,12 @@
 set -euo pipefail
 trident="$1" compare="$2" ref="$3" out="$4" np="$5"
 shift 5
-tp=1 pp=1
+tp=1 pp=1 ep=1
 for arg in "$@"; do
   case "$arg" in
     parallel.tensor=*) tp="${arg#*=}" ;;
     parallel.pipeline=*) pp="${arg#*=}" ;;
+    parallel.expert=*) ep="${arg#*=}" ;;
   esac
 done
 dp=$((np / (tp * pp)))
@@ -28,4 +29,4 @@ fi
 # Ranks that each train alone all write into the same run directory and may trip over each other's files; in
 # that mode a failed launch still goes on to the check that must name the layout.
 "${launch[@]}" "$trident" train "$@" --out "$out" 2>&1 | tee "$out.log" || [ "${EQ_INDEPENDENT_RANKS:-0}" = 1 ]
-"$compare" "$ref" "$out" --rtol 1e-5 --layout "tp=$tp,pp=$pp,dp=$dp" --log "$out.log"
+"$compare" "$ref" "$out" --rtol 1e-5 --layout "tp=$tp,pp=$pp,dp=$dp,ep=$ep" --log "$out.log"
