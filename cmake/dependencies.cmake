@@ -19,6 +19,8 @@ find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(MPI COMPONENTS CXX)
+# XXH3-64 checksums of checkpoint files (libxxhash-dev).
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 
 # CUDA: compiled and linked when nvcc is found, otherwise a CPU-only Trident.
 set(TRIDENT_HAVE_CUDA OFF)

@@ -12,6 +12,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev # logging
   libcli11-dev             # command-line arguments
   nlohmann-json3-dev       # safetensors headers, metrics.jsonl, JSON configs
+  libxxhash-dev            # checkpoint checksums (XXH3-64)
   libgtest-dev             # tests
   fortunes                 # the default training corpus (English text)
 )

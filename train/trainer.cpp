@@ -8,6 +8,7 @@
 
 #include "core/config/config.h"
 #include "core/data/tokenizer.h"
+#include "core/io/checkpoint_files.h"
 #include "core/io/param_io.h"
 #include "core/io/safetensors.h"
 #include "core/runtime/logging.h"
@@ -27,8 +28,9 @@ std::string format_duration(double s) {
 
 }  // namespace
 
-Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communicator& world)
-    : cfg_(cfg), out_dir_(std::move(out_dir)), world_(world) {
+Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communicator& world,
+                 std::string resume)
+    : cfg_(cfg), out_dir_(std::move(out_dir)), world_(world), resume_(std::move(resume)) {
   init_logging();
   // Only rank 0 prints progress; TRIDENT_LOG_ALL_RANKS=1 lets every rank speak.
   if (!is_main() && std::getenv("TRIDENT_LOG_ALL_RANKS") == nullptr) spdlog::set_level(spdlog::level::warn);
@@ -63,8 +65,14 @@ Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communica
     std::filesystem::create_directories(out_dir_, ec);
     if (ec) fail("cannot create output directory '{}': {}", out_dir_, ec.message());
     std::ofstream(out_dir_ + "/config.pbtxt") << to_text(cfg_);
-    metrics_ = MetricsWriter(out_dir_ + "/metrics.jsonl");
+    metrics_ = MetricsWriter(out_dir_ + "/metrics.jsonl", /*append=*/!resume_.empty());
   }
+  const std::string root = !cfg_.checkpoint().dir().empty() ? cfg_.checkpoint().dir()
+                           : out_dir_.empty()               ? ""
+                                                            : out_dir_ + "/checkpoints";
+  if (!root.empty()) checkpointer_ = std::make_unique<Checkpointer>(cfg_, *model_, world_, root);
+  if (!resume_.empty() && !checkpointer_ && resume_ == "auto")
+    fail("--resume auto needs a run directory (--out) or checkpoint.dir to look in");
 }
 
 void Trainer::check_same_config() {
@@ -213,10 +221,23 @@ TrainResult Trainer::run() {
       m == 1 ? "" : "es", t.micro_batch_size());
 
   const int64_t B = t.micro_batch_size();
+  int64_t first_step = 0;
+  if (!resume_.empty()) {
+    Checkpointer reader(cfg_, pm, world_, checkpointer_ ? checkpointer_->root() : "");
+    first_step = reader.load(resume_);
+    if (first_step < 0) {
+      spdlog::info("--resume auto: no complete checkpoint under {}; starting at step 0", reader.root());
+      first_step = 0;
+    } else {
+      spdlog::info("resumed from {} after step {} (layout {})", resume_, first_step, reader.layout());
+    }
+    if (first_step >= t.steps())
+      fail("the checkpoint holds {} steps, train.steps is {}: nothing left to train", first_step, t.steps());
+  }
   TrainResult result;
   moe::MoeStats moe_run;  // routing over the whole run
   const auto start = std::chrono::steady_clock::now();
-  for (int64_t step = 0; step < t.steps(); ++step) {
+  for (int64_t step = first_step; step < t.steps(); ++step) {
     const auto step_start = std::chrono::steady_clock::now();
     // This replica's slice of the global batch: sequences [dp_rank * B * m, (dp_rank + 1) * B * m).
     const int64_t first = pm.dp().rank() * B * m;
@@ -236,6 +257,12 @@ TrainResult Trainer::run() {
       log_step(step, r, lr, std::chrono::duration<double>(now - step_start).count());
     }
     if (last && !out_dir_.empty()) write_step_trace(pm, r.times, out_dir_);
+    const int interval = cfg_.checkpoint().interval();
+    if (checkpointer_ && interval > 0 && (step + 1) % interval == 0) {
+      const double seconds = checkpointer_->save(step + 1);
+      spdlog::info("checkpoint: step {} saved to {}/{} in {:.2f} s", step + 1, checkpointer_->root(),
+                   io::step_dir_name(step + 1), seconds);
+    }
     if (eval_sampler_ && ((t.eval_interval() > 0 && (step + 1) % t.eval_interval() == 0) || last)) {
       result.final_val_loss = evaluate();
       spdlog::info("step {:>5}/{} | val loss {:.4f}", step + 1, t.steps(), result.final_val_loss);

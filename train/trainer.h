@@ -10,6 +10,7 @@
 #include "core/data/sampler.h"
 #include "core/optim/lr_schedule.h"
 #include "core/runtime/metrics.h"
+#include "train/checkpointer.h"
 #include "train/parallel_model.h"
 #include "zero/memory_report.h"
 
@@ -24,8 +25,9 @@ struct TrainResult {
 class Trainer {
  public:
   // cfg must be resolved and validated for world.size() ranks. out_dir may be empty (no files written).
-  // Every rank of `world` constructs its Trainer together.
-  Trainer(const config::Config& cfg, std::string out_dir, comm::Communicator& world);
+  // Every rank of `world` constructs its Trainer together. resume: a checkpoint directory to continue from,
+  // "auto" (the newest complete one under the checkpoint root, if any), or empty.
+  Trainer(const config::Config& cfg, std::string out_dir, comm::Communicator& world, std::string resume = "");
 
   TrainResult run();
   ParallelModel& model() { return *model_; }
@@ -42,6 +44,9 @@ class Trainer {
   std::string out_dir_;
   comm::Communicator& world_;
   std::unique_ptr<ParallelModel> model_;
+  std::unique_ptr<Checkpointer>
+      checkpointer_;  // null when the run writes no files and names no checkpoint dir
+  std::string resume_;
   LrSchedule schedule_;
   std::unique_ptr<data::TokenShard> train_shard_, val_shard_;
   std::unique_ptr<data::TrainSampler> train_sampler_;

@@ -77,6 +77,10 @@ config::Config default_config() {
 
   c.mutable_data()->set_tokenizer("byte");
 
+  c.mutable_checkpoint()->set_interval(0);  // no checkpoints unless asked
+  c.mutable_checkpoint()->set_keep(2);
+  c.mutable_checkpoint()->set_dir("");  // the run directory's checkpoints/
+
   c.mutable_runtime()->set_device("auto");
   c.mutable_runtime()->set_threads(0);   // all cores
   c.mutable_comm()->set_timeout_s(300);  // watchdog: seconds before an unfinished collective ends the job

@@ -353,6 +353,10 @@ std::vector<std::string> config_problems(const config::Config& cfg, int world_si
   check_train(c, world_size, p);
   check_optim(c, p);
   check_data(c, p);
+  if (c.checkpoint().interval() < 0)
+    p.add("checkpoint.interval ({}) must be >= 0 (0: no checkpoints)", c.checkpoint().interval());
+  if (c.checkpoint().keep() < 1)
+    p.add("checkpoint.keep ({}) must be >= 1 (the newest complete checkpoints kept)", c.checkpoint().keep());
   check_runtime(c, p);
   return p.list;
 }

@@ -4,7 +4,8 @@
 
 namespace trident {
 
-MetricsWriter::MetricsWriter(const std::string& path) : out_(path, std::ios::out | std::ios::trunc) {
+MetricsWriter::MetricsWriter(const std::string& path, bool append)
+    : out_(path, std::ios::out | (append ? std::ios::app : std::ios::trunc)) {
   if (!out_) fail("cannot write metrics file '{}'", path);
 }
 

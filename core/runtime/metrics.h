@@ -11,7 +11,8 @@ namespace trident {
 class MetricsWriter {
  public:
   MetricsWriter() = default;
-  explicit MetricsWriter(const std::string& path);
+  // append: continue an existing file (a resumed run keeps the rows before its checkpoint).
+  explicit MetricsWriter(const std::string& path, bool append = false);
   bool enabled() const { return out_.is_open(); }
   void write(const nlohmann::json& record);
 

@@ -147,19 +147,26 @@ std::map<std::string, int> parse_layout(const std::string& text) {
   return out;
 }
 
+// after_step >= 0: only the reference's steps after it count (a run resumed from a checkpoint of that step).
+// bitwise: every loss, val loss, grad norm and weight equal to the last bit.
 int compare(const std::string& ref_dir, const std::string& run_dir, double rtol, const std::string& layout,
-            const std::string& log_path) {
+            const std::string& log_path, int64_t after_step, bool bitwise) {
   Check check;
   std::map<std::string, int> want;
   if (!layout.empty()) {
     want = parse_layout(layout);
     check_layout_line(log_path, want, check);  // first: ranks that trained apart also garble metrics.jsonl
   }
-  const auto ref_m = metrics(ref_dir), run_m = metrics(run_dir);
+  std::vector<Json> ref_m;
+  for (Json& j : metrics(ref_dir))
+    if (!(j.contains("step") && j["step"].get<int64_t>() <= after_step)) ref_m.push_back(std::move(j));
+  const auto run_m = metrics(run_dir);
+  if (bitwise) rtol = 0;
   if (!layout.empty()) check_traffic(run_m, want, want.at("tp") * want.at("pp") * want.at("dp"), check);
   const double loss = compare_values(ref_m, run_m, "loss", rtol, rtol, check);
   const double val = compare_values(ref_m, run_m, "val_loss", rtol, rtol, check);
-  const double norm = compare_values(ref_m, run_m, "grad_norm", 1e-3, 1e-6, check);
+  const double norm =
+      compare_values(ref_m, run_m, "grad_norm", bitwise ? 0 : 1e-3, bitwise ? 0 : 1e-6, check);
   const auto wref = trident::io::load_safetensors(ref_dir + "/model.safetensors").tensors;
   const auto wrun = trident::io::load_safetensors(run_dir + "/model.safetensors").tensors;
   double worst_weight = 0;
@@ -206,18 +213,23 @@ int main(int argc, char** argv) {
   std::vector<std::string> dirs;
   double rtol = 1e-5;
   std::string layout, log_path, learns_dir;
+  int64_t after_step = -1;
+  bool bitwise = false;
   app.add_option("dirs", dirs, "REFERENCE_DIR RUN_DIR")->expected(0, 2);
   app.add_option("--rtol", rtol, "relative bar on losses, val losses and weights")->capture_default_str();
   app.add_option("--layout", layout,
                  "the launched layout, e.g. tp=2,pp=1,dp=2[,ep=2]: checked in --log and comm");
   app.add_option("--log", log_path, "the run's console output (for its 'layout:' line)");
   app.add_option("--learns", learns_dir, "RUN_DIR: check that this run's loss fell instead");
+  app.add_option("--after-step", after_step,
+                 "compare only the reference's steps after this one (a resumed run)");
+  app.add_flag("--bitwise", bitwise, "every value and weight equal to the last bit");
   CLI11_PARSE(app, argc, argv);
   try {
     if (!learns_dir.empty()) return learns(learns_dir);
     if (dirs.size() != 2) throw CLI::ValidationError("dirs", "expected REFERENCE_DIR RUN_DIR");
     if (!layout.empty() && log_path.empty()) throw CLI::ValidationError("--layout", "needs --log");
-    return compare(dirs[0], dirs[1], rtol, layout, log_path);
+    return compare(dirs[0], dirs[1], rtol, layout, log_path, after_step, bitwise);
   } catch (const CLI::Error& e) {
     return app.exit(e);
   } catch (const std::exception& e) {

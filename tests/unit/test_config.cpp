@@ -832,6 +832,16 @@ TEST(ConfigValidate, MoeRules) {
                   "parallel.tensor (4)");
 }
 
+TEST(ConfigValidate, CheckpointRules) {
+  config::Config c = good_config();
+  EXPECT_EQ(c.checkpoint().interval(), 0) << "no checkpoints unless asked";
+  EXPECT_EQ(c.checkpoint().keep(), 2);
+  apply_overrides(c, {"checkpoint.interval=-1", "checkpoint.keep=0"});
+  const std::string text = problems_text(c);
+  EXPECT_CONTAINS(text, "checkpoint.interval (-1) must be >= 0 (0: no checkpoints)");
+  EXPECT_CONTAINS(text, "checkpoint.keep (0) must be >= 1");
+}
+
 TEST(ConfigValidate, TokenizerAndRuntimeRules) {
   config::Config c = good_config();
   apply_overrides(c, {"model.vocab_size=256", "runtime.threads=-2"});

@@ -21,6 +21,7 @@ namespace {
 struct TrainArgs {
   ConfigArgs config;
   std::string out;
+  std::string resume;
 };
 }  // namespace
 
@@ -31,10 +32,15 @@ void register_train(CLI::App& app) {
   cmd->add_option(
       "--out", args->out,
       "Run directory for config.pbtxt, metrics.jsonl and model.safetensors (default: runs/<config name>)");
+  cmd->add_option(
+      "--resume", args->resume,
+      "Continue from a checkpoint directory (RUN/checkpoints/step_NNNNNNNN), or 'auto': the newest "
+      "complete one under the run's checkpoint directory (none: start at step 0). Same layout only.");
   cmd->footer(
       "Example:\n"
       "  trident data prepare --input /usr/share/games/fortunes --out data/fortunes\n"
-      "  trident train configs/gpt2_tiny.pbtxt --out runs/tiny --set train.steps=100");
+      "  trident train configs/gpt2_tiny.pbtxt --out runs/tiny --set train.steps=100\n"
+      "  trident train configs/gpt2_tiny.pbtxt --out runs/tiny --set checkpoint.interval=50 --resume auto");
   cmd->callback([args] {
     config::Config cfg = args->config.parse();
     // Under mpirun this initialises MPI and the watchdog; a plain run stays one local rank.
@@ -45,7 +51,7 @@ void register_train(CLI::App& app) {
       std::string out = args->out;
       if (out.empty()) out = "runs/" + std::filesystem::path(args->config.path).stem().string();
       auto world = runtime.world();
-      Trainer(cfg, out, *world).run();
+      Trainer(cfg, out, *world, args->resume).run();
     } catch (const Error& e) {
       if (runtime.world_size() == 1) throw;
       // One rank's mistake must not leave the others waiting in a collective: say which rank, end the job.
