@@ -15,8 +15,9 @@ expect() {
   echo "$text" | grep -Eq "$pattern" || { echo "$text" | tail -5; fail "expected /$pattern/"; }
 }
 rm -rf "$out"
+mkdir -p "$out"
 "$trident" train "$@" --set train.steps=10 --set checkpoint.interval=4 --set checkpoint.keep=3 --out "$out/run" \
-  > "$out.log" 2>&1 || { tail "$out.log"; fail "the first run failed"; }
+  > "$out/first.log" 2>&1 || { tail "$out/first.log"; fail "the first run failed"; }
 ck="$out/run/checkpoints"
 [ "$(cat "$ck/latest")" = step_00000008 ] || fail "latest names $(cat "$ck/latest")"
 resume() { "$trident" train "$@" --set train.steps=10 --set checkpoint.interval=4 --out "$out/again"; }
