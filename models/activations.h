@@ -13,19 +13,6 @@
 
 namespace trident::models {
 
-// Per-row statistics (norm mean/rstd, attention and loss log-sum-exp, losses) stay in fp32 when activations
-// are stored in bf16/fp16, as mixed-precision training keeps them; f64 runs keep f64.
-inline DType stat_dtype(DType activations) {
-  return activations == DType::f64 ? DType::f64 : DType::f32;
-}
-
-// Reuse `t` when it already has this shape, dtype and device, otherwise allocate it.
-inline Tensor& ensure(Tensor& t, const Shape& shape, DType dtype, Device device) {
-  if (!t.defined() || t.shape() != shape || t.dtype() != dtype || t.device() != device)
-    t = Tensor::empty(shape, dtype, device);
-  return t;
-}
-
 struct NormActs {
   Tensor out;   // (R, C)
   Tensor mean;  // (R) layernorm only

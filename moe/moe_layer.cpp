@@ -1,17 +1,12 @@
 #include "moe/moe_layer.h"
 
 #include <algorithm>
-#include <chrono>
-
 #include "core/ops/ops.h"
+#include "core/runtime/clock.h"
 
 namespace trident::moe {
 
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // Adds the seconds since the last mark to `into`, and marks now.
 struct Stopwatch {
@@ -22,17 +17,6 @@ struct Stopwatch {
     t = n;
   }
 };
-
-Tensor& ensure(Tensor& t, const Shape& shape, DType dtype, Device device) {
-  if (!t.defined() || t.shape() != shape || t.dtype() != dtype || t.device() != device)
-    t = Tensor::empty(shape, dtype, device);
-  return t;
-}
-
-// Per-row gates and their gradients: f64 in f64 models, f32 otherwise.
-DType gate_dtype(DType rows) {
-  return rows == DType::f64 ? DType::f64 : DType::f32;
-}
 
 }  // namespace
 
@@ -72,7 +56,7 @@ void MoeLayer::forward(MoeActs& acts, Tensor& y, const Tensor& x) const {
   y.zero();
   if (M == 0 && !exchange) return;  // under expert parallelism the other ranks still expect this one
   Tensor rows = Tensor::empty({M}, DType::i32);
-  Tensor gates = Tensor::empty({M}, gate_dtype(x.dtype()));
+  Tensor gates = Tensor::empty({M}, stat_dtype(x.dtype()));
   for (int64_t m = 0; m < M; ++m) {
     rows.data<int32_t>()[m] = r.token_of_row[m];
     const double g = r.gate[r.slot_of_row[m]];
@@ -129,7 +113,7 @@ void MoeLayer::backward(Tensor& dx, const Tensor& dy, const MoeActs& acts, doubl
     ensure(dyp_, {M, C}, dy.dtype(), dev);
     if (M > 0) {
       ops::embedding_forward(dyp_, acts.rows, dy);
-      ensure(dgate_, {M}, gate_dtype(dy.dtype()), dev);
+      ensure(dgate_, {M}, stat_dtype(dy.dtype()), dev);
       ops::row_dot(dgate_, dyp_, acts.yp);
       const Tensor host = dgate_.to(Device::cpu()).to(DType::f64);
       for (int64_t m = 0; m < M; ++m) dgate[r.slot_of_row[m]] = host.data<double>()[m];

@@ -14,18 +14,18 @@ Router::Router(ParamSet& params, const std::string& name, int64_t d_model, const
   if (sequence_parallel_) weight_->partial = GradPartial::tensor;
 }
 
-Tensor Router::weight_in_compute_dtype() const {
+Tensor Router::weight_in_stat_dtype() const {
   const Tensor& w = weight_->value;
-  return w.dtype() == compute_dtype(w.dtype()) ? w : w.to(compute_dtype(w.dtype()));
+  return w.dtype() == stat_dtype(w.dtype()) ? w : w.to(stat_dtype(w.dtype()));
 }
 
 void Router::forward(MoeActs& acts, const Tensor& x) const {
   const int64_t R = x.dim(0);
   const int E = spec_.num_experts, k = spec_.top_k;
-  const DType dt = compute_dtype(x.dtype());
+  const DType dt = stat_dtype(x.dtype());
   acts.router_in = x.dtype() == dt ? x : x.to(dt);
   Tensor logits = Tensor::empty({R, E}, dt, x.device());
-  ops::linear_forward(logits, acts.router_in, weight_in_compute_dtype(), Tensor{});
+  ops::linear_forward(logits, acts.router_in, weight_in_stat_dtype(), Tensor{});
   const Tensor host = logits.to(Device::cpu()).to(DType::f64);
   const double* z = host.data<double>();
   acts.routing = route(std::vector<double>(z, z + R * E), R, spec_);
@@ -109,7 +109,7 @@ void Router::backward(Tensor& dx, const std::vector<double>& dgate, const MoeAct
   // A bf16/f16 model: the router's gradients in fp32, each rounded once into the model's dtype.
   Tensor dx32 = Tensor::empty(dx.shape(), dt, dx.device());
   Tensor dw32 = Tensor::zeros(weight_->grad.shape(), dt, dx.device());
-  ops::linear_backward(dx32, dw32, no_bias, dlogits, x, weight_in_compute_dtype());
+  ops::linear_backward(dx32, dw32, no_bias, dlogits, x, weight_in_stat_dtype());
   dx.copy_from(dx32);
   ops::add_inplace(weight_->grad, dw32);
 }

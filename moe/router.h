@@ -39,10 +39,8 @@ class Router {
   tp::TpGroup group_;
   bool sequence_parallel_;
   Param* weight_;
-  // The router's compute dtype for a model of dtype `t`.
-  static DType compute_dtype(DType t) { return t == DType::f64 ? DType::f64 : DType::f32; }
   // The weight in the compute dtype (itself when it already is).
-  Tensor weight_in_compute_dtype() const;
+  Tensor weight_in_stat_dtype() const;
 };
 
 }  // namespace trident::moe

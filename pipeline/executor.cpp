@@ -1,14 +1,8 @@
 #include "pipeline/executor.h"
 
-#include <chrono>
+#include "core/runtime/clock.h"
 
 namespace trident::pp {
-
-namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-}  // namespace
 
 PipelineExecutor::PipelineExecutor(std::vector<models::Transformer*> chunks, comm::Communicator& pp,
                                    models::StepHooks* hooks, int microbatches, int64_t microbatch_tokens)

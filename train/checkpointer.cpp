@@ -4,12 +4,12 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <filesystem>
 
 #include "core/config/config.h"
 #include "core/io/checkpoint_files.h"
 #include "core/mesh/device_mesh.h"
+#include "core/runtime/clock.h"
 
 namespace trident {
 
@@ -18,10 +18,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kVersion = "trident 0.1";
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // Gathers every rank's serialized CheckpointFile on rank 0 (as u32 characters: lengths first, then padded).
 std::vector<config::CheckpointFile> gather_files(comm::Communicator& world,
@@ -45,11 +41,16 @@ std::vector<config::CheckpointFile> gather_files(comm::Communicator& world,
   return out;
 }
 
-// Every rank agrees on whether all succeeded: one rank's failure becomes every rank's error.
-void agree(comm::Communicator& world, bool ok, const std::string& what) {
+// Whether every rank succeeded (an all-reduce of the failures).
+bool all_ok(comm::Communicator& world, bool ok) {
   Tensor bad = Tensor::full({1}, ok ? 0.0 : 1.0, DType::f64);
   if (world.size() > 1) world.all_reduce(bad, comm::ReduceOp::max);
-  if (bad.item(0) != 0.0) fail("{} failed on another rank (its own error says why)", what);
+  return bad.item(0) == 0.0;
+}
+
+// One rank's failure becomes every rank's error.
+void agree(comm::Communicator& world, bool ok, const std::string& what) {
+  if (!all_ok(world, ok)) fail("{} failed on another rank (its own error says why)", what);
 }
 
 }  // namespace
@@ -80,7 +81,7 @@ double Checkpointer::save(int64_t step) {
 
   // What this rank owns.
   std::map<std::string, Tensor> tensors;
-  for (size_t c = 0; c < static_cast<size_t>(std::max(1, cfg_.parallel().virtual_stages())); ++c) {
+  for (size_t c = 0; c < model_.num_chunks(); ++c) {
     models::Transformer& chunk = model_.chunk(c);
     const std::string prefix = "chunk" + std::to_string(c) + ".";
     if (model_.dp().rank() == 0 && chunk.params().flat_params().defined())
@@ -120,31 +121,25 @@ double Checkpointer::save(int64_t step) {
 }
 
 int64_t Checkpointer::load(const std::string& dir) {
-  if (dir != "auto") {
-    load_from(dir);
-    return io::read_manifest(dir).step();
-  }
+  if (dir != "auto") return load_from(dir);
   // The newest complete checkpoint that reads back; a corrupt one is reported and skipped.
   for (const std::string& candidate : io::complete_checkpoints(root_)) {
-    bool ok = true;
+    int64_t step = -1;
     std::string error;
     try {
-      load_from(candidate);
+      step = load_from(candidate);
     } catch (const Error& e) {
-      ok = false;
       error = e.what();
     }
-    Tensor bad = Tensor::full({1}, ok ? 0.0 : 1.0, DType::f64);
-    if (world_.size() > 1) world_.all_reduce(bad, comm::ReduceOp::max);
-    if (bad.item(0) == 0.0) return io::read_manifest(candidate).step();
+    if (all_ok(world_, step >= 0)) return step;
     if (world_.rank() == 0)
       spdlog::warn("--resume auto: skipping {}: {}", candidate,
-                   ok ? "another rank could not read it" : error);
+                   error.empty() ? "another rank could not read it" : error);
   }
   return -1;
 }
 
-void Checkpointer::load_from(const std::string& dir) {
+int64_t Checkpointer::load_from(const std::string& dir) {
   const config::CheckpointManifest m = io::read_manifest(dir);
   if (m.layout() != layout())
     fail(
@@ -184,7 +179,7 @@ void Checkpointer::load_from(const std::string& dir) {
            params.flat_params().numel());
     params.flat_params().copy_from(it->second);
   };
-  for (size_t c = 0; c < static_cast<size_t>(std::max(1, cfg_.parallel().virtual_stages())); ++c) {
+  for (size_t c = 0; c < model_.num_chunks(); ++c) {
     models::Transformer& chunk = model_.chunk(c);
     const std::string prefix = "chunk" + std::to_string(c) + ".";
     restore(dense, prefix + "params", chunk.params());
@@ -194,6 +189,7 @@ void Checkpointer::load_from(const std::string& dir) {
   for (const auto& [key, t] : own)
     if (key.rfind("optim.", 0) == 0) state[key.substr(6)] = t;
   model_.optimizer().load_state_dict(state);
+  return m.step();
 }
 
 }  // namespace trident

@@ -37,7 +37,7 @@ class Checkpointer {
   const std::string& root() const { return root_; }
 
  private:
-  void load_from(const std::string& dir);
+  int64_t load_from(const std::string& dir);  // returns the steps completed
 
   config::Config cfg_;
   ParallelModel& model_;

@@ -33,6 +33,7 @@ class ParallelModel {
   comm::Communicator* edp() { return edp_.get(); }
   zero::DistributedOptimizer& optimizer() { return *optimizer_; }
   int microbatches() const { return microbatches_; }
+  size_t num_chunks() const { return chunks_.size(); }  // virtual stages on this rank
   models::Transformer& chunk(size_t c) { return *chunks_.at(c); }
   int64_t local_numel() const;  // parameters this rank holds
 

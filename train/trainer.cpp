@@ -70,9 +70,9 @@ Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communica
   const std::string root = !cfg_.checkpoint().dir().empty() ? cfg_.checkpoint().dir()
                            : out_dir_.empty()               ? ""
                                                             : out_dir_ + "/checkpoints";
-  if (!root.empty()) checkpointer_ = std::make_unique<Checkpointer>(cfg_, *model_, world_, root);
-  if (!resume_.empty() && !checkpointer_ && resume_ == "auto")
+  if (root.empty() && resume_ == "auto")
     fail("--resume auto needs a run directory (--out) or checkpoint.dir to look in");
+  checkpointer_ = std::make_unique<Checkpointer>(cfg_, *model_, world_, root);
 }
 
 void Trainer::check_same_config() {
@@ -223,13 +223,13 @@ TrainResult Trainer::run() {
   const int64_t B = t.micro_batch_size();
   int64_t first_step = 0;
   if (!resume_.empty()) {
-    Checkpointer reader(cfg_, pm, world_, checkpointer_ ? checkpointer_->root() : "");
-    first_step = reader.load(resume_);
+    first_step = checkpointer_->load(resume_);
     if (first_step < 0) {
-      spdlog::info("--resume auto: no complete checkpoint under {}; starting at step 0", reader.root());
+      spdlog::info("--resume auto: no complete checkpoint under {}; starting at step 0",
+                   checkpointer_->root());
       first_step = 0;
     } else {
-      spdlog::info("resumed from {} after step {} (layout {})", resume_, first_step, reader.layout());
+      spdlog::info("resumed from {} after step {} (layout {})", resume_, first_step, checkpointer_->layout());
     }
     if (first_step >= t.steps())
       fail("the checkpoint holds {} steps, train.steps is {}: nothing left to train", first_step, t.steps());
@@ -258,7 +258,7 @@ TrainResult Trainer::run() {
     }
     if (last && !out_dir_.empty()) write_step_trace(pm, r.times, out_dir_);
     const int interval = cfg_.checkpoint().interval();
-    if (checkpointer_ && interval > 0 && (step + 1) % interval == 0) {
+    if (!checkpointer_->root().empty() && interval > 0 && (step + 1) % interval == 0) {
       const double seconds = checkpointer_->save(step + 1);
       spdlog::info("checkpoint: step {} saved to {}/{} in {:.2f} s", step + 1, checkpointer_->root(),
                    io::step_dir_name(step + 1), seconds);
@@ -273,7 +273,7 @@ TrainResult Trainer::run() {
   if (!moe_run.empty()) {
     spdlog::info("expert load over the run:\n{}", moe_run.table());
     moe::MoeTimes times;  // this rank's MoE layers
-    for (int c = 0; c < cfg_.parallel().virtual_stages(); ++c) times += pm.chunk(c).moe_times();
+    for (size_t c = 0; c < pm.num_chunks(); ++c) times += pm.chunk(c).moe_times();
     const double all = std::max(times.total(), 1e-12);
     spdlog::info(
         "MoE layer time (this rank, forward + backward): {:.2f} s | router {:.1f}% | permutation {:.1f}% | "

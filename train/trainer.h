@@ -44,8 +44,8 @@ class Trainer {
   std::string out_dir_;
   comm::Communicator& world_;
   std::unique_ptr<ParallelModel> model_;
-  std::unique_ptr<Checkpointer>
-      checkpointer_;  // null when the run writes no files and names no checkpoint dir
+  // Saves under its root (empty when the run writes no files and names no checkpoint dir: it only resumes).
+  std::unique_ptr<Checkpointer> checkpointer_;
   std::string resume_;
   LrSchedule schedule_;
   std::unique_ptr<data::TokenShard> train_shard_, val_shard_;

@@ -123,6 +123,25 @@ DistributedOptimizer::Chunk DistributedOptimizer::make_chunk(ChunkParams& chunk,
   return c;
 }
 
+std::vector<DistributedOptimizer::Chunk*> DistributedOptimizer::all_chunks() {
+  std::vector<Chunk*> out;
+  for (Chunk& c : chunks_) {
+    out.push_back(&c);
+    if (c.experts) out.push_back(c.experts.get());
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, DistributedOptimizer::Chunk*>> DistributedOptimizer::named_chunks() {
+  std::vector<std::pair<std::string, Chunk*>> out;
+  for (size_t i = 0; i < chunks_.size(); ++i) {
+    out.emplace_back("chunk" + std::to_string(i) + ".", &chunks_[i]);
+    if (chunks_[i].experts)
+      out.emplace_back("chunk" + std::to_string(i) + ".experts.", chunks_[i].experts.get());
+  }
+  return out;
+}
+
 DistributedOptimizer::Chunk& DistributedOptimizer::chunk_at(size_t chunk, bool experts) {
   Chunk& c = chunks_.at(chunk);
   if (!experts) return c;
@@ -132,17 +151,14 @@ DistributedOptimizer::Chunk& DistributedOptimizer::chunk_at(size_t chunk, bool e
 
 void DistributedOptimizer::zero_grads() {
   trace_.clear();  // a new step
-  for (Chunk& chunk : chunks_) {
-    for (Chunk* c : {&chunk, chunk.experts.get()}) {
-      if (c == nullptr) continue;
-      if (!c->staged) {
-        c->model->zero_grads();
-        if (c->accum.defined()) c->accum.zero();
-        continue;
-      }
-      c->grads.zero();  // stage 2 adds every micro-batch's average into it
-      c->staged->zero_grads();
+  for (Chunk* c : all_chunks()) {
+    if (!c->staged) {
+      c->model->zero_grads();
+      if (c->accum.defined()) c->accum.zero();
+      continue;
     }
+    c->grads.zero();  // stage 2 adds every micro-batch's average into it
+    c->staged->zero_grads();
   }
 }
 
@@ -273,13 +289,10 @@ void DistributedOptimizer::finish() {
 
 bool DistributedOptimizer::unscale() {
   bool finite = true;
-  for (Chunk& chunk : chunks_) {
-    for (Chunk* c : {&chunk, chunk.experts.get()}) {
-      if (c == nullptr) continue;
-      if (scaler_.scale() != 1.0) ops::scale_inplace(c->grads, 1.0 / scaler_.scale());
-      // inf or nan anywhere makes the sum of squares inf or nan; finite f32 squares cannot overflow a double.
-      finite = std::isfinite(ops::sum_squares(c->grads)) && finite;
-    }
+  for (Chunk* c : all_chunks()) {
+    if (scaler_.scale() != 1.0) ops::scale_inplace(c->grads, 1.0 / scaler_.scale());
+    // inf or nan anywhere makes the sum of squares inf or nan; finite f32 squares cannot overflow a double.
+    finite = std::isfinite(ops::sum_squares(c->grads)) && finite;
   }
   // Every rank must agree to skip: an overflow on one stage or shard skips the step everywhere.
   Tensor bad = Tensor::full({1}, finite ? 0.0 : 1.0, DType::f64);
@@ -315,17 +328,14 @@ DistributedOptimizer::StepResult DistributedOptimizer::step(double lr) {
   StepResult out;
   for (Chunk& c : chunks_)
     if (c.gather) c.gather->release_all();  // the values change: nothing gathered stays
-  for (Chunk& chunk : chunks_) {
-    for (Chunk* c : {&chunk, chunk.experts.get()}) {
-      if (c == nullptr) continue;
-      // A bf16/fp16 model without data parallelism: its last micro-batch joins the fp32 sum now (a reducer
-      // put the whole average there already).
-      if (c->mixed && !c->reducer && !c->staged)
-        ops::add_inplace(c->grads, c->model->flat_grads().to(DType::f32));
-      c->partial->sum(c->grads, c->shard,
-                      /*tied=*/c->shards == 1);  // sharded: the tied sum ran before the scatter
-      if (c->grad_scale != 1.0) ops::scale_inplace(c->grads, c->grad_scale);
-    }
+  for (Chunk* c : all_chunks()) {
+    // A bf16/fp16 model without data parallelism: its last micro-batch joins the fp32 sum now (a reducer
+    // put the whole average there already).
+    if (c->mixed && !c->reducer && !c->staged)
+      ops::add_inplace(c->grads, c->model->flat_grads().to(DType::f32));
+    c->partial->sum(c->grads, c->shard,
+                    /*tied=*/c->shards == 1);  // sharded: the tied sum ran before the scatter
+    if (c->grad_scale != 1.0) ops::scale_inplace(c->grads, c->grad_scale);
   }
   if (chunks_.front().mixed && !scaler_.update(/*found_inf=*/!unscale())) {
     out.skipped = true;  // the weights stay; fp16 backed its scale off
@@ -336,23 +346,19 @@ DistributedOptimizer::StepResult DistributedOptimizer::step(double lr) {
   // to the shard group at once, while the next piece is updated.
   std::vector<std::pair<comm::WorkPtr, Tensor>> inflight;
   const MemoryScope scope(MemoryCategory::comm_buffers);
-  for (Chunk& chunk : chunks_) {
-    for (Chunk* c : {&chunk, chunk.experts.get()}) {
-      if (c == nullptr) continue;
-      if (cfg_.grad_clip > 0 && out.grad_norm > cfg_.grad_clip)  // PyTorch's clip_grad_norm_
-        ops::scale_inplace(c->grads, cfg_.grad_clip / (out.grad_norm + 1e-6));
-      c->adamw->begin_step();
-      for (size_t b = 0; b < c->shard.pieces.size(); ++b) {
-        const Piece& p = c->shard.pieces[b];
-        if (c->master.defined()) {
-          c->adamw->update(b, lr, c->master, /*flat=*/false, c->grads);
-          if (!c->gather)
-            c->model->flat_params().flat(p.flat, {p.n}).copy_from(c->master.flat(p.shard, {p.n}));
-        } else {
-          c->adamw->update(b, lr, c->model->flat_params(), /*flat=*/true, c->grads);
-        }
-        if (c->shards > 1 && c->stage < 3) inflight.push_back(all_gather_bucket(*c, b));
+  for (Chunk* c : all_chunks()) {
+    if (cfg_.grad_clip > 0 && out.grad_norm > cfg_.grad_clip)  // PyTorch's clip_grad_norm_
+      ops::scale_inplace(c->grads, cfg_.grad_clip / (out.grad_norm + 1e-6));
+    c->adamw->begin_step();
+    for (size_t b = 0; b < c->shard.pieces.size(); ++b) {
+      const Piece& p = c->shard.pieces[b];
+      if (c->master.defined()) {
+        c->adamw->update(b, lr, c->master, /*flat=*/false, c->grads);
+        if (!c->gather) c->model->flat_params().flat(p.flat, {p.n}).copy_from(c->master.flat(p.shard, {p.n}));
+      } else {
+        c->adamw->update(b, lr, c->model->flat_params(), /*flat=*/true, c->grads);
       }
+      if (c->shards > 1 && c->stage < 3) inflight.push_back(all_gather_bucket(*c, b));
     }
   }
   for (auto& [work, mine] : inflight) work->wait();
@@ -370,10 +376,9 @@ std::pair<comm::WorkPtr, Tensor> DistributedOptimizer::all_gather_bucket(Chunk& 
 void DistributedOptimizer::all_gather_params() {
   const MemoryScope scope(MemoryCategory::comm_buffers);
   std::vector<std::pair<comm::WorkPtr, Tensor>> inflight;
-  for (Chunk& chunk : chunks_)
-    for (Chunk* c : {&chunk, chunk.experts.get()})
-      if (c != nullptr && c->shards > 1 && c->stage < 3)
-        for (size_t b = 0; b < c->layout.buckets.size(); ++b) inflight.push_back(all_gather_bucket(*c, b));
+  for (Chunk* c : all_chunks())
+    if (c->shards > 1 && c->stage < 3)
+      for (size_t b = 0; b < c->layout.buckets.size(); ++b) inflight.push_back(all_gather_bucket(*c, b));
   for (auto& [work, mine] : inflight) work->wait();
 }
 
@@ -409,14 +414,10 @@ void DistributedOptimizer::load_fp32(size_t chunk, const ParamSet& values, bool 
 
 std::map<std::string, Tensor> DistributedOptimizer::state_dict() {
   std::map<std::string, Tensor> out;
-  for (size_t i = 0; i < chunks_.size(); ++i) {
-    for (Chunk* c : {&chunks_[i], chunks_[i].experts.get()}) {
-      if (c == nullptr) continue;
-      const std::string prefix = "chunk" + std::to_string(i) + (c == &chunks_[i] ? "." : ".experts.");
-      out[prefix + "exp_avg"] = c->adamw->exp_avg().clone();
-      out[prefix + "exp_avg_sq"] = c->adamw->exp_avg_sq().clone();
-      if (c->master.defined()) out[prefix + "master"] = c->master.clone();
-    }
+  for (auto& [prefix, c] : named_chunks()) {
+    out[prefix + "exp_avg"] = c->adamw->exp_avg().clone();
+    out[prefix + "exp_avg_sq"] = c->adamw->exp_avg_sq().clone();
+    if (c->master.defined()) out[prefix + "master"] = c->master.clone();
   }
   const auto scalar = [](double v) { return Tensor::full({1}, v, DType::f64); };
   out["step"] = scalar(static_cast<double>(chunks_.front().adamw->steps_taken()));
@@ -435,19 +436,15 @@ void DistributedOptimizer::load_state_dict(const std::map<std::string, Tensor>& 
            shape_str(shape));
     return it->second;
   };
-  for (size_t i = 0; i < chunks_.size(); ++i) {
-    for (Chunk* c : {&chunks_[i], chunks_[i].experts.get()}) {
-      if (c == nullptr) continue;
-      const std::string prefix = "chunk" + std::to_string(i) + (c == &chunks_[i] ? "." : ".experts.");
-      const Shape shape{c->shard.numel};
-      c->adamw->exp_avg().copy_from(get(prefix + "exp_avg", shape));
-      c->adamw->exp_avg_sq().copy_from(get(prefix + "exp_avg_sq", shape));
-      c->adamw->set_steps_taken(static_cast<int64_t>(get("step", {1}).item(0)));
-      if (c->master.defined()) {
-        if (c->gather) c->gather->release_all();
-        c->master.copy_from(get(prefix + "master", shape));
-        if (!c->gather) copy_pieces(c->shard, c->model->flat_params(), /*to_flat=*/true, c->master);
-      }
+  for (auto& [prefix, c] : named_chunks()) {
+    const Shape shape{c->shard.numel};
+    c->adamw->exp_avg().copy_from(get(prefix + "exp_avg", shape));
+    c->adamw->exp_avg_sq().copy_from(get(prefix + "exp_avg_sq", shape));
+    c->adamw->set_steps_taken(static_cast<int64_t>(get("step", {1}).item(0)));
+    if (c->master.defined()) {
+      if (c->gather) c->gather->release_all();
+      c->master.copy_from(get(prefix + "master", shape));
+      if (!c->gather) copy_pieces(c->shard, c->model->flat_params(), /*to_flat=*/true, c->master);
     }
   }
   if (chunks_.front().mixed) all_gather_params();

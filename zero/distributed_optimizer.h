@@ -181,6 +181,10 @@ class DistributedOptimizer final : public models::StepHooks {
   // The expert unit that unit `unit` of `c` computes, or null.
   Chunk* experts_of(Chunk& c, size_t unit, size_t& expert_unit);
   Chunk& chunk_at(size_t chunk, bool experts);
+  // Every chunk, each followed by its experts (expert parallelism); with their state_dict prefixes
+  // ("chunk<c>.", "chunk<c>.experts.").
+  std::vector<Chunk*> all_chunks();
+  std::vector<std::pair<std::string, Chunk*>> named_chunks();
   // Mixed precision at stages 0 and 1: a micro-batch that is not the step's last joins the fp32 sum.
   void accumulate_micro_batch(Chunk& c, bool last);
   bool unscale();

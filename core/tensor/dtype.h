@@ -108,4 +108,10 @@ constexpr DType dtype_of<uint32_t>() {
   return DType::u32;
 }
 
+// Per-row statistics and factors (norm mean/rstd, log-sum-exp, losses, MoE router logits and gates) stay in
+// fp32 when tensors are stored in bf16/fp16, as mixed-precision training keeps them; f64 runs keep f64.
+constexpr DType stat_dtype(DType storage) {
+  return storage == DType::f64 ? DType::f64 : DType::f32;
+}
+
 }  // namespace trident

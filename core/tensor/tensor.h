@@ -76,6 +76,14 @@ class Tensor {
   DType dtype_ = DType::f32;
 };
 
+// Reuse `t` when it already has this shape, dtype and device, otherwise allocate it: activation and scratch
+// buffers that persist from one micro-batch to the next.
+inline Tensor& ensure(Tensor& t, const Shape& shape, DType dtype, Device device) {
+  if (!t.defined() || t.shape() != shape || t.dtype() != dtype || t.device() != device)
+    t = Tensor::empty(shape, dtype, device);
+  return t;
+}
+
 // ||a - ref|| / ||ref|| over all elements, in double: how tests and layout checks compare tensors.
 double relative_l2(const Tensor& a, const Tensor& ref);
 

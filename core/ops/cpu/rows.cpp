@@ -6,11 +6,6 @@ namespace trident::ops {
 
 namespace {
 
-// The dtype of per-row factors: f64 for f64 tensors, f32 otherwise (bf16/f16 rows keep f32 gates).
-DType factor_dtype(DType rows) {
-  return rows == DType::f64 ? DType::f64 : DType::f32;
-}
-
 void require_no_gpu(std::string_view op, std::initializer_list<const Tensor*> tensors) {
   for (const Tensor* t : tensors)
     if (t->defined() && !t->device().is_cpu())
@@ -28,7 +23,7 @@ void scale_rows(Tensor& out, const Tensor& in, const Tensor& scale) {
   const int64_t m = in.dim(0), c = in.dim(1);
   cpu::require_shape(op, "out", out, in.shape());
   cpu::require_shape(op, "scale", scale, {m});
-  cpu::require_dtype(op, factor_dtype(in.dtype()), {&scale});
+  cpu::require_dtype(op, stat_dtype(in.dtype()), {&scale});
   cpu::require_dtype(op, in.dtype(), {&out});
   const auto run = [&](auto row_tag, auto factor_tag) {
     using T = decltype(row_tag);
@@ -58,7 +53,7 @@ void row_dot(Tensor& out, const Tensor& a, const Tensor& b) {
   cpu::require_shape(op, "b", b, a.shape());
   cpu::require_shape(op, "out", out, {m});
   cpu::require_dtype(op, a.dtype(), {&b});
-  cpu::require_dtype(op, factor_dtype(a.dtype()), {&out});
+  cpu::require_dtype(op, stat_dtype(a.dtype()), {&out});
   cpu::dispatch_storage(op, a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* x = a.data<T>();
