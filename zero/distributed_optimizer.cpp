@@ -326,8 +326,8 @@ double DistributedOptimizer::global_grad_norm() {
 
 DistributedOptimizer::StepResult DistributedOptimizer::step(double lr) {
   StepResult out;
-  for (Chunk& c : chunks_)
-    if (c.gather) c.gather->release_all();  // the values change: nothing gathered stays
+  for (Chunk* c : all_chunks())
+    if (c->gather) c->gather->release_all();  // the values change: nothing gathered stays (experts' neither)
   for (Chunk* c : all_chunks()) {
     // A bf16/fp16 model without data parallelism: its last micro-batch joins the fp32 sum now (a reducer
     // put the whole average there already).
