@@ -21,6 +21,8 @@ find_package(nlohmann_json 3 REQUIRED)
 find_package(MPI COMPONENTS CXX)
 # XXH3-64 checksums of checkpoint files (libxxhash-dev).
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+# CRC-32C of TensorBoard event records (libisal-dev: ISA-L's crc32_iscsi).
+pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)
 
 # CUDA: compiled and linked when nvcc is found, otherwise a CPU-only Trident.
 set(TRIDENT_HAVE_CUDA OFF)

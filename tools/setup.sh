@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config python3
+  python3-venv             # the TensorBoard round-trip test pip-installs tensorboard into a venv
   libopenblas-openmp-dev   # CPU GEMM, on the same OpenMP threads as Trident's loops
   libopenmpi-dev openmpi-bin  # multi-rank launch and the MPI communicator
   protobuf-compiler libprotobuf-dev  # the config schema
@@ -13,6 +14,7 @@ PACKAGES=(
   libcli11-dev             # command-line arguments
   nlohmann-json3-dev       # safetensors headers, metrics.jsonl, JSON configs
   libxxhash-dev            # checkpoint checksums (XXH3-64)
+  libisal-dev              # CRC-32C of TensorBoard event files (ISA-L)
   libgtest-dev             # tests
   fortunes                 # the default training corpus (English text)
 )

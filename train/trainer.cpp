@@ -15,7 +15,10 @@
 #include "core/runtime/threads.h"
 #include "train/comm_summary.h"
 #include "train/generate.h"
+#include "train/init_weights.h"
+#include "train/loss_plot.h"
 #include "train/step_trace.h"
+#include "train/stop_signal.h"
 
 namespace trident {
 
@@ -29,8 +32,12 @@ std::string format_duration(double s) {
 }  // namespace
 
 Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communicator& world,
-                 std::string resume)
-    : cfg_(cfg), out_dir_(std::move(out_dir)), world_(world), resume_(std::move(resume)) {
+                 std::string resume, bool save_on_exit)
+    : cfg_(cfg),
+      out_dir_(std::move(out_dir)),
+      world_(world),
+      resume_(std::move(resume)),
+      save_on_exit_(save_on_exit) {
   init_logging();
   // Only rank 0 prints progress; TRIDENT_LOG_ALL_RANKS=1 lets every rank speak.
   if (!is_main() && std::getenv("TRIDENT_LOG_ALL_RANKS") == nullptr) spdlog::set_level(spdlog::level::warn);
@@ -51,6 +58,7 @@ Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communica
   const Device device = models::ModelSpec::from_config(cfg_).device;
   const std::vector<int64_t> before = zero::memory_baseline(device);
   model_ = std::make_unique<ParallelModel>(cfg_, world_);
+  if (!cfg_.train().init_weights().empty()) load_init_weights(*model_, cfg_, world_);
   const zero::DistributedOptimizer& opt = model_->optimizer();
   memory_ = zero::memory_report(opt.stage(), opt.mixed(), opt.mixed() && model_->microbatches() > 1,
                                 model_->local_numel(), opt.shards(), device, before);
@@ -66,13 +74,27 @@ Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communica
     if (ec) fail("cannot create output directory '{}': {}", out_dir_, ec.message());
     std::ofstream(out_dir_ + "/config.pbtxt") << to_text(cfg_);
     metrics_ = MetricsWriter(out_dir_ + "/metrics.jsonl", /*append=*/!resume_.empty());
+    if (cfg_.logging().tensorboard()) {
+      metrics_.add_tensorboard(out_dir_ + "/tb");
+      spdlog::info("TensorBoard: tensorboard --logdir {}/tb", out_dir_);
+    }
   }
   const std::string root = !cfg_.checkpoint().dir().empty() ? cfg_.checkpoint().dir()
                            : out_dir_.empty()               ? ""
                                                             : out_dir_ + "/checkpoints";
   if (root.empty() && resume_ == "auto")
     fail("--resume auto needs a run directory (--out) or checkpoint.dir to look in");
+  if (root.empty() && save_on_exit_)
+    fail("--save-on-exit needs a run directory (--out) or checkpoint.dir to save in");
   checkpointer_ = std::make_unique<Checkpointer>(cfg_, *model_, world_, root);
+  if (save_on_exit_) install_stop_handlers();
+}
+
+bool Trainer::stop_requested(int64_t step) {
+  if (!save_on_exit_ || step + 1 == cfg_.train().steps()) return false;
+  Tensor flag = Tensor::full({1}, stop_signalled() ? 1.0 : 0.0, DType::f64);
+  if (world_.size() > 1) world_.all_reduce(flag, comm::ReduceOp::max);
+  return flag.item(0) > 0;
 }
 
 void Trainer::check_same_config() {
@@ -100,7 +122,9 @@ void Trainer::log_step(int64_t step, const ParallelModel::StepResult& r, double 
   const auto& t = cfg_.train();
   const double tokens = static_cast<double>(t.global_batch_size()) * t.seq_len();
   const double tok_s = tokens / step_s;
-  const double eta = (elapsed_s_ / static_cast<double>(step + 1)) * static_cast<double>(t.steps() - step - 1);
+  // From this run's own pace: a resumed run has done step + 1 - first_step_ steps so far.
+  const double eta =
+      (elapsed_s_ / static_cast<double>(step + 1 - first_step_)) * static_cast<double>(t.steps() - step - 1);
   const double peak_mb = static_cast<double>(memory_stats(device_).peak) / 1e6;
   nlohmann::json m = {{"step", step + 1},         {"loss", r.loss},        {"lr", lr},
                       {"grad_norm", r.grad_norm}, {"tokens_per_s", tok_s}, {"elapsed_s", elapsed_s_},
@@ -234,6 +258,7 @@ TrainResult Trainer::run() {
     if (first_step >= t.steps())
       fail("the checkpoint holds {} steps, train.steps is {}: nothing left to train", first_step, t.steps());
   }
+  first_step_ = first_step;
   TrainResult result;
   moe::MoeStats moe_run;  // routing over the whole run
   const auto start = std::chrono::steady_clock::now();
@@ -258,18 +283,28 @@ TrainResult Trainer::run() {
     }
     if (last && !out_dir_.empty()) write_step_trace(pm, r.times, out_dir_);
     const int interval = cfg_.checkpoint().interval();
-    if (!checkpointer_->root().empty() && interval > 0 && (step + 1) % interval == 0) {
-      const double seconds = checkpointer_->save(step + 1);
-      spdlog::info("checkpoint: step {} saved to {}/{} in {:.2f} s", step + 1, checkpointer_->root(),
-                   io::step_dir_name(step + 1), seconds);
-    }
+    const bool saved = !checkpointer_->root().empty() && interval > 0 && (step + 1) % interval == 0;
+    if (saved)
+      checkpointer_->save(step + 1);
+    else
+      checkpointer_->poll();  // an async save commits once every rank has written it
     if (eval_sampler_ && ((t.eval_interval() > 0 && (step + 1) % t.eval_interval() == 0) || last)) {
       result.final_val_loss = evaluate();
       spdlog::info("step {:>5}/{} | val loss {:.4f}", step + 1, t.steps(), result.final_val_loss);
       metrics_.write({{"step", step + 1}, {"val_loss", result.final_val_loss}});
     }
+    if (stop_requested(step)) {
+      if (!saved) checkpointer_->save(step + 1);
+      checkpointer_->poll(/*wait=*/true);
+      spdlog::info("stopped by {} after step {}: checkpoint saved, exiting", stop_signal_name(), step + 1);
+      result.stopped = true;
+      return result;
+    }
   }
+  checkpointer_->poll(/*wait=*/true);
   spdlog::info("trained {} steps in {}", t.steps(), format_duration(elapsed_s_));
+  if (checkpointer_->stall_s() > 0)
+    spdlog::info("checkpoints: training waited {:.2f} s for saves", checkpointer_->stall_s());
   if (!moe_run.empty()) {
     spdlog::info("expert load over the run:\n{}", moe_run.table());
     moe::MoeTimes times;  // this rank's MoE layers
@@ -298,6 +333,7 @@ TrainResult Trainer::run() {
     io::save_safetensors(out_dir_ + "/model.safetensors", weights, {{"config", to_text(cfg_)}});
     spdlog::info("wrote {}/model.safetensors, config.pbtxt and metrics.jsonl{}", out_dir_,
                  pm.pp().size() > 1 ? ", pipeline_trace.json" : "");
+    write_run_loss_plot(out_dir_);
   }
   if (t.sample_tokens() > 0 && is_main()) {
     result.sample = sample_text(weights);

@@ -453,4 +453,45 @@ void DistributedOptimizer::load_state_dict(const std::map<std::string, Tensor>& 
                   static_cast<int64_t>(get("loss_scale_skipped", {1}).item(0)));
 }
 
+std::vector<DistributedOptimizer::ShardState> DistributedOptimizer::shard_states() {
+  std::vector<ShardState> out;
+  for (size_t i = 0; i < chunks_.size(); ++i) {
+    for (Chunk* c : {&chunks_[i], chunks_[i].experts.get()}) {
+      if (c == nullptr) continue;
+      ShardState s;
+      s.chunk = i;
+      s.experts = c != &chunks_[i];
+      s.params = c->model;
+      s.layout = &c->layout;
+      s.shard = &c->shard;
+      s.exp_avg = c->adamw->exp_avg();
+      s.exp_avg_sq = c->adamw->exp_avg_sq();
+      if (c->shards == 1)
+        s.holders = c->group->size(), s.holder = c->group->rank();
+      else if (c->replica)
+        s.holders = c->replica->size(), s.holder = c->replica->rank();
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+Tensor DistributedOptimizer::shard_weights(size_t chunk, bool experts) {
+  Chunk& c = chunk_at(chunk, experts);
+  if (c.master.defined()) return c.master.clone();
+  Tensor out = Tensor::empty({c.shard.numel}, DType::f32, c.model->device());
+  copy_pieces(c.shard, out, /*to_flat=*/false, c.model->flat_params());
+  return out;
+}
+
+DistributedOptimizer::Progress DistributedOptimizer::progress() const {
+  return {chunks_.front().adamw->steps_taken(), scaler_.scale(), scaler_.good_steps(),
+          scaler_.skipped_steps()};
+}
+
+void DistributedOptimizer::restore(const Progress& p) {
+  for (Chunk* c : all_chunks()) c->adamw->set_steps_taken(p.steps);
+  scaler_.restore(p.loss_scale, p.good_steps, p.skipped);
+}
+
 }  // namespace trident::zero

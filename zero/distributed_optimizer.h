@@ -136,6 +136,31 @@ class DistributedOptimizer final : public models::StepHooks {
   std::map<std::string, Tensor> state_dict();
   void load_state_dict(const std::map<std::string, Tensor>& state);
 
+  // Checkpoints (train/checkpointer.h) read and write the state where it lives: per chunk, each followed by
+  // its experts, this rank's shard in the shard's layout, and how many ranks hold the same shard (the whole
+  // group when the state is not sharded, the replicas under hybrid sharding) with this rank's place among
+  // them: each of them saves its part of the shard.
+  struct ShardState {
+    size_t chunk = 0;
+    bool experts = false;
+    const ParamSet* params = nullptr;  // names, global shapes, shard specs
+    const FlatLayout* layout = nullptr;
+    const Shard* shard = nullptr;
+    Tensor exp_avg, exp_avg_sq;  // (shard numel) f32: the live moments
+    int holders = 1, holder = 0;
+  };
+  std::vector<ShardState> shard_states();
+  // The shard's fp32 weights, a copy: the master weights, or an fp32 model's own parameters.
+  Tensor shard_weights(size_t chunk, bool experts);
+  // What else a resumed step needs: AdamW's step count and the loss scaler.
+  struct Progress {
+    int64_t steps = 0;
+    double loss_scale = 1;
+    int64_t good_steps = 0, skipped = 0;
+  };
+  Progress progress() const;
+  void restore(const Progress& p);
+
  private:
   struct Chunk {
     ParamSet* model;

@@ -63,6 +63,7 @@ config::Config default_config() {
   t.set_sample_temperature(1.0f);
   t.set_sample_top_k(0);  // sample from the whole vocabulary
   t.set_sample_prompt("");
+  t.set_init_weights("");  // the seeded initialisation
 
   // AdamW as in nanoGPT/llm.c GPT-2 runs: betas (0.9, 0.95), decay 0.1, clip 1.0, cosine down to lr/10.
   config::OptimConfig& o = *c.mutable_optim();
@@ -80,6 +81,8 @@ config::Config default_config() {
   c.mutable_checkpoint()->set_interval(0);  // no checkpoints unless asked
   c.mutable_checkpoint()->set_keep(2);
   c.mutable_checkpoint()->set_dir("");  // the run directory's checkpoints/
+
+  c.mutable_logging()->set_tensorboard(true);  // RUN_DIR/tb/, next to metrics.jsonl
 
   c.mutable_runtime()->set_device("auto");
   c.mutable_runtime()->set_threads(0);   // all cores

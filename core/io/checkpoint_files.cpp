@@ -20,12 +20,6 @@ namespace {
 
 constexpr const char* kManifest = "manifest.pbtxt";
 
-DType dtype_named(const std::string& name, const std::string& where) {
-  for (DType t : {DType::f32, DType::f64, DType::bf16, DType::f16, DType::i32, DType::u16, DType::u32})
-    if (dtype_name(t) == name) return t;
-  fail("{}: unknown dtype '{}'", where, name);
-}
-
 }  // namespace
 
 std::string step_dir_name(int64_t step) {
@@ -40,55 +34,73 @@ void fsync_path(const std::string& path) {
   if (rc != 0) fail("cannot sync {} to disk", path);
 }
 
-void write_tensor_file(const std::string& path, const std::map<std::string, Tensor>& tensors,
-                       config::CheckpointFile& file) {
+config::CheckpointManifest write_pieces(const std::string& dir, const std::string& file, int rank,
+                                        const std::vector<StoredPiece>& pieces) {
+  const std::string path = dir + "/" + file;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) fail("cannot write checkpoint file {}", path);
+  config::CheckpointManifest m;
+  std::map<std::string, config::CheckpointTensor*> tensors;
   uint64_t offset = 0;
-  file.clear_entries();
-  for (const auto& [key, t] : tensors) {
-    TRIDENT_CHECK(t.device().is_cpu(), "checkpoint entry {} is not on the host", key);
+  for (const StoredPiece& p : pieces) {
+    const Tensor& t = p.data;
+    TRIDENT_CHECK(t.device().is_cpu() && t.numel() == p.region.numel(),
+                  "checkpoint piece of {}: {} elements on {} for a region of {}", p.tensor, t.numel(),
+                  t.device().str(), p.region.numel());
+    config::CheckpointTensor*& ct = tensors[p.tensor];
+    if (ct == nullptr) {
+      ct = m.add_tensors();
+      ct->set_name(p.tensor);
+      ct->set_dtype(std::string(dtype_name(t.dtype())));
+      for (int64_t d : p.global) ct->add_shape(d);
+    }
     const uint64_t bytes = t.nbytes();
-    config::CheckpointEntry& e = *file.add_entries();
-    e.set_key(key);
-    e.set_dtype(std::string(dtype_name(t.dtype())));
-    for (int64_t d : t.shape()) e.add_shape(d);
-    e.set_offset(offset);
-    e.set_bytes(bytes);
-    e.set_xxh3(XXH3_64bits(t.raw(), bytes));
+    config::CheckpointPiece& piece = *ct->add_pieces();
+    piece.set_file(0);
+    piece.set_offset(offset);
+    piece.set_bytes(bytes);
+    piece.set_xxh3(XXH3_64bits(t.raw(), bytes));
+    for (int64_t d : p.region.offsets) piece.add_offsets(d);
+    for (int64_t d : p.region.extents) piece.add_extents(d);
+    piece.set_begin(p.region.begin);
+    piece.set_end(p.region.end);
     out.write(static_cast<const char*>(t.raw()), static_cast<std::streamsize>(bytes));
     offset += bytes;
   }
   out.close();
   if (!out) fail("writing checkpoint file {} failed (disk full?)", path);
   fsync_path(path);
-  file.set_bytes(offset);
+  config::CheckpointFile& f = *m.add_files();
+  f.set_rank(rank);
+  f.set_path(file);
+  f.set_bytes(offset);
+  return m;
 }
 
-std::map<std::string, Tensor> read_tensor_file(const std::string& dir, const config::CheckpointFile& file) {
-  const std::string path = dir + "/" + file.path();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("checkpoint file {} is missing", path);
-  const uint64_t size = fs::file_size(path);
-  if (size != file.bytes())
-    fail("checkpoint file {} has {} bytes, the manifest says {} (truncated or replaced)", path, size,
-         file.bytes());
-  std::map<std::string, Tensor> out;
-  for (const config::CheckpointEntry& e : file.entries()) {
-    const std::string where = fmt::format("{} entry '{}'", path, e.key());
-    Shape shape(e.shape().begin(), e.shape().end());
-    Tensor t = Tensor::empty(shape, dtype_named(e.dtype(), where));
-    if (t.nbytes() != e.bytes() || e.offset() + e.bytes() > size)
-      fail("{}: {} bytes at {} do not fit its shape {} or the file", where, e.bytes(), e.offset(),
-           shape_str(shape));
-    in.seekg(static_cast<std::streamoff>(e.offset()));
-    in.read(static_cast<char*>(t.raw()), static_cast<std::streamsize>(e.bytes()));
-    if (!in) fail("{}: cannot read its {} bytes", where, e.bytes());
-    if (XXH3_64bits(t.raw(), e.bytes()) != e.xxh3())
-      fail("{}: checksum mismatch (the file is corrupt)", where);
-    out.emplace(e.key(), std::move(t));
+void merge_manifest(config::CheckpointManifest& into, const config::CheckpointManifest& part) {
+  TRIDENT_CHECK(part.files_size() == 1, "a rank's part of the manifest lists {} files", part.files_size());
+  const int file = into.files_size();
+  *into.add_files() = part.files(0);
+  std::map<std::string, config::CheckpointTensor*> tensors;
+  for (config::CheckpointTensor& t : *into.mutable_tensors()) tensors[t.name()] = &t;
+  for (const config::CheckpointTensor& t : part.tensors()) {
+    config::CheckpointTensor*& ct = tensors[t.name()];
+    if (ct == nullptr) {
+      ct = into.add_tensors();
+      ct->set_name(t.name());
+      ct->set_dtype(t.dtype());
+      *ct->mutable_shape() = t.shape();
+    } else {
+      TRIDENT_CHECK(ct->dtype() == t.dtype() && std::equal(ct->shape().begin(), ct->shape().end(),
+                                                           t.shape().begin(), t.shape().end()),
+                    "ranks disagree on the dtype or shape of {}", t.name());
+    }
+    for (const config::CheckpointPiece& p : t.pieces()) {
+      config::CheckpointPiece& q = *ct->add_pieces();
+      q = p;
+      q.set_file(file);
+    }
   }
-  return out;
 }
 
 void write_manifest(const std::string& dir, const config::CheckpointManifest& manifest) {
@@ -135,6 +147,22 @@ void commit_checkpoint(const std::string& root, const std::string& tmp_dir, cons
   fsync_path(root);
   const std::vector<std::string> complete = complete_checkpoints(root);
   for (size_t i = std::max(keep, 1); i < complete.size(); ++i) fs::remove_all(complete[i], ec);
+}
+
+std::string resolve_checkpoint_dir(const std::string& path) {
+  std::error_code ec;
+  if (fs::exists(fs::path(path) / kManifest, ec)) return path;
+  for (const fs::path root : {fs::path(path), fs::path(path) / "checkpoints"}) {
+    std::ifstream latest(root / "latest");
+    std::string name;
+    if (latest >> name) return (root / name).string();
+  }
+  if (!fs::exists(path, ec)) fail("checkpoint '{}' does not exist", path);
+  fail(
+      "'{}' is not a checkpoint: no {} (a step directory), latest (a checkpoint root) or checkpoints/latest "
+      "(a "
+      "run directory)",
+      path, kManifest);
 }
 
 std::vector<std::string> complete_checkpoints(const std::string& root) {

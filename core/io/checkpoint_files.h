@@ -2,19 +2,20 @@
 // Checkpoint files on disk (train/checkpointer.h decides what goes in them):
 //
 //   DIR/step_00000042/            one complete checkpoint (written as step_00000042.tmp, renamed when done)
-//     rank_00000.bin ...          each rank's own tensors, raw bytes back to back
+//     rank_00000.bin ...          each rank's pieces of global tensors, raw bytes back to back
 //     manifest.pbtxt              config::CheckpointManifest, written last (its presence marks completeness)
 //   DIR/latest                    the newest complete step directory's name, replaced atomically
 //
-// Every entry carries its byte range and an XXH3-64 checksum; every file is fsynced before the manifest is
-// written and the directory renamed, so a crash leaves either a complete checkpoint or a *.tmp directory that
-// nothing loads.
+// Every piece carries its byte range, the region of its global tensor (io/regions.h) and an XXH3-64 checksum;
+// every file is fsynced before the manifest is written and the directory renamed, so a crash leaves either a
+// complete checkpoint or a *.tmp directory that nothing loads. io/checkpoint_reader.h reads them back.
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "core/config/trident.pb.h"
+#include "core/io/regions.h"
 #include "core/tensor/tensor.h"
 
 namespace trident::io {
@@ -22,13 +23,21 @@ namespace trident::io {
 // "step_00000042".
 std::string step_dir_name(int64_t step);
 
-// Writes CPU tensors to `path` (fsynced) and describes them in `file` (entries, bytes; path and rank are the
-// caller's).
-void write_tensor_file(const std::string& path, const std::map<std::string, Tensor>& tensors,
-                       config::CheckpointFile& file);
-// Reads back every entry of `file` from DIR/file.path, checking sizes and checksums: a truncated file, a
-// changed byte or a missing entry is one error naming the file and entry.
-std::map<std::string, Tensor> read_tensor_file(const std::string& dir, const config::CheckpointFile& file);
+// A piece of global tensor `tensor` (shape `global`) to store: `data` (host, contiguous) holds `region`'s
+// elements in order.
+struct StoredPiece {
+  std::string tensor;
+  Shape global;
+  Region region;
+  Tensor data;
+};
+
+// Writes the pieces back to back to DIR/file (fsynced) and returns their description: a manifest holding this
+// one file (rank `rank`, index 0) and the pieces under their tensors (merge_manifest joins every rank's).
+config::CheckpointManifest write_pieces(const std::string& dir, const std::string& file, int rank,
+                                        const std::vector<StoredPiece>& pieces);
+// Adds `part` (one rank's write_pieces) to `into`: its file, and its pieces under their tensors.
+void merge_manifest(config::CheckpointManifest& into, const config::CheckpointManifest& part);
 
 // Writes DIR/manifest.pbtxt (fsynced).
 void write_manifest(const std::string& dir, const config::CheckpointManifest& manifest);
@@ -41,6 +50,10 @@ void commit_checkpoint(const std::string& root, const std::string& tmp_dir, cons
 
 // The complete checkpoints under `root` (a manifest present, not *.tmp), newest step first.
 std::vector<std::string> complete_checkpoints(const std::string& root);
+
+// A checkpoint directory from what a user names: a step directory itself (it has a manifest), a checkpoint
+// root (its `latest`), or a run directory (its checkpoints/latest). An error says which it is not.
+std::string resolve_checkpoint_dir(const std::string& path);
 
 // fsync a file or directory by path (errors name it).
 void fsync_path(const std::string& path);

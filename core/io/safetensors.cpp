@@ -184,58 +184,84 @@ TensorFile load_safetensors(const std::string& path) {
 
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata) {
-  std::vector<std::pair<const std::string*, const Tensor*>> order;
+  std::vector<SafetensorsWriter::Entry> entries;
   for (const auto& [name, t] : tensors) {
-    if (name == "__metadata__")
-      fail("safetensors file '{}': '__metadata__' is reserved, not a tensor name", path);
     if (!t.defined()) fail("safetensors file '{}': tensor '{}' is undefined", path, name);
     if (!t.device().is_cpu())
       fail("safetensors file '{}': tensor '{}' is on {}; copy it to the CPU first", path, name,
            t.device().str());
-    if (t.dtype() == DType::f16)
-      fail("safetensors file '{}': tensor '{}': dtype F16 is not supported yet", path, name);
-    order.emplace_back(&name, &t);
+    entries.push_back({name, t.dtype(), t.shape()});
+  }
+  SafetensorsWriter writer(path, std::move(entries), metadata);
+  for (const SafetensorsWriter::Entry& e : writer.order()) writer.write(tensors.at(e.name));
+  writer.close();
+}
+
+SafetensorsWriter::SafetensorsWriter(std::string path, std::vector<Entry> entries,
+                                     const std::map<std::string, std::string>& metadata)
+    : path_(std::move(path)), tmp_(path_ + ".tmp"), entries_(std::move(entries)) {
+  for (const Entry& e : entries_) {
+    if (e.name == "__metadata__")
+      fail("safetensors file '{}': '__metadata__' is reserved, not a tensor name", path_);
+    if (e.dtype == DType::f16)
+      fail("safetensors file '{}': tensor '{}': dtype F16 is not supported yet", path_, e.name);
   }
   // Largest element first keeps every tensor's offset a multiple of its element size (the header is padded to
   // 8).
-  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
-    return dtype_size(a.second->dtype()) > dtype_size(b.second->dtype());
-  });
-
+  std::stable_sort(entries_.begin(), entries_.end(),
+                   [](const Entry& a, const Entry& b) { return dtype_size(a.dtype) > dtype_size(b.dtype); });
   json header = json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
-  for (const auto& [name, t] : order) {
-    header[*name] = {{"dtype", dtype_tag(t->dtype())},
-                     {"shape", t->shape()},
-                     {"data_offsets", {offset, offset + t->nbytes()}}};
-    offset += t->nbytes();
+  for (const Entry& e : entries_) {
+    const uint64_t bytes = static_cast<uint64_t>(shape_numel(e.shape)) * dtype_size(e.dtype);
+    header[e.name] = {
+        {"dtype", dtype_tag(e.dtype)}, {"shape", e.shape}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
   const uint64_t header_bytes = text.size();
+  out_ = std::make_unique<std::ofstream>(tmp_, std::ios::binary | std::ios::trunc);
+  if (!*out_) fail("cannot open '{}' for writing", tmp_);
+  out_->write(reinterpret_cast<const char*>(&header_bytes), 8);
+  out_->write(text.data(), static_cast<std::streamsize>(text.size()));
+}
 
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("cannot open '{}' for writing", tmp);
-    out.write(reinterpret_cast<const char*>(&header_bytes), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto& [name, t] : order)
-      out.write(static_cast<const char*>(t->raw()), static_cast<std::streamsize>(t->nbytes()));
-    out.close();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      fail("writing safetensors file '{}' failed (disk full?)", tmp);
-    }
-  }
+SafetensorsWriter::~SafetensorsWriter() {
+  if (!out_) return;
+  out_.reset();
   std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
+  std::filesystem::remove(tmp_, ec);
+}
+
+void SafetensorsWriter::write(const Tensor& t) {
+  TRIDENT_CHECK(out_ && next_ < entries_.size(), "safetensors file '{}': more tensors written than declared",
+                path_);
+  const Entry& e = entries_[next_++];
+  if (!t.device().is_cpu() || t.dtype() != e.dtype || t.shape() != e.shape)
+    fail("safetensors file '{}': tensor '{}' is {} {} on {}, declared {} {}", path_, e.name,
+         dtype_name(t.dtype()), shape_str(t.shape()), t.device().str(), dtype_name(e.dtype),
+         shape_str(e.shape));
+  out_->write(static_cast<const char*>(t.raw()), static_cast<std::streamsize>(t.nbytes()));
+}
+
+void SafetensorsWriter::close() {
+  TRIDENT_CHECK(out_ && next_ == entries_.size(), "safetensors file '{}': {} of {} tensors written", path_,
+                next_, entries_.size());
+  out_->close();
+  const bool ok = static_cast<bool>(*out_);
+  out_.reset();
+  std::error_code ec;
+  if (!ok) {
+    std::filesystem::remove(tmp_, ec);
+    fail("writing safetensors file '{}' failed (disk full?)", tmp_);
+  }
+  std::filesystem::rename(tmp_, path_, ec);
   if (ec) {
     const std::string why = ec.message();
-    std::filesystem::remove(tmp, ec);
-    fail("cannot rename '{}' to '{}': {}", tmp, path, why);
+    std::filesystem::remove(tmp_, ec);
+    fail("cannot rename '{}' to '{}': {}", tmp_, path_, why);
   }
 }
 

@@ -1,10 +1,13 @@
 #pragma once
 // metrics.jsonl: one JSON object per line, appended and flushed as training goes, so a crashed run keeps
-// everything logged before the crash.
+// everything logged before the crash. Each row can also go to TensorBoard (core/runtime/tensorboard.h).
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "core/runtime/tensorboard.h"
 
 namespace trident {
 
@@ -14,10 +17,13 @@ class MetricsWriter {
   // append: continue an existing file (a resumed run keeps the rows before its checkpoint).
   explicit MetricsWriter(const std::string& path, bool append = false);
   bool enabled() const { return out_.is_open(); }
+  // From now on every record also goes to a TensorBoard event file in `dir` (created when missing).
+  void add_tensorboard(const std::string& dir);
   void write(const nlohmann::json& record);
 
  private:
   std::ofstream out_;
+  std::unique_ptr<TensorBoardSink> tensorboard_;
 };
 
 }  // namespace trident

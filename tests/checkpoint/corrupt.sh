@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # corrupt.sh TRIDENT OUT CONFIG [--set ...]: one run with checkpoints at steps 4 and 8, then every way a
-# checkpoint can be broken, each refused with one message naming the file and entry (or skipped by
+# checkpoint can be broken, each refused with one message naming the file and tensor (or skipped by
 # --resume auto, which falls back to the previous complete checkpoint and says so).
 set -uo pipefail
 trident="$1" out="$2"
@@ -24,7 +24,7 @@ resume() { "$trident" train "$@" --set train.steps=10 --set checkpoint.interval=
 fresh() { rm -rf "$out/c" && cp -r "$ck/step_00000004" "$out/c"; }
 
 fresh; printf '\xff' | dd of="$out/c/rank_00000.bin" bs=1 seek=1000 conv=notrunc status=none
-expect "rank_00000.bin entry 'chunk0.params': checksum mismatch" resume "$@" --resume "$out/c"
+expect "rank_00000.bin: the piece of 'model.embed.wte' at byte 0: checksum mismatch" resume "$@" --resume "$out/c"
 fresh; truncate -s 100 "$out/c/rank_00000.bin"
 expect "rank_00000.bin has 100 bytes, the manifest says" resume "$@" --resume "$out/c"
 fresh; rm "$out/c/rank_00000.bin"
@@ -33,8 +33,18 @@ fresh; rm "$out/c/manifest.pbtxt"
 expect "has no manifest .*not a complete checkpoint" resume "$@" --resume "$out/c"
 fresh
 expect "holds another model" resume "$@" --set model.n_layer=2 --resume "$out/c"
-expect "saved under layout .*\(resharding\) is not built yet" resume "$@" --set parallel.zero_stage=1 \
-  --set train.precision=bf16 --resume "$out/c"
+# A piece the manifest no longer lists (the first piece of the first tensor dropped).
+fresh
+awk 'BEGIN { skip = 0; done = 0 }
+     !done && /^  pieces \{/ { skip = 1; next }
+     skip && /^  \}/ { skip = 0; done = 1; next }
+     !skip { print }' "$ck/step_00000004/manifest.pbtxt" > "$out/c/manifest.pbtxt"
+expect "the stored pieces of 'model.embed.wte' cover 0 of the [0-9]+ elements this rank needs \(a piece is missing\)" \
+  resume "$@" --resume "$out/c"
+# A piece that claims more than its file holds.
+fresh
+sed -i '0,/^    bytes: /s/^    bytes: [0-9]*/    bytes: 99999999/' "$out/c/manifest.pbtxt"
+expect "a piece of 'model.embed.wte' lies outside its tensor or file" resume "$@" --resume "$out/c"
 # --resume auto: a crashed save (*.tmp) is never loaded, and a corrupt newest one is skipped for step 4.
 mkdir -p "$ck/step_00000009.tmp"
 printf '\xff' | dd of="$ck/step_00000008/rank_00000.bin" bs=1 seek=2000 conv=notrunc status=none

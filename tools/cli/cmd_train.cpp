@@ -22,6 +22,7 @@ struct TrainArgs {
   ConfigArgs config;
   std::string out;
   std::string resume;
+  bool save_on_exit = false;
 };
 }  // namespace
 
@@ -35,7 +36,12 @@ void register_train(CLI::App& app) {
   cmd->add_option(
       "--resume", args->resume,
       "Continue from a checkpoint directory (RUN/checkpoints/step_NNNNNNNN), or 'auto': the newest "
-      "complete one under the run's checkpoint directory (none: start at step 0). Same layout only.");
+      "complete one under the run's checkpoint directory (none: start at step 0). Any parallel layout: the "
+      "checkpoint is resharded on load.");
+  cmd->add_flag(
+      "--save-on-exit", args->save_on_exit,
+      "On SIGTERM or SIGINT, finish the current step, save a checkpoint and exit 0 (a second signal "
+      "ends the run at once)");
   cmd->footer(
       "Example:\n"
       "  trident data prepare --input /usr/share/games/fortunes --out data/fortunes\n"
@@ -51,7 +57,7 @@ void register_train(CLI::App& app) {
       std::string out = args->out;
       if (out.empty()) out = "runs/" + std::filesystem::path(args->config.path).stem().string();
       auto world = runtime.world();
-      Trainer(cfg, out, *world, args->resume).run();
+      Trainer(cfg, out, *world, args->resume, args->save_on_exit).run();
     } catch (const Error& e) {
       if (runtime.world_size() == 1) throw;
       // One rank's mistake must not leave the others waiting in a collective: say which rank, end the job.

@@ -13,5 +13,8 @@ void register_generate(CLI::App& app);
 void register_info(CLI::App& app);
 void register_topo(CLI::App& app);
 void register_pp_sim(CLI::App& app);
+void register_hf(CLI::App& app);  // `export hf` and `import hf`
+void register_plot(CLI::App& app);
+void register_checkpoint(CLI::App& app);  // `checkpoint inspect` and `checkpoint export`
 
 }  // namespace trident::cli

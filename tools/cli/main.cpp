@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
       "  trident train configs/gpt2_tiny.pbtxt --out runs/tiny\n"
       "  trident train configs/llama_tiny.pbtxt --set train.steps=50 --set optim.lr=1e-3\n"
       "  trident generate runs/tiny --prompt \"The \"\n"
+      "  trident plot runs/tiny runs/tiny_dp2 --out compare.svg\n"
       "  trident bench train configs/gpt2_tiny.pbtxt\n"
       "Run `trident <command> --help` for a command's options.");
   app.set_version_flag("--version", "trident 0.1.0");
@@ -26,6 +27,9 @@ int main(int argc, char** argv) {
   trident::cli::register_info(app);
   trident::cli::register_topo(app);
   trident::cli::register_pp_sim(app);
+  trident::cli::register_hf(app);
+  trident::cli::register_plot(app);
+  trident::cli::register_checkpoint(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
