@@ -68,6 +68,7 @@ struct Workspace {
   Tensor y2, dnorm2;         // (R, C) an MoE block's shared experts: output, input gradient
   Tensor positions;          // (R) i32 for learned position embeddings: each row's position in its sequence
   int64_t positions_T = 0;   // the sequence length `positions` was built for
+  int64_t positions_0 = 0;   // ... and the position of its first token (incremental decoding)
 };
 
 }  // namespace trident::models

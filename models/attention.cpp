@@ -4,6 +4,7 @@
 
 #include "core/ops/layout.h"
 #include "core/ops/ops.h"
+#include "core/runtime/spans.h"
 
 namespace trident::models {
 
@@ -55,14 +56,53 @@ void CausalSelfAttention::forward(AttentionActs& acts, Tensor& y, const Tensor& 
   ensure(acts.lse, {B, heads_, T}, stat_dtype(dt), x.device());
 
   Tensor qkv2 = acts.qkv.view({N, qkv_.local_out()});
-  qkv_.forward(qkv2, x);  // (N, (H + 2*Hkv)*D / tp)
-  ops::split_last_dim(acts.qkv, {&acts.q, &acts.k, &acts.v});
-  if (rope_) {
-    ops::rope_forward(acts.q, acts.q, rope_theta_);
-    ops::rope_forward(acts.k, acts.k, rope_theta_);
+  {
+    spans::Span span(spans::Kind::qkv, spans::Phase::forward,
+                     2.0 * N * qkv_.in_features() * qkv_.local_out());
+    qkv_.forward(qkv2, x);  // (N, (H + 2*Hkv)*D / tp)
   }
-  ops::attention_forward(acts.out, acts.lse, acts.q, acts.k, acts.v);
+  {
+    spans::Span span(spans::Kind::attention, spans::Phase::forward, core_flops(B, T));
+    ops::split_last_dim(acts.qkv, {&acts.q, &acts.k, &acts.v});
+    if (rope_) {
+      ops::rope_forward(acts.q, acts.q, rope_theta_);
+      ops::rope_forward(acts.k, acts.k, rope_theta_);
+    }
+    ops::attention_forward(acts.out, acts.lse, acts.q, acts.k, acts.v);
+  }
+  spans::Span span(spans::Kind::attn_proj, spans::Phase::forward, 2.0 * N * heads_ * head_dim_ * y.dim(1));
   proj_.forward(y, acts.out.view({N, heads_ * head_dim_}));
+}
+
+void CausalSelfAttention::forward_cached(AttentionActs& acts, Tensor& y, const Tensor& x, LayerKvCache& cache,
+                                         int64_t pos0) const {
+  TRIDENT_CHECK(tp_ == 1, "incremental decoding runs on an unsplit model, not over {} tensor-parallel ranks",
+                tp_);
+  const DType dt = x.dtype();
+  const int64_t T = x.dim(0);
+  TRIDENT_CHECK(pos0 == 0 || T == 1, "after the prefill, decoding runs one position at a time, not {} at {}",
+                T, pos0);
+  ensure(acts.qkv, {1, T, qkv_.local_out()}, dt, x.device());
+  ensure(acts.q, {1, T, heads_, head_dim_}, dt, x.device());
+  ensure(acts.k, {1, T, kv_heads_, head_dim_}, dt, x.device());
+  ensure(acts.v, {1, T, kv_heads_, head_dim_}, dt, x.device());
+  ensure(acts.out, {1, T, heads_, head_dim_}, dt, x.device());
+
+  Tensor qkv2 = acts.qkv.view({T, qkv_.local_out()});
+  qkv_.forward(qkv2, x);  // (T, (H + 2*Hkv)*D)
+  ops::split_last_dim(acts.qkv, {&acts.q, &acts.k, &acts.v});
+  if (rope_) {  // each row at its absolute position
+    ops::rope_forward(acts.q, acts.q, rope_theta_, pos0);
+    ops::rope_forward(acts.k, acts.k, rope_theta_, pos0);
+  }
+  cache.write(acts.k, acts.v, pos0);
+  if (pos0 == 0) {
+    ensure(acts.lse, {1, heads_, T}, stat_dtype(dt), x.device());
+    ops::attention_forward(acts.out, acts.lse, acts.q, acts.k, acts.v);  // what forward() computes
+  } else {
+    cache.attend(acts.out, acts.q, pos0 + 1);
+  }
+  proj_.forward(y, acts.out.view({T, heads_ * head_dim_}));
 }
 
 void CausalSelfAttention::backward(Tensor& dx, const Tensor& dy, const Tensor& x, const AttentionActs& acts,
@@ -76,13 +116,22 @@ void CausalSelfAttention::backward(Tensor& dx, const Tensor& dy, const Tensor& x
   ensure(ws.dqkv, acts.qkv.shape(), dt, x.device());
 
   Tensor datt2 = ws.datt.view({N, heads_ * head_dim_});
-  proj_.backward(datt2, dy, acts.out.view({N, heads_ * head_dim_}));
-  ops::attention_backward(ws.dq, ws.dk, ws.dv, ws.datt, acts.q, acts.k, acts.v, acts.out, acts.lse);
-  if (rope_) {
-    ops::rope_backward(ws.dq, ws.dq, rope_theta_);
-    ops::rope_backward(ws.dk, ws.dk, rope_theta_);
+  {
+    spans::Span span(spans::Kind::attn_proj, spans::Phase::backward,
+                     4.0 * N * heads_ * head_dim_ * dy.dim(1));
+    proj_.backward(datt2, dy, acts.out.view({N, heads_ * head_dim_}));
   }
-  ops::concat_last_dim(ws.dqkv, {&ws.dq, &ws.dk, &ws.dv});
+  {
+    spans::Span span(spans::Kind::attention, spans::Phase::backward,
+                     2.0 * core_flops(acts.q.dim(0), acts.q.dim(1)));
+    ops::attention_backward(ws.dq, ws.dk, ws.dv, ws.datt, acts.q, acts.k, acts.v, acts.out, acts.lse);
+    if (rope_) {
+      ops::rope_backward(ws.dq, ws.dq, rope_theta_);
+      ops::rope_backward(ws.dk, ws.dk, rope_theta_);
+    }
+    ops::concat_last_dim(ws.dqkv, {&ws.dq, &ws.dk, &ws.dv});
+  }
+  spans::Span span(spans::Kind::qkv, spans::Phase::backward, 4.0 * N * qkv_.in_features() * qkv_.local_out());
   qkv_.backward(dx, ws.dqkv.view({N, qkv_.local_out()}), x);
   // The key bias adds q . b_k to every score of a query's row, and softmax ignores a constant shift, so its
   // exact gradient is zero. Computed, it is rounding noise, which Adam would scale up to lr-sized steps that

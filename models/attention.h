@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "models/activations.h"
+#include "models/kv_cache.h"
 #include "models/model_spec.h"
 #include "tensor_parallel/column_parallel_linear.h"
 #include "tensor_parallel/row_parallel_linear.h"
@@ -25,11 +26,22 @@ class CausalSelfAttention {
 
   // x (R, C) -> y (R, C), for a micro-batch of sequences of T tokens.
   void forward(AttentionActs& acts, Tensor& y, const Tensor& x, int64_t T) const;
+  // Incremental decoding of one sequence (tp 1): x (T, C), the rows of positions [pos0, pos0 + T), -> y
+  // (T, C). Their keys and values go into `cache`. A prefill (pos0 0) runs the causal attention of forward()
+  // on its T rows; after it, one row at a time (T 1) attends to every cached position up to its own.
+  void forward_cached(AttentionActs& acts, Tensor& y, const Tensor& x, LayerKvCache& cache,
+                      int64_t pos0) const;
   // dx (R, C) written from dy (R, C); x is the forward input.
   void backward(Tensor& dx, const Tensor& dy, const Tensor& x, const AttentionActs& acts,
                 Workspace& ws) const;
 
  private:
+  // The attention core's forward FLOPs for B sequences of T tokens: q k^T and the weighted sum of v, 2*T*T*D
+  // each per head, halved for the causal mask (the 6*L*T*C term of the usual 6N + 6LTC per token).
+  double core_flops(int64_t B, int64_t T) const {
+    return 2.0 * static_cast<double>(B) * static_cast<double>(T) * static_cast<double>(T) * heads_ *
+           head_dim_;
+  }
   bool rope_;
   double rope_theta_;
   int kv_replicas_;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/ops/ops.h"
+#include "core/runtime/spans.h"
 
 namespace trident::models {
 
@@ -34,15 +35,22 @@ TransformerBlock::TransformerBlock(ParamSet& params, ParamSet& expert_params, in
   }
 }
 
-void TransformerBlock::forward(BlockActs& acts, Tensor& x_out, const Tensor& x_in, int64_t T,
-                               Workspace& ws) const {
+void TransformerBlock::forward(BlockActs& acts, Tensor& x_out, const Tensor& x_in, int64_t T, Workspace& ws,
+                               LayerKvCache* cache, int64_t pos0) const {
   ensure(ws.y, x_in.shape(), x_in.dtype(), x_in.device());
   ensure(acts.x_mid, x_in.shape(), x_in.dtype(), x_in.device());
   norm1_.forward(acts.norm1, x_in);
-  attn_.forward(acts.attn, ws.y, acts.norm1.out, T);
+  if (cache) {
+    attn_.forward_cached(acts.attn, ws.y, acts.norm1.out, *cache, pos0);
+  } else {
+    attn_.forward(acts.attn, ws.y, acts.norm1.out, T);
+  }
   norm2_.forward_residual(acts.norm2, acts.x_mid, x_in, ws.y);  // x_mid = x_in + attn(x_in), normed
   if (moe_) {
-    moe_->forward(acts.moe, ws.y, acts.norm2.out);
+    {
+      spans::Span span(spans::Kind::moe, spans::Phase::forward);  // FLOPs not counted (routing-dependent)
+      moe_->forward(acts.moe, ws.y, acts.norm2.out);
+    }
     if (mlp_) {
       ensure(ws.y2, x_in.shape(), x_in.dtype(), x_in.device());
       mlp_->forward(acts.mlp, ws.y2, acts.norm2.out);
@@ -51,6 +59,7 @@ void TransformerBlock::forward(BlockActs& acts, Tensor& x_out, const Tensor& x_i
   } else {
     mlp_->forward(acts.mlp, ws.y, acts.norm2.out);
   }
+  spans::Span span(spans::Kind::residual, spans::Phase::forward, 0, 3.0 * x_out.nbytes());
   ops::add(x_out, acts.x_mid, ws.y);
 }
 
@@ -60,7 +69,10 @@ void TransformerBlock::backward(Tensor& dres, const Tensor& x_in, const BlockAct
   ensure(ws.dtmp, dres.shape(), dres.dtype(), dres.device());
   // MLP branch: dres holds d(x_out) = d(x_mid) through the residual, plus the branch's contribution.
   if (moe_) {
-    moe_->backward(ws.dnorm, dres, acts.moe, loss_scale);
+    {
+      spans::Span span(spans::Kind::moe, spans::Phase::backward);
+      moe_->backward(ws.dnorm, dres, acts.moe, loss_scale);
+    }
     if (mlp_) {
       ensure(ws.dnorm2, dres.shape(), dres.dtype(), dres.device());
       mlp_->backward(ws.dnorm2, dres, acts.norm2.out, acts.mlp, ws);
@@ -70,10 +82,14 @@ void TransformerBlock::backward(Tensor& dres, const Tensor& x_in, const BlockAct
     mlp_->backward(ws.dnorm, dres, acts.norm2.out, acts.mlp, ws);
   }
   norm2_.backward(ws.dtmp, ws.dnorm, acts.x_mid, acts.norm2);
-  ops::add_inplace(dres, ws.dtmp);
+  {
+    spans::Span span(spans::Kind::residual, spans::Phase::backward, 0, 3.0 * dres.nbytes());
+    ops::add_inplace(dres, ws.dtmp);
+  }
   // Attention branch, the same way: dres becomes d(x_in).
   attn_.backward(ws.dnorm, dres, acts.norm1.out, acts.attn, ws);
   norm1_.backward(ws.dtmp, ws.dnorm, x_in, acts.norm1);
+  spans::Span span(spans::Kind::residual, spans::Phase::backward, 0, 3.0 * dres.nbytes());
   ops::add_inplace(dres, ws.dtmp);
 }
 

@@ -20,8 +20,10 @@ class TransformerBlock {
                    tp::TpGroup group, moe::ExpertGroup ep = {});
 
   // x_in, x_out (R, C) for sequences of T tokens; x_in must stay alive until backward (it is the previous
-  // block's output).
-  void forward(BlockActs& acts, Tensor& x_out, const Tensor& x_in, int64_t T, Workspace& ws) const;
+  // block's output). With a cache (incremental decoding, Transformer::forward_cached): the T rows are one
+  // sequence's positions [pos0, pos0 + T), and attention goes through the cache.
+  void forward(BlockActs& acts, Tensor& x_out, const Tensor& x_in, int64_t T, Workspace& ws,
+               LayerKvCache* cache = nullptr, int64_t pos0 = 0) const;
   // dres: in, the gradient w.r.t. x_out; out, the gradient w.r.t. x_in (updated in place). loss_scale: the
   // objective's scale in this backward, for an MoE block's auxiliary losses.
   void backward(Tensor& dres, const Tensor& x_in, const BlockActs& acts, Workspace& ws,

@@ -15,13 +15,14 @@ class Embedding {
 
   Param& wte() const { return wte_.weight(); }
   Param* wpe() const { return wpe_; }  // null for LLaMA
-  // tokens (B, T) i32 -> out (B*T, C), or (B*T/tp, C) this rank's rows under sequence parallelism.
-  void forward(Tensor& out, const Tensor& tokens, Workspace& ws) const;
+  // tokens (B, T) i32 -> out (B*T, C), or (B*T/tp, C) this rank's rows under sequence parallelism. pos0: the
+  // position of each sequence's first token (incremental decoding runs positions [pos0, pos0 + T)).
+  void forward(Tensor& out, const Tensor& tokens, Workspace& ws, int64_t pos0 = 0) const;
   void backward(const Tensor& dout, const Tensor& tokens, Workspace& ws) const;
 
  private:
   // (rows) i32: the position in its sequence of each output row of this rank.
-  const Tensor& positions(Workspace& ws, int64_t rows, int64_t T) const;
+  const Tensor& positions(Workspace& ws, int64_t rows, int64_t T, int64_t pos0 = 0) const;
 
   tp::TpGroup group_;
   bool sequence_parallel_;

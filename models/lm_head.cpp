@@ -1,6 +1,9 @@
 #include "models/lm_head.h"
 
+#include <optional>
+
 #include "core/ops/ops.h"
+#include "core/runtime/spans.h"
 #include "tensor_parallel/vocab_parallel_cross_entropy.h"
 
 namespace trident::models {
@@ -24,6 +27,8 @@ double LmHead::forward(HeadActs& acts, const Tensor& x, const Tensor& targets) c
   norm_.forward(acts.norm, x);
   const int64_t N =
       targets.defined() ? targets.numel() : x.dim(0) * (proj_.sequence_parallel() ? group_.size : 1);
+  spans::Span span(spans::Kind::head_loss, spans::Phase::forward,
+                   2.0 * N * proj_.in_features() * proj_.local_out());
   ensure(acts.logits, {N, proj_.local_out()}, x.dtype(), x.device());
   proj_.forward(acts.logits, acts.norm.out);  // (N, Vp/tp)
   if (!targets.defined()) return 0.0;
@@ -52,6 +57,8 @@ double LmHead::forward(HeadActs& acts, const Tensor& x, const Tensor& targets) c
 void LmHead::backward(Tensor& dx, const Tensor& x, const Tensor& targets, HeadActs& acts, double loss_scale,
                       Workspace& ws) const {
   const int64_t N = acts.logits.dim(0);
+  std::optional<spans::Span> span(std::in_place, spans::Kind::head_loss, spans::Phase::backward,
+                                  4.0 * N * proj_.in_features() * proj_.local_out());
   const double scale = acts.n_targets ? loss_scale / static_cast<double>(acts.n_targets) : 0.0;
   // dlogits overwrite the logits: the (N, Vp/tp) buffer is the largest activation of a small model.
   if (group_.size == 1) {
@@ -63,6 +70,7 @@ void LmHead::backward(Tensor& dx, const Tensor& x, const Tensor& targets, HeadAc
   // ws.dnorm keeps the (R, C) shape the blocks use, so the buffer is reused rather than reallocated.
   Tensor& dnorm = ensure(ws.dnorm, x.shape(), x.dtype(), x.device());
   proj_.backward(dnorm, acts.logits, acts.norm.out);
+  span.reset();  // the final norm is a norm
   norm_.backward(dx, dnorm, x, acts.norm);
 }
 

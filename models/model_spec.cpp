@@ -64,16 +64,17 @@ int64_t ModelSpec::num_params() const {
   return blocks + embed + head + (gpt2() ? 2 : 1) * c;
 }
 
-double ModelSpec::flops_per_token(int64_t seq_len) const {
-  // Matmul parameters: everything but the lookup tables (wte as a lookup, wpe), plus the head's Vp x C GEMM.
+int64_t ModelSpec::matmul_params() const {
   const int64_t tables = padded_vocab * d_model + (gpt2() ? max_seq_len * d_model : 0);
   const int64_t head_gemm = padded_vocab * d_model;
   int64_t inactive = 0;  // experts a token does not use
   for (int l = 0; l < n_layer; ++l) inactive += ffn_params(l, false) - ffn_params(l, true);
-  const double n =
-      static_cast<double>(num_params() - inactive - tables - (tie_embeddings ? 0 : head_gemm) + head_gemm);
-  // Attention scores and values: 12*L*T*C per token without a mask, halved by causality.
-  return 6.0 * n + 6.0 * n_layer * static_cast<double>(seq_len) * d_model;
+  // num_params holds the head's weights only when untied; the GEMM runs either way.
+  return num_params() - inactive - tables - (tie_embeddings ? 0 : head_gemm) + head_gemm;
+}
+
+double ModelSpec::flops_per_token(int64_t seq_len) const {
+  return 6.0 * static_cast<double>(matmul_params()) + 6.0 * n_layer * static_cast<double>(seq_len) * d_model;
 }
 
 }  // namespace trident::models

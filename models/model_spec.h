@@ -36,11 +36,17 @@ struct ModelSpec {
   // ... and the parameter/activation dtype from train.precision (bf16, fp16; fp32 otherwise), and the device
   // from runtime.device ("auto": this rank's GPU when there is one).
   static ModelSpec from_config(const config::Config& c);
-  // Parameters (global count), and training FLOPs per token = 6N + 6*L*T*C: N counts the matmul parameters
-  // (no lookup tables, the head's GEMM included); attention is 12*L*T*C halved by the causal mask.
-  // An MoE model counts every expert in num_params and only what a token uses (router, top_k experts, shared
-  // experts) in the FLOPs.
+  // Parameters (global count); an MoE model counts every expert.
   int64_t num_params() const;
+  // N of the FLOPs below: the parameters a token multiplies with. Every parameter but the lookup tables (wte,
+  // and GPT-2's wpe), plus the head's padded_vocab x C GEMM, counted even when it is tied to wte (as Megatron
+  // counts the logit layer); norms and biases are in, a rounding error. An MoE block counts what one token
+  // uses: the router, top_k experts and the shared experts.
+  int64_t matmul_params() const;
+  // Training FLOPs per token, forward + backward: 6N + 6*L*T*C. 6N: a multiply-add (2 FLOPs) per parameter
+  // forward, twice that backward; attention's scores QK^T and weighted values AV are 2*T*C FLOPs each per
+  // layer forward over all T positions, x3 with backward = 12*L*T*C (PaLM appendix B), halved because the
+  // causal mask leaves half of them to compute (what the profiler check and FlashAttention count).
   double flops_per_token(int64_t seq_len) const;
 
  private:

@@ -1,6 +1,7 @@
 #include "models/norm.h"
 
 #include "core/ops/ops.h"
+#include "core/runtime/spans.h"
 
 namespace trident::models {
 
@@ -25,6 +26,7 @@ void ensure_outputs(NormActs& acts, const Tensor& in, bool layernorm) {
 }  // namespace
 
 void Norm::forward(NormActs& acts, const Tensor& in) const {
+  spans::Span span(spans::Kind::norm, spans::Phase::forward, 0, 2.0 * in.nbytes());  // read x, write out
   ensure_outputs(acts, in, layernorm_);
   if (layernorm_) {
     ops::layernorm_forward(acts.out, acts.mean, acts.rstd, in, weight_->value, bias_->value, eps_);
@@ -34,6 +36,7 @@ void Norm::forward(NormActs& acts, const Tensor& in) const {
 }
 
 void Norm::forward_residual(NormActs& acts, Tensor& residual, const Tensor& x, const Tensor& y) const {
+  spans::Span span(spans::Kind::norm, spans::Phase::forward, 0, 4.0 * x.nbytes());  // x, y in; sum, out
   ensure_outputs(acts, x, layernorm_);
   if (layernorm_) {
     ops::residual_layernorm_forward(residual, acts.out, acts.mean, acts.rstd, x, y, weight_->value,
@@ -44,6 +47,7 @@ void Norm::forward_residual(NormActs& acts, Tensor& residual, const Tensor& x, c
 }
 
 void Norm::backward(Tensor& din, const Tensor& dout, const Tensor& in, const NormActs& acts) const {
+  spans::Span span(spans::Kind::norm, spans::Phase::backward, 0, 3.0 * in.nbytes());  // dout, x in; din out
   if (layernorm_) {
     ops::layernorm_backward(din, weight_->grad, bias_->grad, dout, in, weight_->value, acts.mean, acts.rstd);
   } else {

@@ -17,10 +17,10 @@ namespace trident::models {
 class StepHooks {
  public:
   virtual ~StepHooks() = default;
-  virtual void unit_forward_begin(int chunk, size_t unit) {}
-  virtual void unit_forward_end(int chunk, size_t unit) {}
-  virtual void unit_backward_begin(int chunk, size_t unit) {}
-  virtual void unit_backward_end(int chunk, size_t unit) {}
+  virtual void unit_forward_begin(int /*chunk*/, size_t /*unit*/) {}
+  virtual void unit_forward_end(int /*chunk*/, size_t /*unit*/) {}
+  virtual void unit_backward_begin(int /*chunk*/, size_t /*unit*/) {}
+  virtual void unit_backward_end(int /*chunk*/, size_t /*unit*/) {}
   virtual void backward_begin(int chunk, bool last) = 0;
   // Elements [0, ready_numel) of the chunk's flat gradient buffer will not change again in this backward
   // (the buffer runs in reverse execution order, so it fills from the front).

@@ -126,6 +126,35 @@ double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor&
   return loss;
 }
 
+bool Transformer::supports_kv_cache() const {
+  const bool whole =
+      chunk_.first && chunk_.last && chunk_.first_layer == 0 && chunk_.num_layers == spec_.n_layer;
+  const bool dropless = !spec_.moe.enabled() || spec_.moe.capacity_factor <= 0.0;
+  // On the CPU only until a GPU run has checked it against forward() (its ops all dispatch to CUDA too).
+  return spec_.device.is_cpu() && group_.size == 1 && ep_.size == 1 && whole && dropless;
+}
+
+void Transformer::forward_cached(ModelActs& acts, const Tensor& tokens, KvCache& cache) {
+  if (!supports_kv_cache())
+    fail("the KV cache needs the whole model on one CPU rank (tp, pp and ep 1) and dropless MoE routing");
+  TRIDENT_CHECK(tokens.ndim() == 2 && tokens.dim(0) == 1 && tokens.dtype() == DType::i32,
+                "tokens must be (1, T) i32 for incremental decoding, got {}", tokens.str());
+  const int64_t T = tokens.dim(1), C = spec_.d_model, pos0 = cache.length();
+  TRIDENT_CHECK(pos0 + T <= cache.capacity(), "positions [{}, {}) past the KV cache's {}", pos0, pos0 + T,
+                cache.capacity());
+  acts.tokens = tokens.to(spec_.device);
+  acts.targets = Tensor{};
+  acts.residual.resize(blocks_.size() + 1);
+  acts.blocks.resize(blocks_.size());
+  for (Tensor& r : acts.residual) ensure(r, {T, C}, spec_.dtype, spec_.device);
+  embed_->forward(acts.residual[0], acts.tokens, ws_, pos0);
+  for (size_t l = 0; l < blocks_.size(); ++l)
+    blocks_[l]->forward(acts.blocks[l], acts.residual[l + 1], acts.residual[l], T, ws_,
+                        &cache.layer(static_cast<int>(l)), pos0);
+  head_->forward(acts.head, acts.residual.back(), Tensor{});
+  cache.advance(T);
+}
+
 std::vector<size_t> Transformer::units_read(size_t unit) const {
   TRIDENT_CHECK(unit < units_.size(), "unit {} of {}", unit, units_.size());
   // The head of a tied model on the same stage as the embedding reads wte, the embedding unit's.

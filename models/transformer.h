@@ -16,6 +16,7 @@
 #include "core/tensor/param_set.h"
 #include "models/block.h"
 #include "models/embedding.h"
+#include "models/kv_cache.h"
 #include "models/lm_head.h"
 #include "models/step_hooks.h"
 #include "moe/moe_stats.h"
@@ -62,6 +63,17 @@ class Transformer {
   // its output in acts.residual.back().
   double forward(ModelActs& acts, const Tensor& tokens, const Tensor& targets, const Tensor& input = {},
                  StepHooks* hooks = nullptr, int chunk = 0);
+  // Incremental decoding of one sequence with a KV cache (inference on a whole, unsplit model): tokens (1, T)
+  // are the positions [cache.length(), cache.length() + T), the context from an empty cache (a prefill) and
+  // then one token at a time. Their logits (T, Vp) are left in acts.head.logits for logits_row; the cache
+  // holds their keys and values afterwards. Gives what forward() gives for the last row of the whole context,
+  // up to rounding; fails where supports_kv_cache() is false.
+  void forward_cached(ModelActs& acts, const Tensor& tokens, KvCache& cache);
+  // Whether forward_cached runs on this model: the whole model on one CPU rank (tp 1, ep 1, one pipeline
+  // chunk), and any MoE blocks dropless (model.moe.capacity_factor 0; with a capacity, whether an expert
+  // drops a token depends on the other tokens of the forward, so one token at a time would route
+  // differently).
+  bool supports_kv_cache() const;
   // R: the rows of a micro-batch of n_tokens (= B*T) this rank holds between the tensor-parallel regions
   // (n_tokens, or n_tokens / tp under sequence parallelism; an uneven split fails).
   int64_t rows(int64_t n_tokens) const;

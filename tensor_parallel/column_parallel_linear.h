@@ -42,6 +42,7 @@ class ColumnParallelLinear {
   ColumnParallelLinear(Param& shared_weight, TpGroup group, bool sequence_parallel = false);
 
   int64_t local_out() const { return local_out_; }
+  int64_t in_features() const { return in_features_; }
   bool sequence_parallel() const { return sequence_parallel_; }
   Param& weight() const { return *weight_; }
   Param* bias() const { return bias_; }  // null without bias

@@ -9,6 +9,7 @@
 #include "core/io/param_io.h"
 #include "core/mesh/device_mesh.h"
 #include "pipeline/partition.h"
+#include "train/traced_communicator.h"
 
 namespace trident {
 
@@ -22,6 +23,11 @@ int64_t bucket_numel(const config::Config& cfg) {
 
 // Checkpoint gathering sends with tags above the pipeline steps' (executor.cpp).
 constexpr int kGatherTag = 32700;
+
+// Every group the model uses records its ops for the profiler and the trace (a no-op while they are off).
+std::unique_ptr<comm::Communicator> traced(std::unique_ptr<comm::Communicator> group) {
+  return std::make_unique<TracedCommunicator>(std::move(group));
+}
 }  // namespace
 
 ParallelModel::ParallelModel(const config::Config& cfg, comm::Communicator& world) : world_(world) {
@@ -80,7 +86,7 @@ void ParallelModel::make_groups(const config::Config& cfg, comm::Communicator& w
   const DeviceMesh mesh(world.size(), mesh_sizes(cfg.parallel()), cfg.parallel().order());
   const auto split = [&](const std::vector<Axis>& axes) {
     const std::vector<int> ranks = mesh.group_of(world.rank(), axes);
-    return world.split(ranks, fmt::format("{}[{}]", axes_name(axes), comm::ranks_str(ranks)));
+    return traced(world.split(ranks, fmt::format("{}[{}]", axes_name(axes), comm::ranks_str(ranks))));
   };
   tp_ = split({Axis::tp});
   dp_ = split({Axis::dp, Axis::cp});
@@ -94,8 +100,8 @@ void ParallelModel::make_groups(const config::Config& cfg, comm::Communicator& w
   const int k = cfg.parallel().zero_shard_size();
   if (cfg.parallel().zero_stage() > 0 && k > 0 && k < dp_->size()) {
     const DeviceMesh::HybridGroups h = mesh.hybrid_groups(world.rank(), k);
-    shard_ = world.split(h.shard, fmt::format("zero_shard[{}]", comm::ranks_str(h.shard)));
-    replica_ = world.split(h.replica, fmt::format("zero_replica[{}]", comm::ranks_str(h.replica)));
+    shard_ = traced(world.split(h.shard, fmt::format("zero_shard[{}]", comm::ranks_str(h.shard))));
+    replica_ = traced(world.split(h.replica, fmt::format("zero_replica[{}]", comm::ranks_str(h.replica))));
   }
   const int pp = pp_->size(), r = pp_->rank();
   if (cfg.model().tie_embeddings() && pp > 1) {

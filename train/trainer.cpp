@@ -41,9 +41,13 @@ Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communica
   init_logging();
   // Only rank 0 prints progress; TRIDENT_LOG_ALL_RANKS=1 lets every rank speak.
   if (!is_main() && std::getenv("TRIDENT_LOG_ALL_RANKS") == nullptr) spdlog::set_level(spdlog::level::warn);
+  set_cpu_threads(cfg_.runtime().threads());
+  const Device device = models::ModelSpec::from_config(cfg_).device;
+  // MFU's peak, before the first collective: a CPU's GEMM rate is measured (once, then cached) while the
+  // other ranks wait rather than compute on the same cores.
+  if (is_main()) peak_ = peak_flops(cfg_.runtime().peak_tflops(), device);
   check_same_config();
   const auto& t = cfg_.train();
-  set_cpu_threads(cfg_.runtime().threads());
 
   // Data first: a missing or bad shard should fail before any model memory is spent.
   train_shard_ = std::make_unique<data::TokenShard>(cfg_.data().train_path());
@@ -55,7 +59,6 @@ Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communica
     eval_sampler_ = std::make_unique<data::EvalSampler>(*val_shard_, t.seq_len(), t.global_batch_size());
   }
 
-  const Device device = models::ModelSpec::from_config(cfg_).device;
   const std::vector<int64_t> before = zero::memory_baseline(device);
   model_ = std::make_unique<ParallelModel>(cfg_, world_);
   if (!cfg_.train().init_weights().empty()) load_init_weights(*model_, cfg_, world_);
@@ -125,10 +128,22 @@ void Trainer::log_step(int64_t step, const ParallelModel::StepResult& r, double 
   // From this run's own pace: a resumed run has done step + 1 - first_step_ steps so far.
   const double eta =
       (elapsed_s_ / static_cast<double>(step + 1 - first_step_)) * static_cast<double>(t.steps() - step - 1);
-  const double peak_mb = static_cast<double>(memory_stats(device_).peak) / 1e6;
-  nlohmann::json m = {{"step", step + 1},         {"loss", r.loss},        {"lr", lr},
-                      {"grad_norm", r.grad_norm}, {"tokens_per_s", tok_s}, {"elapsed_s", elapsed_s_},
-                      {"peak_memory_mb", peak_mb}};
+  const MemoryStats mem = memory_stats(device_);  // this rank's
+  nlohmann::json m = {{"step", step + 1},
+                      {"loss", r.loss},
+                      {"lr", lr},
+                      {"grad_norm", r.grad_norm},
+                      {"tokens_per_s", tok_s},
+                      {"elapsed_s", elapsed_s_},
+                      {"peak_memory_mb", static_cast<double>(mem.peak) / 1e6},
+                      {"memory_bytes", mem.current},
+                      {"memory_peak_bytes", mem.peak}};
+  std::string mfu;
+  if (peak_.tflops > 0) {
+    const double u = model_flops_utilization(tok_s, flops_per_token_, world_.size(), peak_.tflops);
+    m["mfu"] = u;
+    mfu = fmt::format(" | MFU {:.1f}%", 100 * u);
+  }
   std::string pipeline;
   if (t.precision() == "fp16") {
     m["loss_scale"] = r.loss_scale;
@@ -171,8 +186,9 @@ void Trainer::log_step(int64_t step, const ParallelModel::StepResult& r, double 
         " | aux {:.4f} z {:.4f}{}", r.moe.aux_loss(), r.moe.z_loss(),
         r.moe.dropped_fraction() > 0 ? fmt::format(" dropped {:.1f}%", 100 * r.moe.dropped_fraction()) : "");
   }
-  spdlog::info("step {:>5}/{} | loss {:.4f} | lr {:.2e} | norm {:.3f} | {:.0f} tok/s{} | ETA {}", step + 1,
-               t.steps(), r.loss, lr, r.grad_norm, tok_s, pipeline, format_duration(eta));
+  spdlog::info("step {:>5}/{} | loss {:.4f} | lr {:.2e} | norm {:.3f} | {:.0f} tok/s{} | mem {}{} | ETA {}",
+               step + 1, t.steps(), r.loss, lr, r.grad_norm, tok_s, mfu, format_memory(mem.current, mem.peak),
+               pipeline, format_duration(eta));
   metrics_.write(m);
 }
 
@@ -203,6 +219,7 @@ std::string Trainer::sample_text(const std::map<std::string, Tensor>& weights) {
   opt.temperature = t.sample_temperature();
   opt.top_k = t.sample_top_k();
   opt.seed = t.seed();
+  opt.max_context = t.seq_len();  // positions past the trained length never trained
   const std::vector<uint32_t> prompt = tokenizer->encode(t.sample_prompt());
   if (models::Transformer* whole = model_->whole_model())
     return tokenizer->decode(generate(*whole, prompt, opt));
@@ -237,6 +254,17 @@ TrainResult Trainer::run() {
                      ? fmt::format(" (hybrid: replicated {} times)", pm.dp().size() / memory_.shards)
                      : "");
   spdlog::info("{}", memory_.table());
+  flops_per_token_ = spec.flops_per_token(t.seq_len());
+  if (is_main()) {
+    if (peak_.tflops > 0) {
+      spdlog::info(
+          "MFU: 6N + 6*L*T*C = {:.2f} MFLOP per token (N = {:.2f}M matmul parameters) against {:.3g} "
+          "TFLOP/s per rank ({})",
+          flops_per_token_ / 1e6, static_cast<double>(spec.matmul_params()) / 1e6, peak_.tflops, peak_.what);
+    } else {
+      spdlog::info("MFU: not shown, {}", peak_.what);
+    }
+  }
   const int m = pm.microbatches();
   spdlog::info(
       "data: {} train tokens{} | batch {} x {} tokens = {} data-parallel rank{} x {} micro-batch{} of {}",
@@ -259,6 +287,7 @@ TrainResult Trainer::run() {
       fail("the checkpoint holds {} steps, train.steps is {}: nothing left to train", first_step, t.steps());
   }
   first_step_ = first_step;
+  const double step_tokens = static_cast<double>(t.global_batch_size()) * t.seq_len();
   TrainResult result;
   moe::MoeStats moe_run;  // routing over the whole run
   const auto start = std::chrono::steady_clock::now();
@@ -276,6 +305,7 @@ TrainResult Trainer::run() {
       fail("training diverged: loss is {} at step {} (try a lower optim.lr)", r.loss, step);
     const auto now = std::chrono::steady_clock::now();
     elapsed_s_ = std::chrono::duration<double>(now - start).count();
+    summary_.add_step(step_tokens, std::chrono::duration<double>(now - step_start).count());
     result.final_loss = r.loss;
     const bool last = step + 1 == t.steps();
     if ((step + 1) % t.log_interval() == 0 || step == 0 || last) {
@@ -302,7 +332,7 @@ TrainResult Trainer::run() {
     }
   }
   checkpointer_->poll(/*wait=*/true);
-  spdlog::info("trained {} steps in {}", t.steps(), format_duration(elapsed_s_));
+  summary_.time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (checkpointer_->stall_s() > 0)
     spdlog::info("checkpoints: training waited {:.2f} s for saves", checkpointer_->stall_s());
   if (!moe_run.empty()) {
@@ -325,6 +355,15 @@ TrainResult Trainer::run() {
     peaks[memory_category_name(MemoryCategory(c))] = memory_stats(device_, MemoryCategory(c)).peak;
   peaks["total"] = memory_stats(device_).peak;
   metrics_.write({{"peak_memory_bytes", peaks}});
+  summary_.flops_per_token = flops_per_token_;
+  summary_.ranks = world_.size();
+  summary_.peak_tflops = peak_.tflops;
+  summary_.peak_memory = memory_stats(device_).peak;
+  Tensor most = Tensor::full({1}, static_cast<double>(summary_.peak_memory), DType::f64);
+  if (world_.size() > 1) world_.all_reduce(most, comm::ReduceOp::max);
+  summary_.max_peak_memory = static_cast<int64_t>(most.item(0));
+  summary_.final_loss = result.final_loss;
+  summary_.final_val_loss = result.final_val_loss;
 
   // Global tensors on rank 0: tp shards gathered, pipeline stages sent to it.
   const bool need = !out_dir_.empty() || t.sample_tokens() > 0;
@@ -340,6 +379,7 @@ TrainResult Trainer::run() {
     spdlog::info("sample (temperature {}, top-k {}):\n{}", t.sample_temperature(), t.sample_top_k(),
                  result.sample);
   }
+  spdlog::info("{}", summary_.table());
   return result;
 }
 

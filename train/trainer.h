@@ -10,8 +10,10 @@
 #include "core/data/sampler.h"
 #include "core/optim/lr_schedule.h"
 #include "core/runtime/metrics.h"
+#include "core/runtime/peak_flops.h"
 #include "train/checkpointer.h"
 #include "train/parallel_model.h"
+#include "train/run_summary.h"
 #include "zero/memory_report.h"
 
 namespace trident {
@@ -62,6 +64,9 @@ class Trainer {
   int64_t first_step_ = 0;     // the step this run started at (after a resume, the checkpoint's)
   zero::MemoryReport memory_;  // at start: model state by category, against its ZeRO formula
   Device device_ = Device::cpu();
+  PeakFlops peak_;                // one rank's, for MFU (known on rank 0 only; tflops 0: unknown)
+  double flops_per_token_ = 0.0;  // 6N + 6*L*T*C (models::ModelSpec::flops_per_token)
+  RunSummary summary_;            // the table at the end
 };
 
 }  // namespace trident

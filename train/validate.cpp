@@ -1,5 +1,7 @@
 #include "train/validate.h"
 
+#include "core/data/sampler.h"
+#include "core/data/shard.h"
 #include "pipeline/config_checks.h"
 
 namespace trident {
@@ -12,6 +14,17 @@ std::vector<std::string> validation_problems(const config::Config& cfg, int worl
 
 void validate(const config::Config& cfg, int world_size) {
   throw_config_problems(validation_problems(cfg, world_size));
+}
+
+void check_data(const config::Config& cfg) {
+  const config::TrainConfig& t = cfg.train();
+  const data::TokenShard train(cfg.data().train_path());
+  train.check_vocab(cfg.model().vocab_size());
+  [[maybe_unused]] const data::TrainSampler train_sampler(train, t.seq_len(), t.seed());
+  if (cfg.data().val_path().empty()) return;
+  const data::TokenShard val(cfg.data().val_path());
+  val.check_vocab(cfg.model().vocab_size());
+  [[maybe_unused]] const data::EvalSampler eval_sampler(val, t.seq_len(), t.global_batch_size());
 }
 
 }  // namespace trident

@@ -12,5 +12,8 @@ namespace trident {
 std::vector<std::string> validation_problems(const config::Config& cfg, int world_size = 1);
 // Throws one trident::Error listing every problem: "config has 3 problems:\n  - ...\n  - ...".
 void validate(const config::Config& cfg, int world_size = 1);
+// Opens the token shards the (validated) config names, as the Trainer will: each must exist, be a token shard
+// from a vocabulary that fits model.vocab_size, and hold more than seq_len tokens. Throws the first problem.
+void check_data(const config::Config& cfg);
 
 }  // namespace trident

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/ops/ops.h"
+#include "core/runtime/spans.h"
 
 namespace trident::zero {
 
@@ -325,6 +326,7 @@ double DistributedOptimizer::global_grad_norm() {
 }
 
 DistributedOptimizer::StepResult DistributedOptimizer::step(double lr) {
+  spans::Span span(spans::Kind::optimizer, spans::Phase::none);  // its collectives' waits are communication
   StepResult out;
   for (Chunk* c : all_chunks())
     if (c->gather) c->gather->release_all();  // the values change: nothing gathered stays (experts' neither)

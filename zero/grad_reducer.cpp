@@ -114,6 +114,10 @@ void GradReducer::grads_ready(int64_t ready_numel) {
     InFlight& f = buckets_[next_++];
     if (!f.deferred) start(f);
   }
+  // Poll what is in flight: MPI without a progress thread moves a non-blocking collective's data only when
+  // the library is entered, so without this the buckets would make their progress in finish().
+  for (size_t b = 0; b < next_; ++b)
+    if (buckets_[b].work) buckets_[b].work->test();
 }
 
 void GradReducer::finish(const std::function<void()>& before_deferred) {

@@ -17,11 +17,11 @@ void same_dtype(const Communicator& c, const char* op, const Tensor& out, const 
 
 }  // namespace
 
-void all_reduce(const Communicator& c, const Tensor& t, ReduceOp op) {
+void all_reduce(const Communicator& c, const Tensor& t) {
   defined(c, "all_reduce", "t", t);
 }
 
-void reduce_scatter(const Communicator& c, const Tensor& out, const Tensor& in, ReduceOp op) {
+void reduce_scatter(const Communicator& c, const Tensor& out, const Tensor& in) {
   defined(c, "reduce_scatter", "out", out);
   defined(c, "reduce_scatter", "in", in);
   same_dtype(c, "reduce_scatter", out, in);

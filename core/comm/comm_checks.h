@@ -9,8 +9,8 @@
 
 namespace trident::comm::checks {
 
-void all_reduce(const Communicator& c, const Tensor& t, ReduceOp op);
-void reduce_scatter(const Communicator& c, const Tensor& out, const Tensor& in, ReduceOp op);
+void all_reduce(const Communicator& c, const Tensor& t);
+void reduce_scatter(const Communicator& c, const Tensor& out, const Tensor& in);
 void all_gather(const Communicator& c, const Tensor& out, const Tensor& in);
 void broadcast(const Communicator& c, const Tensor& t, int root);
 void peer(const Communicator& c, const char* op, const Tensor& t, int peer);

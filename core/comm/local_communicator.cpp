@@ -38,12 +38,12 @@ WorkPtr LocalCommunicator::copy(const char* op, Tensor& out, const Tensor& in, s
 
 // One rank: sum, avg (sum / 1) and max of a single contribution are the contribution itself.
 WorkPtr LocalCommunicator::all_reduce_async(Tensor& t, ReduceOp op) {
-  checks::all_reduce(*this, t, op);
+  checks::all_reduce(*this, t);
   return noop("all_reduce", t.dtype(), t.numel(), reduce_op_name(op));
 }
 
 WorkPtr LocalCommunicator::reduce_scatter_async(Tensor& out, const Tensor& in, ReduceOp op) {
-  checks::reduce_scatter(*this, out, in, op);
+  checks::reduce_scatter(*this, out, in);
   return copy("reduce_scatter", out, in, reduce_op_name(op));
 }
 
@@ -58,12 +58,12 @@ WorkPtr LocalCommunicator::broadcast_async(Tensor& t, int root) {
 }
 
 // A group of one has no peer: these checks always fail, with the op and group named.
-WorkPtr LocalCommunicator::send_async(const Tensor& t, int peer, int tag) {
+WorkPtr LocalCommunicator::send_async(const Tensor& t, int peer, int /*tag*/) {
   checks::peer(*this, "send", t, peer);
   return std::make_unique<DoneWork>();
 }
 
-WorkPtr LocalCommunicator::recv_async(Tensor& t, int peer, int tag) {
+WorkPtr LocalCommunicator::recv_async(Tensor& t, int peer, int /*tag*/) {
   checks::peer(*this, "recv", t, peer);
   return std::make_unique<DoneWork>();
 }

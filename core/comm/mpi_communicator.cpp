@@ -277,7 +277,7 @@ void MpiCommunicator::verify(uint64_t ticket, const std::string& agree) {
 }
 
 WorkPtr MpiCommunicator::all_reduce_async(Tensor& device_t, ReduceOp op) {
-  checks::all_reduce(*this, device_t, op);
+  checks::all_reduce(*this, device_t);
   Tensor t = host_side(device_t, true);
   uint64_t ticket = begin_collective("all_reduce", t.dtype(), t.numel(), reduce_op_name(op), "");
   auto w = new_work(log_, ticket, t);
@@ -295,7 +295,7 @@ WorkPtr MpiCommunicator::all_reduce_async(Tensor& device_t, ReduceOp op) {
 }
 
 WorkPtr MpiCommunicator::reduce_scatter_async(Tensor& device_out, const Tensor& device_in, ReduceOp op) {
-  checks::reduce_scatter(*this, device_out, device_in, op);
+  checks::reduce_scatter(*this, device_out, device_in);
   Tensor out = host_side(device_out, false), in = host_side(device_in, true);
   const int n = to_int(out.numel(), "reduce_scatter", name_);
   uint64_t ticket = begin_collective("reduce_scatter", in.dtype(), in.numel(), reduce_op_name(op), "");

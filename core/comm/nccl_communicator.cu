@@ -301,7 +301,7 @@ WorkPtr NcclCommunicator::launch(bool collective, const char* op, DType dtype, i
 }
 
 WorkPtr NcclCommunicator::all_reduce_async(Tensor& t, ReduceOp op) {
-  checks::all_reduce(*this, t, op);
+  checks::all_reduce(*this, t);
   on_device("all_reduce", "t", t);
   const Wire w = wire(t.dtype(), true, "all_reduce", name_);
   return launch(true, "all_reduce", t.dtype(), t.numel(), reduce_op_name(op), {t.storage()},
@@ -312,7 +312,7 @@ WorkPtr NcclCommunicator::all_reduce_async(Tensor& t, ReduceOp op) {
 }
 
 WorkPtr NcclCommunicator::reduce_scatter_async(Tensor& out, const Tensor& in, ReduceOp op) {
-  checks::reduce_scatter(*this, out, in, op);
+  checks::reduce_scatter(*this, out, in);
   on_device("reduce_scatter", "out", out);
   on_device("reduce_scatter", "in", in);
   const Wire w = wire(in.dtype(), true, "reduce_scatter", name_);

@@ -85,8 +85,9 @@ config::Config default_config() {
   c.mutable_logging()->set_tensorboard(true);  // RUN_DIR/tb/, next to metrics.jsonl
 
   c.mutable_runtime()->set_device("auto");
-  c.mutable_runtime()->set_threads(0);   // all cores
-  c.mutable_comm()->set_timeout_s(300);  // watchdog: seconds before an unfinished collective ends the job
+  c.mutable_runtime()->set_threads(0);      // all cores
+  c.mutable_runtime()->set_peak_tflops(0);  // MFU: a GPU's bf16 dense peak, this CPU's measured GEMM rate
+  c.mutable_comm()->set_timeout_s(300);     // watchdog: seconds before an unfinished collective ends the job
   return c;
 }
 

@@ -173,7 +173,7 @@ void check_tensor_parallel(const config::Config& c, Problems& p) {
 }
 
 // Each pipeline stage gets whole layers (at least one), and the schedule fits the micro-batches.
-void check_pipeline(const config::Config& c, int world_size, Problems& p) {
+void check_pipeline(const config::Config& c, Problems& p) {
   const config::ParallelConfig& par = c.parallel();
   const int layers = c.model().n_layer(), pp = par.pipeline(), v = par.virtual_stages();
   if (v < 1) return p.add("parallel.virtual_stages ({}) must be >= 1", v);
@@ -245,7 +245,7 @@ void check_parallel(const config::Config& c, int world_size, Problems& p) {
         par.order());
 
   if (par.tensor() > 1) check_tensor_parallel(c, p);
-  if (par.pipeline() >= 1) check_pipeline(c, world_size, p);
+  if (par.pipeline() >= 1) check_pipeline(c, p);
 
   if (par.tensor() >= 1 && par.pipeline() >= 1 && par.data() >= 0) {
     int64_t model_parallel = int64_t{par.tensor()} * par.pipeline();
@@ -338,6 +338,9 @@ void check_runtime(const config::Config& c, Problems& p) {
         "GPUs, or runtime.device cpu",
         c.parallel().tensor());
   if (r.threads() < 0) p.add("runtime.threads ({}) must be >= 0 (0: all cores)", r.threads());
+  if (!(r.peak_tflops() >= 0))
+    p.add("runtime.peak_tflops ({}) must be >= 0 (0: the GPU's bf16 dense peak, or this CPU's measured rate)",
+          r.peak_tflops());
 }
 
 }  // namespace

@@ -152,7 +152,7 @@ void commit_checkpoint(const std::string& root, const std::string& tmp_dir, cons
 std::string resolve_checkpoint_dir(const std::string& path) {
   std::error_code ec;
   if (fs::exists(fs::path(path) / kManifest, ec)) return path;
-  for (const fs::path root : {fs::path(path), fs::path(path) / "checkpoints"}) {
+  for (const fs::path& root : {fs::path(path), fs::path(path) / "checkpoints"}) {
     std::ifstream latest(root / "latest");
     std::string name;
     if (latest >> name) return (root / name).string();

@@ -22,4 +22,12 @@ int set_cpu_threads(int n) {
   return n;
 }
 
+ScopedCpuThreads::ScopedCpuThreads(int n) : previous_(omp_get_max_threads()) {
+  set_cpu_threads(n);
+}
+
+ScopedCpuThreads::~ScopedCpuThreads() {
+  set_cpu_threads(previous_);
+}
+
 }  // namespace trident

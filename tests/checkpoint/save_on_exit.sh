@@ -24,7 +24,7 @@ rc=$?
 step=$(grep -o "stopped by SIGTERM after step [0-9]*" "$out/stopped.log" | grep -o "[0-9]*$")
 [ -n "$step" ] || { tail "$out/stopped.log"; fail "the run did not stop on SIGTERM"; }
 [ -f "$out/stopped/checkpoints/step_$(printf '%08d' "$step")/manifest.pbtxt" ] || fail "no checkpoint of step $step"
-grep -q "trained .* steps" "$out/stopped.log" && fail "the run went on to the end"
+grep -q "run summary" "$out/stopped.log" && fail "the run went on to the end"
 "${launch[@]}" "$trident" train "$@" --out "$out/stopped" --resume auto > "$out/resumed.log" 2>&1 ||
   { tail "$out/resumed.log"; fail "resume"; }
 grep -q "resumed from auto after step $step" "$out/resumed.log" || fail "did not resume after step $step"

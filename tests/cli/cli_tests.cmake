@@ -77,6 +77,10 @@ trident_expect_output(train_short "step +20/20 \\| val loss [0-9.]+.*sample \\(t
 set_tests_properties(cli.train_short PROPERTIES FIXTURES_REQUIRED fortunes_data FIXTURES_SETUP short_run)
 trident_expect_output(generate "^The " generate ${TEST_DATA}/short_run --prompt "The " --tokens 30)
 set_tests_properties(cli.generate PROPERTIES FIXTURES_REQUIRED short_run)
+# Greedy decoding (--top-k 1) is deterministic: the same text twice, whatever the seed and temperature, and
+# the same with and without the KV cache.
+add_test(NAME cli.generate_greedy COMMAND bash ${CLI_DIR}/generate_greedy.sh ${TRIDENT_BIN} ${TEST_DATA}/short_run)
+set_tests_properties(cli.generate_greedy PROPERTIES FIXTURES_REQUIRED short_run LABELS unit TIMEOUT 120)
 
 # pp-sim: the pp = 4, m = 8 1F1B timeline with its bubble next to the formula, and a chrome trace file; an
 # impossible schedule is refused with the reason.

@@ -314,7 +314,7 @@ TEST_P(DeviceComm, OpsAreRecordedAndCompleted) {
   if (auto* m = dynamic_cast<comm::MpiCommunicator*>(&c())) log = &m->log();
   ASSERT_NE(log, nullptr);
   const uint64_t before = log->collectives();
-  Tensor t = dev(DType::f32, 4, [](int64_t i) { return 1.0; });
+  Tensor t = dev(DType::f32, 4, [](int64_t) { return 1.0; });
   auto work = c().all_reduce_async(t, ReduceOp::sum);
   EXPECT_EQ(log->collectives(), before + 1);
   work->wait();

@@ -96,10 +96,13 @@ TEST_P(HfFixture, ExportOfTheImportIsTheFixtureBitForBit) {
   expect_same_tensors(back.tensors, fixture.tensors);
   for (const char* key : {"vocab_size", "tie_word_embeddings", "num_key_value_heads", "intermediate_size",
                           "rms_norm_eps", "layer_norm_epsilon", "n_positions", "max_position_embeddings"}) {
-    if (fixture.config.contains(key)) EXPECT_EQ(back.config.at(key), fixture.config.at(key)) << key;
+    if (fixture.config.contains(key)) {
+      EXPECT_EQ(back.config.at(key), fixture.config.at(key)) << key;
+    }
   }
-  if (arch == "llama")
+  if (arch == "llama") {
     EXPECT_EQ(back.config["rope_parameters"]["rope_theta"], fixture.config["rope_parameters"]["rope_theta"]);
+  }
 
   // ... and through the files: write, read, import again.
   write_hf_dir(back, kScratch + arch + "_export");

@@ -163,7 +163,7 @@ void all_to_allv_case(DType dtype, const std::function<int64_t(int, int)>& count
 
 TEST(Multirank, AllToAllvUnevenCounts) {
   for (DType dtype : {DType::f32, DType::bf16, DType::i32, DType::u32}) {
-    all_to_allv_case(dtype, [](int src, int dst) { return int64_t{7} * src + 3; });
+    all_to_allv_case(dtype, [](int src, int /*dst*/) { return int64_t{7} * src + 3; });
     all_to_allv_case(dtype, [](int src, int dst) { return int64_t{(7 * src + 3 * dst + 3) % 11}; });
   }
 }

@@ -90,7 +90,9 @@ void check_expert_parallel(bool gpt2, double capacity, bool idle_expert, int per
       for (int64_t i = 0; i < g.numel(); ++i) ASSERT_EQ(g.item(i), 0.0) << p.name << " element " << i;
     }
   }
-  if (idle_expert) EXPECT_EQ(whole.acts.routing.expert_offset[2] - whole.acts.routing.expert_offset[1], 0);
+  if (idle_expert) {
+    EXPECT_EQ(whole.acts.routing.expert_offset[2] - whole.acts.routing.expert_offset[1], 0);
+  }
 
   // Rows this rank sends (its kept assignments) and receives (every rank's for its experts), from routing.
   const std::vector<int64_t>& offset = whole.acts.routing.expert_offset;
@@ -110,7 +112,9 @@ void check_expert_parallel(bool gpt2, double capacity, bool idle_expert, int per
   ASSERT_TRUE(totals.count("all_to_all"));
   EXPECT_EQ(totals.at("all_to_all").calls, 1) << "the row counts, exchanged once per forward";
   EXPECT_EQ(totals.at("all_to_all").elements, E);
-  if (capacity > 0) EXPECT_GT(whole.acts.dropped, 0);
+  if (capacity > 0) {
+    EXPECT_GT(whole.acts.dropped, 0);
+  }
 }
 
 TEST(ExpertParallel, GeluExpertsDropless) {

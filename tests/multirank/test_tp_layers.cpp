@@ -196,7 +196,9 @@ void check_column(bool bias, int segments) {
   fill_params(ref_ps);
   fill_params(tp_ps);
   EXPECT_EQ(par.local_out(), OUT / world().size());
-  if (bias) EXPECT_EQ(par.bias()->shard.segments, segments);
+  if (bias) {
+    EXPECT_EQ(par.bias()->shard.segments, segments);
+  }
 
   const Tensor x = input({N, IN}, 3), dout_full = input({N, OUT}, 4);
   Tensor y_ref = Tensor::zeros({N, OUT}, DType::f64), dx_ref = Tensor::zeros({N, IN}, DType::f64);
@@ -452,13 +454,16 @@ void check_cross_entropy(DType dtype) {
     EXPECT_NEAR(loss.item(i), loss_ref.item(i), tol * std::max(1.0, std::abs(loss_ref.item(i))))
         << "loss " << i;
     EXPECT_NEAR(lse.item(i), lse_ref.item(i), tol * std::max(1.0, std::abs(lse_ref.item(i)))) << "lse " << i;
-    if (tv[i] < 0) EXPECT_EQ(loss.item(i), 0.0) << "ignored row " << i;
+    if (tv[i] < 0) {
+      EXPECT_EQ(loss.item(i), 0.0) << "ignored row " << i;
+    }
     for (int64_t j = 0; j < L; ++j) {
       const int64_t gj = g.rank * L + j;
       EXPECT_NEAR(local.item(i * L + j), dlogits_ref.item(i * VP + gj), tol)
           << "dlogits (" << i << ", " << gj << ")";
-      if (gj >= V || tv[i] < 0)
+      if (gj >= V || tv[i] < 0) {
         EXPECT_EQ(local.item(i * L + j), 0.0) << "padded or ignored (" << i << ", " << gj << ")";
+      }
     }
   }
 }

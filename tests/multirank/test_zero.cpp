@@ -102,7 +102,9 @@ TEST_P(Zero, DataParallelTrafficPerStep) {
       break;
   }
   // Whatever the stage, nothing but the loss and the global norm is all-reduced besides stage 0's buckets.
-  if (stage > 0) EXPECT_EQ(calls("all_reduce"), 2);
+  if (stage > 0) {
+    EXPECT_EQ(calls("all_reduce"), 2);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Stages, Zero, ::testing::Values(0, 1, 2, 3));
@@ -114,7 +116,7 @@ int gathers_overlapping_compute(int prefetch) {
   config::Config cfg = zero_config(3, "fp32", 1);
   apply_overrides(cfg, {"parallel.zero_prefetch=" + std::to_string(prefetch)});
   ParallelModel model(cfg, world());
-  const auto batch = [&](int micro, Tensor& tokens, Tensor& targets) {
+  const auto batch = [&](int /*micro*/, Tensor& tokens, Tensor& targets) {
     tokens = Tensor::zeros({1, 16}, DType::i32);
     targets = Tensor::zeros({1, 16}, DType::i32);
   };

@@ -16,6 +16,7 @@ using test::error_of;
 
 // Host memory up to `capacity` bytes; counts calls.
 struct FakeDevice {
+  explicit FakeDevice(size_t capacity) : capacity(capacity) {}
   size_t capacity, used = 0;
   int allocs = 0, frees = 0;
   std::map<void*, size_t> live;

@@ -844,10 +844,12 @@ TEST(ConfigValidate, CheckpointRules) {
 
 TEST(ConfigValidate, TokenizerAndRuntimeRules) {
   config::Config c = good_config();
-  apply_overrides(c, {"model.vocab_size=256", "runtime.threads=-2"});
+  EXPECT_EQ(c.runtime().peak_tflops(), 0) << "auto: the GPU table, or the CPU's measured GEMM rate";
+  apply_overrides(c, {"model.vocab_size=256", "runtime.threads=-2", "runtime.peak_tflops=-1"});
   std::string text = problems_text(c);
   EXPECT_CONTAINS(text, "model.vocab_size (256) is too small for the byte tokenizer, which needs 257");
   EXPECT_CONTAINS(text, "runtime.threads (-2) must be >= 0");
+  EXPECT_CONTAINS(text, "runtime.peak_tflops (-1) must be >= 0");
 
   config::Config gpt2 = good_config();
   apply_overrides(gpt2, {"data.tokenizer=gpt2"});

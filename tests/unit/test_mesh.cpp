@@ -120,10 +120,6 @@ Groups reference_pp_groups(int world, const MeshSizes& s, const std::string& ord
   return gs;
 }
 
-bool divides(int64_t d, int world) {
-  return world % d == 0;
-}
-
 // Layouts whose sizes divide the world: every one up to world 12 in every order; past that a deterministic
 // sample (cp, etp <= 2, one in five, two orders, plus the all-dp layout) up to world 64, so the suite stays
 // quick. dp alternates between explicit and 0.
@@ -301,7 +297,9 @@ TEST(MeshProperties, EveryGroupKindPartitionsAllRanks) {
       for (size_t i = 0; i < gs.size(); ++i) {
         ASSERT_EQ(static_cast<int>(gs[i].size()), expected_size);
         ASSERT_TRUE(std::is_sorted(gs[i].begin(), gs[i].end()));
-        if (i > 0) ASSERT_LT(gs[i - 1][0], gs[i][0]);
+        if (i > 0) {
+          ASSERT_LT(gs[i - 1][0], gs[i][0]);
+        }
         for (int r : gs[i]) ++seen[r];
         ASSERT_EQ(m.group_of(gs[i][0], mask), gs[i]);
         ASSERT_EQ(m.group_of(gs[i].back(), mask), gs[i]);
@@ -322,7 +320,9 @@ TEST(MeshProperties, GroupMembersDifferOnlyInTheMaskedAxes) {
           for (Axis a : grid) {
             const bool varies = std::find(mask.begin(), mask.end(), a) != mask.end();
             if (varies) inside.push_back(m.coord(r, a));
-            if (!varies) ASSERT_EQ(m.coord(r, a), m.coord(g[0], a)) << axes_name(mask) << " " << axis_name(a);
+            if (!varies) {
+              ASSERT_EQ(m.coord(r, a), m.coord(g[0], a)) << axes_name(mask) << " " << axis_name(a);
+            }
           }
           masked.insert(inside);
         }
@@ -405,7 +405,9 @@ TEST(MeshProperties, PipelineNeighboursAreConsistent) {
       const int prev = m.prev_stage_rank(r), next = m.next_stage_rank(r);
       ASSERT_EQ(m.is_first_stage(r), prev == -1);
       ASSERT_EQ(m.is_last_stage(r), next == -1);
-      if (prev != -1) ASSERT_EQ(m.next_stage_rank(prev), r);
+      if (prev != -1) {
+        ASSERT_EQ(m.next_stage_rank(prev), r);
+      }
       if (next != -1) {
         ASSERT_EQ(m.prev_stage_rank(next), r);
         ASSERT_EQ(m.coord(next, Axis::pp), m.coord(r, Axis::pp) + 1);
@@ -414,8 +416,12 @@ TEST(MeshProperties, PipelineNeighboursAreConsistent) {
       const int wprev = m.prev_stage_rank(r, StageEnds::wrap), wnext = m.next_stage_rank(r, StageEnds::wrap);
       ASSERT_EQ(m.next_stage_rank(wprev, StageEnds::wrap), r);
       ASSERT_EQ(m.prev_stage_rank(wnext, StageEnds::wrap), r);
-      if (next != -1) ASSERT_EQ(wnext, next);
-      if (prev != -1) ASSERT_EQ(wprev, prev);
+      if (next != -1) {
+        ASSERT_EQ(wnext, next);
+      }
+      if (prev != -1) {
+        ASSERT_EQ(wprev, prev);
+      }
       ASSERT_EQ(m.coord(wnext, Axis::pp), (m.coord(r, Axis::pp) + 1) % pp);
       // Walking pp steps forward around the ring comes back.
       int x = r;
@@ -511,14 +517,19 @@ TEST(MeshErrors, RefusesExactlyTheImpossibleLayouts) {
                   }
                   ASSERT_NE(e, "");
                   ++refused;
-                  if (!dense_ok)
+                  if (!dense_ok) {
                     ASSERT_NE(e.find("is not divisible by tp (" + std::to_string(tp)), std::string::npos)
                         << e;
-                  if (dense_ok && !dp_ok)
+                  }
+                  if (dense_ok && !dp_ok) {
                     ASSERT_NE(e.find("parallel.data = " + std::to_string(dp)), std::string::npos) << e;
-                  if (!expert_ok)
+                  }
+                  if (!expert_ok) {
                     ASSERT_NE(e.find("expert grid: world " + std::to_string(world)), std::string::npos) << e;
-                  if (dp_ok && expert_ok) ASSERT_NE(e.find("pipeline groups differ"), std::string::npos) << e;
+                  }
+                  if (dp_ok && expert_ok) {
+                    ASSERT_NE(e.find("pipeline groups differ"), std::string::npos) << e;
+                  }
                 }
   EXPECT_GT(accepted, 1000);
   EXPECT_GT(refused, 1000);

@@ -104,7 +104,9 @@ void check_layer_gradients(const moe::MoeSpec& spec, bool gpt2, uint32_t seed) {
   Layer l(spec, gpt2, /*R=*/12, /*C=*/8, seed);
   moe::MoeActs acts;
   const Tensor dx = l.backward(acts);
-  if (spec.capacity_factor > 0) ASSERT_GT(acts.dropped, 0) << "the capacity drops nothing: a weak check";
+  if (spec.capacity_factor > 0) {
+    ASSERT_GT(acts.dropped, 0) << "the capacity drops nothing: a weak check";
+  }
   const moe::Routing before = acts.routing;
   const auto loss = [&] {
     moe::MoeActs a;
@@ -182,8 +184,9 @@ TEST(MoeLayerEdge, MostTokensDroppedStillTrainsAndDroppedTokensGetNothing) {
   std::vector<bool> routed(40, false);
   for (int32_t t : acts.routing.token_of_row) routed[t] = true;
   for (int64_t t = 0; t < 40; ++t)
-    if (!routed[t])
+    if (!routed[t]) {
       for (int64_t c = 0; c < 8; ++c) ASSERT_EQ(y.item(t * 8 + c), 0.0) << "token " << t;
+    }
   const Tensor dx = l.backward(acts);
   for (int64_t i = 0; i < dx.numel(); ++i) ASSERT_TRUE(std::isfinite(dx.item(i)));
 }

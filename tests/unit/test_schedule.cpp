@@ -154,9 +154,12 @@ TEST(Schedule, PeakInFlight) {
     const SimResult sim = simulate(c.kind, c.pp, c.v, c.m, Costs{});
     ASSERT_EQ(sim.peak_in_flight.size(), static_cast<size_t>(c.pp));
     for (int r = 0; r < c.pp; ++r) {
-      if (c.kind == ScheduleKind::gpipe) EXPECT_EQ(sim.peak_in_flight[r], c.m) << "rank " << r;
-      if (c.kind == ScheduleKind::one_f_one_b)
+      if (c.kind == ScheduleKind::gpipe) {
+        EXPECT_EQ(sim.peak_in_flight[r], c.m) << "rank " << r;
+      }
+      if (c.kind == ScheduleKind::one_f_one_b) {
         EXPECT_EQ(sim.peak_in_flight[r], std::min(c.pp - r, c.m)) << "rank " << r;
+      }
       if (c.kind == ScheduleKind::interleaved_1f1b) {
         EXPECT_EQ(sim.peak_in_flight[r], std::min(interleaved_warmup(c.pp, c.v, c.m, r) + 1, c.v * c.m))
             << "rank " << r;
@@ -359,7 +362,9 @@ TEST(Simulator, Timeline) {
     if (m == 24) EXPECT_CONTAINS(big, "rank 7 |.......FFFFFFFFfbbfbbfbb");
     size_t start = 0;
     for (size_t end = big.find('\n'); end != std::string::npos; end = big.find('\n', start = end + 1)) {
-      if (big.compare(start, 4, "rank") == 0) EXPECT_LE(end - start, 209u) << big.substr(start, end - start);
+      if (big.compare(start, 4, "rank") == 0) {
+        EXPECT_LE(end - start, 209u) << big.substr(start, end - start);
+      }
     }
   }
 }

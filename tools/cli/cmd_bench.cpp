@@ -224,7 +224,7 @@ void run_bench_train_cuda(const config::Config& cfg, const BenchArgs& a, Device 
   fmt::print(
       "FLOPs/token = 6N + 6*L*T*C = {:.3f} MFLOP (N = {:.1f}M matmul parameters); MFU = tokens/s x "
       "FLOPs/token / {:.0f} TFLOP/s (--peak-tflops)\n",
-      flops_per_token / 1e6, (flops_per_token - 6.0 * spec.n_layer * T * spec.d_model) / 6e6, a.peak_tflops);
+      flops_per_token / 1e6, static_cast<double>(spec.matmul_params()) / 1e6, a.peak_tflops);
   std::fflush(stdout);
   const GpuRow trident = bench_trident_cuda(cfg, a, device);
   std::vector<BenchRow> rows{trident.row};
@@ -275,7 +275,7 @@ void run_bench_train(const BenchArgs& a) {
                cfg.train().precision());
   }
   fmt::print("FLOPs/token = 6N + 6*L*T*C = {:.3f} MFLOP (N = {:.1f}M matmul parameters)\n",
-             flops_per_token / 1e6, (flops_per_token - 6.0 * spec.n_layer * T * spec.d_model) / 6e6);
+             flops_per_token / 1e6, static_cast<double>(spec.matmul_params()) / 1e6);
   std::vector<BenchRow> rows{bench_trident(cfg, a)};
   std::string why;
   BenchRow torch_row;

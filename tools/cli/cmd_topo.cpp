@@ -36,9 +36,7 @@ void print_rank(const DeviceMesh& mesh, int rank) {
   fmt::print("rank {}: tp {} cp {} dp {} pp {} | ep {} etp {} edp {}\n", rank, c.tp, c.cp, c.dp, c.pp, c.ep,
              c.etp, c.edp);
   for (const auto& axes : kGroupKinds) {
-    std::string ranks;
-    for (int r : mesh.group_of(rank, axes)) ranks += (ranks.empty() ? "" : " ") + std::to_string(r);
-    fmt::print("  {:<8} [{}]\n", axes_name(axes), ranks);
+    fmt::print("  {:<8} [{}]\n", axes_name(axes), fmt::join(mesh.group_of(rank, axes), " "));
   }
   fmt::print("  pipeline stage {} of {}: prev {}, next {} (wrapping: prev {}, next {})\n", c.pp,
              mesh.size(Axis::pp), mesh.prev_stage_rank(rank), mesh.next_stage_rank(rank),

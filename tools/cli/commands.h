@@ -8,6 +8,7 @@ namespace trident::cli {
 void register_train(CLI::App& app);
 void register_data(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_profile(CLI::App& app);
 void register_bench_comm(CLI::App& bench);  // under `bench`
 void register_generate(CLI::App& app);
 void register_info(CLI::App& app);

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   trident::cli::register_train(app);
   trident::cli::register_data(app);
   trident::cli::register_bench(app);
+  trident::cli::register_profile(app);
   trident::cli::register_generate(app);
   trident::cli::register_info(app);
   trident::cli::register_topo(app);

@@ -1,6 +1,8 @@
 #include "core/ops/layout.h"
 
 #include <cstring>
+
+#include "core/ops/cpu/cpu_common.h"
 #include "core/ops/cuda/cuda_ops.h"
 
 namespace trident::ops {
@@ -22,7 +24,9 @@ void copy_blocks(const Tensor& fused, const std::vector<Block>& parts, bool to_p
   TRIDENT_CHECK(total == fused_cols * static_cast<int64_t>(es), "blocks of {} bytes per row vs fused {}",
                 total, fused_cols * es);
   char* f = static_cast<char*>(fused.raw());
-#pragma omp parallel for
+  // A decoding step copies a row or two: an OpenMP team there costs far more than the copy.
+  const int64_t elements = fused.numel();
+#pragma omp parallel for if (elements > cpu::kParallelGrain)
   for (int64_t r = 0; r < rows; ++r) {
     char* row = f + r * fused_cols * es;
     for (const Block& b : parts) {

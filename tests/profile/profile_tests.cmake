@@ -1,0 +1,23 @@
+# The profiler and the span trace (issue 15, parts 3 and 4): `trident profile` on tiny GPT-2, and a
+# data-parallel 2 trace where bucket all-reduces overlap backward.
+set(PROFILE_DIR ${CMAKE_CURRENT_SOURCE_DIR}/profile)
+set(PROFILE_OUT ${CMAKE_BINARY_DIR}/testdata/profile)
+set(PROFILE_ENV "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMP_NUM_THREADS=1;OPENBLAS_NUM_THREADS=1;OMP_WAIT_POLICY=PASSIVE")
+set(PROFILE_DATA --set data.train_path=${CMAKE_BINARY_DIR}/testdata/fortunes/train.bin
+    --set data.val_path=${CMAKE_BINARY_DIR}/testdata/fortunes/val.bin)
+find_package(Python3 COMPONENTS Interpreter REQUIRED)
+
+add_test(NAME profile.flops_and_shares
+         COMMAND ${CMAKE_COMMAND} -E env ${PROFILE_ENV} ${Python3_EXECUTABLE} ${PROFILE_DIR}/check_profile.py
+                 $<TARGET_FILE:trident> ${CMAKE_SOURCE_DIR}/configs/gpt2_tiny.pbtxt ${PROFILE_DATA})
+set_tests_properties(profile.flops_and_shares PROPERTIES FIXTURES_REQUIRED fortunes_data LABELS unit TIMEOUT 120)
+
+# Small buckets (0.05 MB: about 30 of tiny GPT-2's 0.9M gradients), so that most start while backward goes on.
+add_test(NAME profile.trace_dp2
+         COMMAND ${CMAKE_COMMAND} -E env ${PROFILE_ENV} bash ${PROFILE_DIR}/trace_dp2.sh $<TARGET_FILE:trident>
+                 ${Python3_EXECUTABLE} ${PROFILE_DIR}/check_trace.py ${PROFILE_OUT}/trace_dp2.json
+                 ${CMAKE_SOURCE_DIR}/configs/gpt2_tiny.pbtxt ${PROFILE_DATA} --set parallel.bucket_mb=0.05
+                 --set train.seq_len=64 --set train.micro_batch_size=4 --set train.global_batch_size=8
+                 --set runtime.threads=1 --steps 2)
+set_tests_properties(profile.trace_dp2 PROPERTIES FIXTURES_REQUIRED fortunes_data LABELS "unit;multirank"
+                     TIMEOUT 120 PROCESSORS 2)
