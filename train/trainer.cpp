@@ -19,6 +19,7 @@
 #include "train/loss_plot.h"
 #include "train/step_trace.h"
 #include "train/stop_signal.h"
+#include "train/trace_writer.h"
 
 namespace trident {
 
@@ -291,6 +292,7 @@ TrainResult Trainer::run() {
   TrainResult result;
   moe::MoeStats moe_run;  // routing over the whole run
   const auto start = std::chrono::steady_clock::now();
+  StepTracer tracer(cfg_.logging().trace_steps(), out_dir_, world_, first_step, t.steps());
   for (int64_t step = first_step; step < t.steps(); ++step) {
     const auto step_start = std::chrono::steady_clock::now();
     // This replica's slice of the global batch: sequences [dp_rank * B * m, (dp_rank + 1) * B * m).
@@ -299,7 +301,9 @@ TrainResult Trainer::run() {
       train_sampler_->fill(step, first + micro * B, B, tokens, targets);
     };
     const double lr = schedule_.at(step);
+    tracer.begin(step);
     const ParallelModel::StepResult r = pm.train_step(lr, batch);
+    tracer.end(step, r.times);
     moe_run.add(r.moe);
     if (!std::isfinite(r.loss))
       fail("training diverged: loss is {} at step {} (try a lower optim.lr)", r.loss, step);

@@ -3,12 +3,14 @@
 #include "core/data/sampler.h"
 #include "core/data/shard.h"
 #include "pipeline/config_checks.h"
+#include "train/trace_writer.h"
 
 namespace trident {
 
 std::vector<std::string> validation_problems(const config::Config& cfg, int world_size) {
   std::vector<std::string> problems = config_problems(cfg, world_size);
   for (std::string& p : pp::config_problems(cfg, world_size)) problems.push_back(std::move(p));
+  if (std::string p = trace_steps_problem(cfg.logging().trace_steps()); !p.empty()) problems.push_back(p);
   return problems;
 }
 

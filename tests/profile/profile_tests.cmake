@@ -21,3 +21,16 @@ add_test(NAME profile.trace_dp2
                  --set runtime.threads=1 --steps 2)
 set_tests_properties(profile.trace_dp2 PROPERTIES FIXTURES_REQUIRED fortunes_data LABELS "unit;multirank"
                      TIMEOUT 120 PROCESSORS 2)
+
+# The same trace from a training run: logging.trace_steps writes RUN/trace.json for those steps, every rank's
+# spans gathered into one file (pid = rank).
+add_test(NAME profile.train_trace_dp2
+         COMMAND ${CMAKE_COMMAND} -E env ${PROFILE_ENV} bash -c
+                 "t=$0 o=$1 py=$2 ck=$3 && shift 3 && rm -rf $o && mpirun --oversubscribe -np 2 $t train \"$@\" --out $o > /dev/null && $py $ck $o/trace.json"
+                 $<TARGET_FILE:trident> ${PROFILE_OUT}/train_trace_dp2 ${Python3_EXECUTABLE} ${PROFILE_DIR}/check_trace.py
+                 ${CMAKE_SOURCE_DIR}/configs/gpt2_tiny.pbtxt ${PROFILE_DATA} --set parallel.bucket_mb=0.05
+                 --set train.seq_len=64 --set train.micro_batch_size=4 --set train.global_batch_size=8
+                 --set train.steps=4 --set optim.warmup_steps=1 --set train.eval_interval=0 --set train.sample_tokens=0
+                 --set runtime.threads=1 --set logging.trace_steps=2,3)
+set_tests_properties(profile.train_trace_dp2 PROPERTIES FIXTURES_REQUIRED fortunes_data LABELS multirank
+                     TIMEOUT 120 PROCESSORS 2)
