@@ -146,7 +146,8 @@ void Trainer::log_step(int64_t step, const ParallelModel::StepResult& r, double 
     mfu = fmt::format(" | MFU {:.1f}%", 100 * u);
     if (u > 1.0 && !mfu_warned_) {  // the peak is wrong, not the run: say how to fix it, once
       spdlog::warn(
-          "MFU above 100%: the peak of {:.3g} TFLOP/s per rank ({}) is too low; a CPU rate measured while the "
+          "MFU above 100%: the peak of {:.3g} TFLOP/s per rank ({}) is too low; a CPU rate measured while "
+          "the "
           "machine was busy stays cached: delete that file to measure again, or set runtime.peak_tflops",
           peak_.tflops, peak_.what);
       mfu_warned_ = true;

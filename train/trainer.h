@@ -61,8 +61,8 @@ class Trainer {
   std::unique_ptr<data::EvalSampler> eval_sampler_;
   MetricsWriter metrics_;
   double elapsed_s_ = 0.0;
-  int64_t first_step_ = 0;
-  bool mfu_warned_ = false;  // MFU above 100% (a wrong peak) was reported     // the step this run started at (after a resume, the checkpoint's)
+  int64_t first_step_ = 0;     // the step this run started at (after a resume, the checkpoint's)
+  bool mfu_warned_ = false;    // MFU above 100% (a wrong peak) was reported
   zero::MemoryReport memory_;  // at start: model state by category, against its ZeRO formula
   Device device_ = Device::cpu();
   PeakFlops peak_;                // one rank's, for MFU (known on rank 0 only; tflops 0: unknown)
