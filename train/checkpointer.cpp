@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 
 #include "core/config/config.h"
 #include "core/io/checkpoint_reader.h"
@@ -58,6 +59,23 @@ void agree(comm::Communicator& world, bool ok, const std::string& what) {
 
 std::string hex64(uint64_t v) {
   return fmt::format("{:016x}", v);
+}
+
+// For every piece of parameter i that positions [lo, hi) of the shard hold: fn(region of the global tensor,
+// its position in the shard). A rank saves its part of a shard this way and loads its whole shard.
+void for_each_shard_region(const zero::DistributedOptimizer::ShardState& s, size_t i, int64_t lo, int64_t hi,
+                           const std::function<void(const io::Region&, int64_t)>& fn) {
+  const Param& p = s.params->params()[i];
+  const int64_t offset = s.layout->offsets[i];
+  for (zero::Piece piece : s.shard->intersect(offset, p.local_numel())) {
+    // Clip the piece to [lo, hi) of the shard.
+    const int64_t from = std::max(piece.shard, lo), to = std::min(piece.shard + piece.n, hi);
+    if (from >= to) continue;
+    const int64_t local =
+        piece.flat + (from - piece.shard) - offset;  // its first element in the local tensor
+    for (const io::LocalRegion& r : io::local_regions(p.shard, p.global_shape, local, local + (to - from)))
+      fn(r.region, from + (r.local - local));
+  }
 }
 
 }  // namespace
@@ -121,23 +139,13 @@ std::vector<io::StoredPiece> Checkpointer::snapshot() {
       const Param& p = params[i];
       if (p.duplicate) continue;                                      // the tied embedding's other copy
       if (!s.experts && p.shard.replicated() && !first_tp) continue;  // every tp rank holds it whole
-      const int64_t offset = s.layout->offsets[i];
-      for (zero::Piece piece : s.shard->intersect(offset, p.local_numel())) {
-        // Clip the piece to [lo, hi) of the shard.
-        const int64_t from = std::max(piece.shard, lo), to = std::min(piece.shard + piece.n, hi);
-        if (from >= to) continue;
-        piece.flat += from - piece.shard;
-        piece.n = to - from;
-        piece.shard = from;
-        const int64_t local = piece.flat - offset;  // the piece's first element in the local tensor
-        for (const io::LocalRegion& r : io::local_regions(p.shard, p.global_shape, local, local + piece.n)) {
-          const int64_t at = piece.shard + (r.local - local) - lo;
-          const Shape n{r.region.numel()};
-          out.push_back({"model." + p.name, p.global_shape, r.region, weights.flat(at, n)});
-          out.push_back({"optim.exp_avg." + p.name, p.global_shape, r.region, exp_avg.flat(at, n)});
-          out.push_back({"optim.exp_avg_sq." + p.name, p.global_shape, r.region, exp_avg_sq.flat(at, n)});
-        }
-      }
+      for_each_shard_region(s, i, lo, hi, [&](const io::Region& region, int64_t at) {
+        const Shape n{region.numel()};
+        at -= lo;  // the host copies hold [lo, hi)
+        out.push_back({io::kWeights + p.name, p.global_shape, region, weights.flat(at, n)});
+        out.push_back({io::kExpAvg + p.name, p.global_shape, region, exp_avg.flat(at, n)});
+        out.push_back({io::kExpAvgSq + p.name, p.global_shape, region, exp_avg_sq.flat(at, n)});
+      });
     }
   }
   return out;
@@ -272,18 +280,14 @@ int64_t Checkpointer::load_from(const std::string& dir) {
       std::vector<io::CheckpointReader::Want> weights;
       for (const io::LocalRegion& r : io::local_regions(p.shard, p.global_shape, 0, p.local_numel()))
         weights.push_back({r.region, values.flat_params().flat(offset + r.local, {r.region.numel()})});
-      reader.read("model." + p.name, weights);
+      reader.read(io::kWeights + p.name, weights);
       std::vector<io::CheckpointReader::Want> m1, m2;
-      for (const zero::Piece& piece : s.shard->intersect(offset, p.local_numel())) {
-        const int64_t local = piece.flat - offset;
-        for (const io::LocalRegion& r : io::local_regions(p.shard, p.global_shape, local, local + piece.n)) {
-          const int64_t at = piece.shard + (r.local - local);
-          m1.push_back({r.region, exp_avg.flat(at, {r.region.numel()})});
-          m2.push_back({r.region, exp_avg_sq.flat(at, {r.region.numel()})});
-        }
-      }
-      reader.read("optim.exp_avg." + p.name, m1);
-      reader.read("optim.exp_avg_sq." + p.name, m2);
+      for_each_shard_region(s, i, 0, s.shard->numel, [&](const io::Region& region, int64_t at) {
+        m1.push_back({region, exp_avg.flat(at, {region.numel()})});
+        m2.push_back({region, exp_avg_sq.flat(at, {region.numel()})});
+      });
+      reader.read(io::kExpAvg + p.name, m1);
+      reader.read(io::kExpAvgSq + p.name, m2);
     }
     if (s.params->device().is_cpu()) {
       opt.load_fp32(s.chunk, values, s.experts);

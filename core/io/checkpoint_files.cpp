@@ -160,8 +160,7 @@ std::string resolve_checkpoint_dir(const std::string& path) {
   if (!fs::exists(path, ec)) fail("checkpoint '{}' does not exist", path);
   fail(
       "'{}' is not a checkpoint: no {} (a step directory), latest (a checkpoint root) or checkpoints/latest "
-      "(a "
-      "run directory)",
+      "(a run directory)",
       path, kManifest);
 }
 

@@ -20,6 +20,14 @@
 
 namespace trident::io {
 
+// Checkpoint tensor names: a parameter's fp32 weights and AdamW's two moments, each followed by the
+// parameter's global name.
+inline const std::string kWeights = "model.", kExpAvg = "optim.exp_avg.", kExpAvgSq = "optim.exp_avg_sq.";
+// The parameter whose weights checkpoint tensor `name` holds, or "" for any other tensor.
+inline std::string weights_parameter(const std::string& name) {
+  return name.rfind(kWeights, 0) == 0 ? name.substr(kWeights.size()) : "";
+}
+
 // "step_00000042".
 std::string step_dir_name(int64_t step);
 

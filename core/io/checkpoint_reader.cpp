@@ -148,7 +148,8 @@ uint64_t CheckpointReader::verify_all() {
 std::map<std::string, Tensor> read_model_weights(CheckpointReader& reader) {
   std::map<std::string, Tensor> out;
   for (const config::CheckpointTensor& t : reader.manifest().tensors())
-    if (t.name().rfind("model.", 0) == 0) out[t.name().substr(6)] = reader.read_whole(t.name());
+    if (const std::string param = weights_parameter(t.name()); !param.empty())
+      out[param] = reader.read_whole(t.name());
   if (out.empty()) fail("checkpoint {} holds no model weights", reader.dir());
   return out;
 }

@@ -43,11 +43,7 @@ void inspect(const std::string& path, bool verify) {
     for (const config::CheckpointPiece& piece : t.pieces()) bytes += piece.bytes();
     fmt::print("  {:<48} {:<16} {:>5} {:>6} {:>12}\n", t.name(), shape_text(t), t.dtype(), t.pieces_size(),
                bytes);
-    if (t.name().rfind("model.", 0) == 0) {
-      int64_t n = 1;
-      for (int64_t d : t.shape()) n *= d;
-      params += n;
-    }
+    if (!io::weights_parameter(t.name()).empty()) params += shape_numel(reader.shape(t));
   }
   fmt::print("  {} tensors, {:.3f}M parameters, {} files, {:.1f} MB\n", m.tensors_size(),
              static_cast<double>(params) / 1e6, m.files_size(), static_cast<double>(total) / 1e6);
@@ -64,14 +60,14 @@ void export_safetensors(const std::string& path, const std::string& out) {
   io::CheckpointReader reader(io::resolve_checkpoint_dir(path));
   std::vector<io::SafetensorsWriter::Entry> entries;
   for (const config::CheckpointTensor& t : reader.manifest().tensors())
-    if (t.name().rfind("model.", 0) == 0)
-      entries.push_back({t.name().substr(6), DType::f32, reader.shape(t)});
+    if (const std::string param = io::weights_parameter(t.name()); !param.empty())
+      entries.push_back({param, DType::f32, reader.shape(t)});
   if (entries.empty()) fail("checkpoint {} holds no model weights", reader.dir());
   // By name, with the config as metadata: byte for byte the model.safetensors a run writes at that step.
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   io::SafetensorsWriter writer(out, entries, {{"config", reader.manifest().config()}});
   for (const io::SafetensorsWriter::Entry& e : writer.order())
-    writer.write(reader.read_whole("model." + e.name));
+    writer.write(reader.read_whole(io::kWeights + e.name));
   writer.close();
   fmt::print("wrote {}: {} tensors at their global shapes from {} (step {}, {:.1f} MB read)\n", out,
              entries.size(), reader.dir(), reader.manifest().step(),
