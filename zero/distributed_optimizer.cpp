@@ -480,7 +480,7 @@ std::vector<DistributedOptimizer::ShardState> DistributedOptimizer::shard_states
 
 Tensor DistributedOptimizer::shard_weights(size_t chunk, bool experts) {
   Chunk& c = chunk_at(chunk, experts);
-  if (c.master.defined()) return c.master.clone();
+  if (c.master.defined()) return c.master;
   Tensor out = Tensor::empty({c.shard.numel}, DType::f32, c.model->device());
   copy_pieces(c.shard, out, /*to_flat=*/false, c.model->flat_params());
   return out;

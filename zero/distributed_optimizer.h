@@ -150,7 +150,8 @@ class DistributedOptimizer final : public models::StepHooks {
     int holders = 1, holder = 0;
   };
   std::vector<ShardState> shard_states();
-  // The shard's fp32 weights, a copy: the master weights, or an fp32 model's own parameters.
+  // The shard's fp32 weights: the master weights themselves (live: copy them to keep them), or a packed copy
+  // of an fp32 model's own parameters.
   Tensor shard_weights(size_t chunk, bool experts);
   // What else a resumed step needs: AdamW's step count and the loss scaler.
   struct Progress {
