@@ -17,6 +17,7 @@ PACKAGES=(
   libisal-dev              # CRC-32C of TensorBoard event files (ISA-L)
   libgtest-dev             # tests
   fortunes                 # the default training corpus (English text)
+  iproute2                 # the two-node test's network namespaces (ip netns)
 )
 
 missing=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # expect_failure.sh SECONDS REGEX... -- COMMAND...: passes when COMMAND ends within SECONDS with a non-zero exit
-# and output matching every REGEX. For the watchdog tests: a broken collective must end the job with a message
-# naming it, never hang.
+# and output matching every REGEX; a REGEX written !REGEX must match nothing. For the watchdog tests: a broken
+# collective must end the job with a message naming it, never hang.
 set -u
 limit="$1"
 shift
@@ -26,7 +26,12 @@ if [ "$rc" -eq 0 ]; then
   exit 1
 fi
 for p in "${patterns[@]}"; do
-  if ! echo "$out" | grep -q -E -- "$p"; then
+  if [ "${p:0:1}" = "!" ]; then
+    if echo "$out" | grep -q -E -- "${p:1}"; then
+      echo "FAIL: output matches /${p:1}/, which it must not"
+      exit 1
+    fi
+  elif ! echo "$out" | grep -q -E -- "$p"; then
     echo "FAIL: output does not match /$p/"
     exit 1
   fi

@@ -11,6 +11,8 @@
 
 #include "core/config/config.h"
 #include "core/mesh/device_mesh.h"
+#include "core/mesh/node_map.h"
+#include "core/mesh/node_spans.h"
 #include "core/runtime/error.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/config_args.h"
@@ -23,6 +25,9 @@ struct TopoArgs {
   int world = 0;
   int rank = 0;
   bool one_rank = false;  // --rank given
+  int ranks_per_node = 0;
+  bool show_nodes = false;  // --ranks-per-node given
+  std::string map_by = "slot";
 };
 
 // The group kinds training uses: dense tp/cp/dp/pp, dp-cp (dense gradient reduction), tp-pp (one model
@@ -81,6 +86,25 @@ void print_moe(const DeviceMesh& mesh, const config::ModelConfig& m) {
       moe.num_experts(), moe.top_k(), fmt::join(blocks, " "), per_rank, per_rank, per_rank, per_rank);
 }
 
+// Which ranks sit on which node as mpirun places them, and every tp / etp / ep group that spans nodes.
+// With --rank, only the groups that hold it.
+void print_nodes(const DeviceMesh& mesh, const NodeMap& nodes, const TopoArgs& args) {
+  std::vector<SpanningGroup> spanning = groups_spanning_nodes(mesh, nodes);
+  if (args.one_rank) {
+    const int r = args.rank;
+    fmt::print("  node {} ({}), local rank {} of {}\n", nodes.node[r], nodes.hosts[nodes.node[r]],
+               nodes.local_rank[r], nodes.local_size[r]);
+    std::erase_if(spanning, [r](const SpanningGroup& g) { return !std::ranges::binary_search(g.ranks, r); });
+  } else {
+    fmt::print("\nnodes: {} of {} ranks (mpirun --map-by {}):\n{}", nodes.num_nodes(), args.ranks_per_node,
+               args.map_by, nodes.table());
+  }
+  const std::vector<std::string> warnings = spanning_warnings(spanning);
+  if (warnings.empty())
+    fmt::print("every tp, etp and ep group{} stays inside one node\n", args.one_rank ? " of this rank" : "");
+  for (const std::string& w : warnings) fmt::print("SPANS NODES: {}\n", w);
+}
+
 void run_topo(const TopoArgs& args) {
   if (args.world < 1) fail("--world must be at least 1, got {}", args.world);
   // Not validate(): it refuses the parallel sizes training does not run yet; the mesh checks the layout.
@@ -89,10 +113,16 @@ void run_topo(const TopoArgs& args) {
   const DeviceMesh mesh(args.world, mesh_sizes(cfg.parallel()), cfg.parallel().order());
   if (args.one_rank && (args.rank < 0 || args.rank >= args.world))
     fail("--rank {} is outside world size {}", args.rank, args.world);
+  const bool show_nodes = args.show_nodes;
+  const NodeMap nodes = show_nodes
+                            ? NodeMap::placed(args.world, args.ranks_per_node,
+                                              args.map_by == "node" ? NodeMapping::node : NodeMapping::slot)
+                            : NodeMap{};
 
   fmt::print("{}\n", mesh.describe());
   if (args.one_rank) {
     print_rank(mesh, args.rank);
+    if (show_nodes) print_nodes(mesh, nodes, args);
     return;
   }
   fmt::print("\n{}", mesh.rank_table());
@@ -104,6 +134,7 @@ void run_topo(const TopoArgs& args) {
     fmt::print("\npipeline neighbours: none (pp = 1)\n");
   else
     fmt::print("\npipeline neighbours (-1: none):\n{}", mesh.neighbour_table());
+  if (show_nodes) print_nodes(mesh, nodes, args);
 }
 
 }  // namespace
@@ -120,13 +151,26 @@ void register_topo(CLI::App& app) {
       "Examples:\n"
       "  trident topo --world 8 --set parallel.tensor=2 --set parallel.pipeline=2 configs/gpt2_tiny.pbtxt\n"
       "  trident topo --world 16 --set parallel.tensor=2 --set parallel.expert=4 configs/gpt2_tiny.pbtxt\n"
-      "  trident topo --world 8 --set parallel.order=tp-dp-pp-cp-ep --rank 5 configs/gpt2_tiny.pbtxt\n");
+      "  trident topo --world 8 --set parallel.order=tp-dp-pp-cp-ep --rank 5 configs/gpt2_tiny.pbtxt\n"
+      "  trident topo --world 8 --set parallel.tensor=4 --ranks-per-node 4 --map-by node "
+      "configs/gpt2_tiny.pbtxt\n");
   cmd->add_option("--world,-n", args->world, "Number of ranks (world size)")->required();
   CLI::Option* rank =
       cmd->add_option("--rank", args->rank, "Show only this rank's coordinates, groups and neighbours");
+  CLI::Option* per_node = cmd->add_option(
+      "--ranks-per-node", args->ranks_per_node,
+      "Show which ranks sit on which node, K ranks per node, and flag every tp, etp and ep group "
+      "that spans nodes (K must divide --world)");
+  cmd->add_option("--map-by", args->map_by,
+                  "How mpirun places ranks on nodes: slot (its default: node 0 filled first) or node (round "
+                  "robin, rank r on node r % nodes)")
+      ->check(CLI::IsMember({"slot", "node"}))
+      ->needs(per_node)
+      ->capture_default_str();
   args->config.add_to(*cmd);
-  cmd->callback([args, rank] {
+  cmd->callback([args, rank, per_node] {
     args->one_rank = rank->count() > 0;
+    args->show_nodes = per_node->count() > 0;
     run_topo(*args);
   });
 }
