@@ -10,7 +10,9 @@
 #include "core/data/shard.h"
 #include "core/optim/lr_schedule.h"
 #include "core/runtime/clock.h"
+#include "core/runtime/devices.h"
 #include "core/runtime/error.h"
+#include "core/runtime/span_clock.h"
 #include "core/runtime/threads.h"
 #include "train/parallel_model.h"
 #include "train/trace_writer.h"
@@ -81,6 +83,7 @@ StepProfile profile_steps(const config::Config& cfg, comm::Communicator& world, 
   const int64_t B = t.micro_batch_size();
   const int m = pm.microbatches();
 
+  const ScopedSpanClock clock(resolve_device(cfg.runtime().device()));  // CUDA events on a GPU
   StepProfile p;
   std::vector<std::pair<double, double>> times;
   std::vector<pp::StepTimes> pipeline;         // the executor's own events, for the trace

@@ -14,6 +14,7 @@
 
 #include "core/runtime/clock.h"
 #include "core/runtime/error.h"
+#include "core/runtime/span_clock.h"
 
 namespace trident {
 
@@ -158,8 +159,8 @@ std::vector<int64_t> parse_trace_steps(const std::string& spec) {
 }
 
 StepTracer::StepTracer(const std::string& trace_steps, std::string out_dir, comm::Communicator& world,
-                       int64_t first_step, int64_t last_step)
-    : out_dir_(std::move(out_dir)), world_(world) {
+                       int64_t first_step, int64_t last_step, Device device)
+    : out_dir_(std::move(out_dir)), world_(world), device_(device) {
   if (trace_steps.empty() || out_dir_.empty()) return;
   for (int64_t s : parse_trace_steps(trace_steps))
     if (s >= first_step && s < last_step) steps_.push_back(s);
@@ -170,6 +171,7 @@ void StepTracer::begin(int64_t step) {
   world_.barrier();  // a common start, so that the ranks' clocks line up in the trace
   if (t0_s_ < 0) t0_s_ = now_s();
   spans::take();
+  spans::set_clock(span_clock_for(device_));
   spans::enable(true);
 }
 
@@ -177,6 +179,7 @@ void StepTracer::end(int64_t step, const pp::StepTimes& times) {
   if (!std::binary_search(steps_.begin(), steps_.end(), step)) return;
   spans::enable(false);
   for (spans::Record& r : spans::take()) records_.push_back(std::move(r));
+  spans::set_clock(nullptr);
   add_pipeline_events(records_, times);
   if (step != steps_.back()) return;
   write_span_trace(world_, records_, t0_s_, out_dir_ + "/trace.json");

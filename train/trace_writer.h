@@ -9,6 +9,7 @@
 
 #include "core/comm/communicator.h"
 #include "core/runtime/spans.h"
+#include "core/tensor/device.h"
 #include "pipeline/executor.h"
 
 namespace trident {
@@ -32,9 +33,10 @@ std::string trace_steps_problem(const std::string& spec);
 // rank calls begin() before and end() after each step.
 class StepTracer {
  public:
-  // Steps outside [first_step, last_step) are never run: they are left out.
+  // Steps outside [first_step, last_step) are never run: they are left out. On a GPU `device`, the spans are
+  // timed by CUDA events (core/runtime/span_clock.h).
   StepTracer(const std::string& trace_steps, std::string out_dir, comm::Communicator& world,
-             int64_t first_step, int64_t last_step);
+             int64_t first_step, int64_t last_step, Device device = Device::cpu());
   void begin(int64_t step);
   void end(int64_t step, const pp::StepTimes& times);
 
@@ -42,6 +44,7 @@ class StepTracer {
   std::vector<int64_t> steps_;
   std::string out_dir_;
   comm::Communicator& world_;
+  Device device_;
   double t0_s_ = -1;
   std::vector<spans::Record> records_;
 };

@@ -20,8 +20,13 @@ class MetricsWriter {
   // From now on every record also goes to a TensorBoard event file in `dir` (created when missing).
   void add_tensorboard(const std::string& dir);
   void write(const nlohmann::json& record);
+  // A run resumed after `step` redoes the steps after it: the rows an earlier run wrote after it (the last
+  // row at `step` or before ends what is kept: later rows, summaries included, are dropped) and TensorBoard's
+  // events after it (a session restart) are forgotten. Returns the number of rows dropped.
+  int64_t resume_after(int64_t step);
 
  private:
+  std::string path_;
   std::ofstream out_;
   std::unique_ptr<TensorBoardSink> tensorboard_;
 };

@@ -9,10 +9,14 @@
 // that succeeds or a wait() that returns), on a track named by its group; the time a wait blocks is a nested
 // span on the thread as well, so "exposed" and "in flight" communication are both measured.
 //
-// Times are CPU wall clock (steady clock). On a GPU the span would record a cudaEvent on the current stream
-// at open and close instead and resolve both after the step (cudaEventElapsedTime), so that asynchronous
-// kernels are timed where they run rather than where they are launched.
+// Times are CPU wall clock (steady clock) by default. On a GPU, ops only launch kernels and return, so the
+// profiler installs a device clock (set_clock; core/runtime/span_clock.h): each span then also records a
+// timing event on the device's compute stream at open and close, and take() replaces its times by the events'
+// (on the steady clock's axis), so kernels are timed where they run rather than where they are launched; self
+// times are then recomputed from the spans' nesting. Async collectives stay on the CPU clock: launch to the
+// moment the host sees them complete.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,7 +58,21 @@ struct Record {
   double self_s = 0;  // duration less nested spans' (equal to the duration on a track)
   double flops = 0;   // floating-point operations (multiply and add counted apart)
   double bytes = 0;   // bytes moved: a collective's buffer, or a memory-bound op's reads and writes
+  uint64_t start_mark = 0, end_mark = 0;  // the device clock's marks (0: none), resolved by take()
 };
+
+// A clock that marks points in a device's stream of work and resolves them later: mark() is cheap and does
+// not wait; seconds() may wait for the device to reach the mark. reset() forgets every mark (their resources
+// are reused).
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual uint64_t mark() = 0;  // never 0
+  virtual double seconds(uint64_t mark) = 0;
+  virtual void reset() = 0;
+};
+// The clock spans opened from now on also mark (null: none, CPU wall clock only).
+void set_clock(std::shared_ptr<Clock> clock);
 
 // The process-wide recorder.
 void enable(bool on);

@@ -35,4 +35,9 @@ void TensorBoardSink::write(const nlohmann::json& row) {
   if (!scalars.empty()) events_.add_scalars(last_step_, scalars);
 }
 
+void TensorBoardSink::resume_after(int64_t step) {
+  events_.add_session_start(step + 1);
+  last_step_ = step;
+}
+
 }  // namespace trident

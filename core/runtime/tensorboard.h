@@ -23,6 +23,8 @@ class TensorBoardSink {
   explicit TensorBoardSink(const std::string& dir) : events_(dir) {}
   // One Event per row. A row without "step" (the end-of-run summaries) goes at the last step written.
   void write(const nlohmann::json& row);
+  // A resumed run continues after `step`: TensorBoard forgets what earlier files hold after it.
+  void resume_after(int64_t step);
   const std::string& path() const { return events_.path(); }
 
  private:

@@ -1,4 +1,5 @@
-"""check_tensorboard.py RUN_DIR REQUIRED_TAGS: RUN_DIR/tb, read with the real tensorboard package, must hold
+"""check_tensorboard.py RUN_DIR REQUIRED_TAGS: RUN_DIR/tb (every event file: a resumed run adds one), read with
+the real tensorboard package, must hold
 exactly what RUN_DIR/metrics.jsonl holds: every number of every row as a scalar whose tag is its JSON key
 (nested keys and list indices joined with '/'), at the row's step (a row without one: the last step before it),
 equal up to float32 rounding, and nothing else. The TFRecord framing and its masked CRC-32Cs are checked
@@ -86,10 +87,10 @@ def expected_scalars(metrics_path):
 
 def main():
     run, required = sys.argv[1], [t for t in sys.argv[2].split(",") if t]
-    files = glob.glob(os.path.join(run, "tb", "events.out.tfevents.*"))
-    if len(files) != 1:
-        sys.exit(f"FAIL: expected one event file in {run}/tb, found {files}")
-    records = check_framing(files[0])
+    files = sorted(glob.glob(os.path.join(run, "tb", "events.out.tfevents.*")))
+    if not files:
+        sys.exit(f"FAIL: no event file in {run}/tb")
+    records = sum(check_framing(f) for f in files)
 
     acc = EventAccumulator(os.path.join(run, "tb"), size_guidance={"scalars": 0})
     acc.Reload()
@@ -114,7 +115,7 @@ def main():
     for tag in required:
         if not (tag in got_tags if not tag.endswith("/") else any(t.startswith(tag) for t in got_tags)):
             sys.exit(f"FAIL: required tag {tag} is not in TensorBoard (tags: {sorted(got_tags)})")
-    print(f"ok: {files[0]}: {records} records with valid masked CRC-32C; {len(got_tags)} tags, {checked} values "
+    print(f"ok: {len(files)} event file(s) in {run}/tb: {records} records with valid masked CRC-32C; {len(got_tags)} tags, {checked} values "
           f"equal to metrics.jsonl; required {required}")
 
 

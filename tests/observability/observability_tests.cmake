@@ -31,6 +31,13 @@ foreach(name single pp2_fp16_moe)
   set_tests_properties(observability.tensorboard.${name} PROPERTIES
                        FIXTURES_REQUIRED "fortunes_data;tensorboard_venv" LABELS unit TIMEOUT 180 PROCESSORS ${np})
 endforeach()
+# A run resumed into its own directory from an earlier checkpoint shows each step once, in metrics.jsonl and
+# in TensorBoard (the resumed file restarts the session at the step after the checkpoint).
+add_test(NAME observability.tensorboard_resume
+         COMMAND ${CMAKE_COMMAND} -E env ${OBS_ENV} bash ${OBS_DIR}/tensorboard_resume.sh $<TARGET_FILE:trident>
+                 ${OBS_VENV} ${OBS_OUT}/tb_resume ${CMAKE_SOURCE_DIR}/configs/gpt2_tiny.pbtxt ${OBS_TRAIN})
+set_tests_properties(observability.tensorboard_resume PROPERTIES FIXTURES_REQUIRED "fortunes_data;tensorboard_venv"
+                     LABELS unit TIMEOUT 180)
 add_test(NAME observability.tensorboard_off
          COMMAND ${CMAKE_COMMAND} -E env ${OBS_ENV} bash ${OBS_DIR}/tensorboard_off.sh $<TARGET_FILE:trident>
                  ${OBS_OUT}/tb_off ${CMAKE_SOURCE_DIR}/configs/gpt2_tiny.pbtxt ${OBS_TRAIN} --set train.steps=2)
