@@ -3,9 +3,18 @@ find_package(PkgConfig REQUIRED)
 # OpenBLAS built with OpenMP (libopenblas-openmp-dev), so BLAS calls run on the same thread pool as Trident's
 # OpenMP loops: the pthread build's threads and idle OpenMP workers spin against each other and halve the speed
 # on a 2-core machine. Linked by full path with an rpath, so Debian's libopenblas.so.0 alternative does not matter.
+# Looked for under each CMAKE_PREFIX_PATH entry first (tools/gpu_deps.sh unpacks Debian's packages into a prefix on
+# machines without them), then under /usr.
 set(_arch ${CMAKE_LIBRARY_ARCHITECTURE})
-find_library(OPENBLAS_LIBRARY openblas PATHS /usr/lib/${_arch}/openblas-openmp NO_DEFAULT_PATH)
-find_path(OPENBLAS_INCLUDE_DIRS cblas.h PATHS /usr/include/${_arch}/openblas-openmp NO_DEFAULT_PATH)
+set(_openblas_lib_dirs)
+set(_openblas_include_dirs)
+string(REPLACE ":" ";" _env_prefixes "$ENV{CMAKE_PREFIX_PATH}")
+foreach(_prefix ${CMAKE_PREFIX_PATH} ${_env_prefixes} /usr)
+  list(APPEND _openblas_lib_dirs ${_prefix}/lib/${_arch}/openblas-openmp)
+  list(APPEND _openblas_include_dirs ${_prefix}/include/${_arch}/openblas-openmp)
+endforeach()
+find_library(OPENBLAS_LIBRARY openblas PATHS ${_openblas_lib_dirs} NO_DEFAULT_PATH)
+find_path(OPENBLAS_INCLUDE_DIRS cblas.h PATHS ${_openblas_include_dirs} NO_DEFAULT_PATH)
 if(NOT OPENBLAS_LIBRARY OR NOT OPENBLAS_INCLUDE_DIRS)
   message(FATAL_ERROR "Trident needs OpenBLAS's OpenMP build: apt-get install libopenblas-openmp-dev "
                       "(tools/setup.sh installs it)")

@@ -38,9 +38,7 @@ ModelSpec ModelSpec::from_config(const config::Config& c) {
   ModelSpec s = from_config(c.model(), c.parallel().tensor(), c.parallel().sequence_parallel());
   const std::string& p = c.train().precision();
   s.dtype = p == "bf16" ? DType::bf16 : p == "fp16" ? DType::f16 : DType::f32;
-  // "auto" picks the GPU only where everything runs there: tensor parallelism is CPU-only so far.
-  const std::string& device = c.runtime().device();
-  s.device = resolve_device(device == "auto" && c.parallel().tensor() > 1 ? "cpu" : device);
+  s.device = resolve_device(c.runtime().device());
   return s;
 }
 

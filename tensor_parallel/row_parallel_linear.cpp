@@ -1,38 +1,9 @@
 #include "tensor_parallel/row_parallel_linear.h"
 
-#include "core/ops/cpu/cpu_common.h"
 #include "core/ops/ops.h"
 #include "tensor_parallel/mappings.h"
 
 namespace trident::tp {
-namespace {
-
-// out (N, OC) += bias (OC) on every row.
-template <typename T>
-void add_rows(Tensor& out, const Tensor& bias) {
-  const int64_t oc = bias.numel(), n = out.numel() / oc;
-  T* o = out.data<T>();
-  const T* b = bias.data<T>();
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < oc; ++j) o[i * oc + j] += b[j];
-}
-
-void add_bias(Tensor& out, const Tensor& bias) {
-  if (ops::cpu::ran_in_f32(add_bias, out, bias)) return;  // bf16/f16: adds in f32, rounds once
-  TRIDENT_CHECK(out.device().is_cpu() && bias.device().is_cpu(), "row-parallel bias add on {}: CPU only",
-                out.str());
-  TRIDENT_CHECK(out.dtype() == bias.dtype(), "bias {} for output {}", bias.str(), out.str());
-  switch (out.dtype()) {
-    case DType::f32:
-      return add_rows<float>(out, bias);
-    case DType::f64:
-      return add_rows<double>(out, bias);
-    default:
-      fail("row-parallel bias add: no {} support", dtype_name(out.dtype()));
-  }
-}
-
-}  // namespace
 
 RowParallelLinear::RowParallelLinear(ParamSet& params, const std::string& name, int64_t in_features,
                                      int64_t out_features, bool bias, double init_std, TpGroup group,
@@ -64,7 +35,7 @@ void RowParallelLinear::forward(Tensor& out, const Tensor& in) const {
     ops::linear_forward(partial, in, weight_->value, Tensor{});
     sp_scatter_forward(group_, out, partial);
   }
-  if (bias_) add_bias(out, bias_->value);
+  if (bias_) ops::add_bias(out, bias_->value);  // after the sum, so it is added once
 }
 
 void RowParallelLinear::backward(Tensor& din, const Tensor& dout, const Tensor& in) const {

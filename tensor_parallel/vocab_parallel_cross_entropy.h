@@ -8,9 +8,10 @@
 //   s, z     = all-reduce sum of [local sum exp(logit - m) | the target logit picked by its owning rank]
 //   lse      = m + log(s);   loss = lse - z;   a target of -1 is ignored (loss 0)
 //
-// Two collectives of N and 2N doubles, whatever the vocabulary. Backward needs no communication:
+// Two collectives of N and 2N statistics (f32; f64 for f64 logits), whatever the vocabulary; the per-rank
+// steps between them are the ops cross_entropy_partial_{max,sums,loss} (core/ops/ops.h), so this runs on CPU
+// and CUDA alike. Backward needs no communication (ops::cross_entropy_partial_backward):
 // dlogits_local = (exp(logit - lse) - onehot(target)) * dloss_scale on this rank's columns.
-// f32 and f64 logits on CPU (bf16/f16 stored, computed in f32); reductions accumulate in double.
 #include <cstdint>
 
 #include "core/tensor/tensor.h"

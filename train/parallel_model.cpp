@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/comm/bootstrap.h"
 #include "core/comm/comm_log.h"
 #include "core/io/param_io.h"
 #include "core/mesh/device_mesh.h"
@@ -84,13 +85,23 @@ ParallelModel::ParallelModel(const config::Config& cfg, comm::Communicator& worl
 void ParallelModel::make_groups(const config::Config& cfg, comm::Communicator& world) {
   // Every rank splits the world into its own groups: the mesh's rank lists.
   const DeviceMesh mesh(world.size(), mesh_sizes(cfg.parallel()), cfg.parallel().order());
-  const auto split = [&](const std::vector<Axis>& axes) {
+  // comm.backend: with nccl every group below also gets an NCCL communicator on the model's device; host
+  // tensors keep going through the group's MPI communicator (comm::RoutedCommunicator).
+  const Device device = models::ModelSpec::from_config(cfg).device;
+  backend_ = comm::resolve_backend(cfg.comm().backend(), device);
+  // The pipeline's sends and recvs stay on MPI under the interleaved schedule: NCCL's grouped point-to-point
+  // deadlocks it (RoutedCommunicator; tests/unit/test_p2p_order.cpp).
+  pp_p2p_on_device_ = pp::parse_schedule(cfg.train().schedule()) != pp::ScheduleKind::interleaved_1f1b;
+  const auto group = [&](const std::vector<int>& ranks, const std::string& name, bool p2p_on_device = true) {
+    return traced(comm::make_group(world, ranks, name, backend_, device, p2p_on_device));
+  };
+  const auto split = [&](const std::vector<Axis>& axes, bool p2p_on_device = true) {
     const std::vector<int> ranks = mesh.group_of(world.rank(), axes);
-    return traced(world.split(ranks, fmt::format("{}[{}]", axes_name(axes), comm::ranks_str(ranks))));
+    return group(ranks, fmt::format("{}[{}]", axes_name(axes), comm::ranks_str(ranks)), p2p_on_device);
   };
   tp_ = split({Axis::tp});
   dp_ = split({Axis::dp, Axis::cp});
-  pp_ = split({Axis::pp});  // ascending ranks: pipeline rank = stage order
+  pp_ = split({Axis::pp}, pp_p2p_on_device_);  // ascending ranks: pipeline rank = stage order
   // Expert parallelism folds over the tp and dp ranks of each stage (the expert grid, etp x ep x edp x pp).
   if (mesh.size(Axis::ep) > 1) {
     ep_ = split({Axis::ep});
@@ -100,8 +111,8 @@ void ParallelModel::make_groups(const config::Config& cfg, comm::Communicator& w
   const int k = cfg.parallel().zero_shard_size();
   if (cfg.parallel().zero_stage() > 0 && k > 0 && k < dp_->size()) {
     const DeviceMesh::HybridGroups h = mesh.hybrid_groups(world.rank(), k);
-    shard_ = traced(world.split(h.shard, fmt::format("zero_shard[{}]", comm::ranks_str(h.shard))));
-    replica_ = traced(world.split(h.replica, fmt::format("zero_replica[{}]", comm::ranks_str(h.replica))));
+    shard_ = group(h.shard, fmt::format("zero_shard[{}]", comm::ranks_str(h.shard)));
+    replica_ = group(h.replica, fmt::format("zero_replica[{}]", comm::ranks_str(h.replica)));
   }
   const int pp = pp_->size(), r = pp_->rank();
   if (cfg.model().tie_embeddings() && pp > 1) {
@@ -111,6 +122,17 @@ void ParallelModel::make_groups(const config::Config& cfg, comm::Communicator& w
                             pp_->name() + (ends ? ".embedding" : ".none"));
     if (ends) embedding_ = std::move(group);
   }
+}
+
+std::string ParallelModel::comm_line() const {
+  std::vector<std::string> names;
+  for (const auto* g : {&tp_, &pp_, &dp_, &embedding_, &shard_, &replica_, &ep_, &edp_})
+    if (*g) names.push_back((*g)->name());
+  if (backend_ == comm::Backend::mpi)
+    return fmt::format("comm: mpi for every group ({})", fmt::join(names, ", "));
+  return fmt::format("comm: nccl for {} on device tensors; host tensors{} and barriers over mpi",
+                     fmt::join(names, ", "),
+                     pp_p2p_on_device_ ? "" : ", the pipeline's sends (interleaved schedule)");
 }
 
 int64_t ParallelModel::local_numel() const {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/comm/bootstrap.h"
 #include "core/comm/communicator.h"
 #include "core/config/trident.pb.h"
 #include "models/transformer.h"
@@ -35,7 +36,11 @@ class ParallelModel {
   int microbatches() const { return microbatches_; }
   size_t num_chunks() const { return chunks_.size(); }  // virtual stages on this rank
   models::Transformer& chunk(size_t c) { return *chunks_.at(c); }
-  int64_t local_numel() const;  // parameters this rank holds
+  int64_t local_numel() const;                        // parameters this rank holds
+  comm::Backend backend() const { return backend_; }  // comm.backend, resolved for the model's device
+  // Which backend carries which group, for the log: "comm: nccl for tp[0], pp[0], dp[0,1] on device
+  // tensors; ..." or "comm: mpi for every group (...)".
+  std::string comm_line() const;
 
   using BatchFn = pp::PipelineExecutor::BatchFn;
   struct StepResult {
@@ -79,6 +84,8 @@ class ParallelModel {
   std::vector<pp::Action> actions_, eval_actions_;
   int microbatches_ = 1;
   int zero_stage_ = 0;
+  comm::Backend backend_ = comm::Backend::mpi;
+  bool pp_p2p_on_device_ = true;  // nccl: the pipeline's sends and recvs on NCCL (not under interleaved)
 };
 
 }  // namespace trident

@@ -7,7 +7,11 @@
 //
 // Completion is seen when the caller polls (test()) or waits. On MPI without an asynchronous progress thread
 // an op also moves its data only when the library is entered, which is why GradReducer polls the buckets in
-// flight each time backward reports progress.
+// flight each time backward reports progress. On NCCL (comm.backend nccl) the span likewise ends when the
+// host first sees the op's CUDA event complete, which can be later than the GPU finished it. TODO: device
+// timing from timing-enabled CUDA events around each NCCL op (cudaEventElapsedTime; NcclCommunicator's events
+// are created with cudaEventDisableTiming today), so spans show when the transfer ran rather than when it was
+// noticed (core/runtime/span_clock.h times the compute stream that way; the NCCL stream would need its own).
 #include <memory>
 #include <string>
 
@@ -36,6 +40,7 @@ class TracedCommunicator final : public comm::Communicator {
   comm::WorkPtr all_to_allv_async(Tensor& out, const std::vector<int64_t>& recv_counts, const Tensor& in,
                                   const std::vector<int64_t>& send_counts) override;
   comm::WorkPtr barrier_async() override;
+  void flush() override { inner_->flush(); }
   std::unique_ptr<comm::Communicator> split(const std::vector<int>& ranks, const std::string& name) override;
 
  private:

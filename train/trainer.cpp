@@ -12,11 +12,11 @@
 #include "core/io/param_io.h"
 #include "core/io/safetensors.h"
 #include "core/runtime/logging.h"
-#include "core/runtime/threads.h"
 #include "train/comm_summary.h"
 #include "train/generate.h"
 #include "train/init_weights.h"
 #include "train/loss_plot.h"
+#include "train/node_setup.h"
 #include "train/step_trace.h"
 #include "train/stop_signal.h"
 #include "train/trace_writer.h"
@@ -42,8 +42,9 @@ Trainer::Trainer(const config::Config& cfg, std::string out_dir, comm::Communica
   init_logging();
   // Only rank 0 prints progress; TRIDENT_LOG_ALL_RANKS=1 lets every rank speak.
   if (!is_main() && std::getenv("TRIDENT_LOG_ALL_RANKS") == nullptr) spdlog::set_level(spdlog::level::warn);
-  set_cpu_threads(cfg_.runtime().threads());
   const Device device = models::ModelSpec::from_config(cfg_).device;
+  // Hosts and affinity masks first: the thread count depends on them, the warnings on the node map.
+  setup_nodes(cfg_, world_, device);
   // MFU's peak, before the first collective: a CPU's GEMM rate is measured (once, then cached) while the
   // other ranks wait rather than compute on the same cores.
   if (is_main()) peak_ = peak_flops(cfg_.runtime().peak_tflops(), device);
@@ -255,6 +256,7 @@ TrainResult Trainer::run() {
                             pm.edp()->size())
               : "",
       static_cast<double>(pm.local_numel()) / 1e6);
+  spdlog::info("{}", pm.comm_line());
   if (memory_.stage > 0)
     spdlog::info("ZeRO stage {}: optimizer state{}{} sharded over {} data-parallel ranks{}", memory_.stage,
                  memory_.stage >= 2 ? ", gradients" : "", memory_.stage == 3 ? " and parameters" : "",
@@ -294,13 +296,17 @@ TrainResult Trainer::run() {
     }
     if (first_step >= t.steps())
       fail("the checkpoint holds {} steps, train.steps is {}: nothing left to train", first_step, t.steps());
+    const int64_t dropped = metrics_.resume_after(first_step);
+    if (dropped > 0)
+      spdlog::info("metrics.jsonl: {} row{} after step {} dropped (those steps are trained again)", dropped,
+                   dropped == 1 ? "" : "s", first_step);
   }
   first_step_ = first_step;
   const double step_tokens = static_cast<double>(t.global_batch_size()) * t.seq_len();
   TrainResult result;
   moe::MoeStats moe_run;  // routing over the whole run
   const auto start = std::chrono::steady_clock::now();
-  StepTracer tracer(cfg_.logging().trace_steps(), out_dir_, world_, first_step, t.steps());
+  StepTracer tracer(cfg_.logging().trace_steps(), out_dir_, world_, first_step, t.steps(), device_);
   for (int64_t step = first_step; step < t.steps(); ++step) {
     const auto step_start = std::chrono::steady_clock::now();
     // This replica's slice of the global batch: sequences [dp_rank * B * m, (dp_rank + 1) * B * m).

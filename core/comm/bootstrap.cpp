@@ -7,7 +7,13 @@
 
 #include "core/comm/local_communicator.h"
 #include "core/comm/mpi_communicator.h"
+#include "core/comm/mpi_roll_call.h"
+#include "core/comm/routed_communicator.h"
 #include "core/comm/watchdog.h"
+#include "core/runtime/devices.h"
+#ifdef TRIDENT_WITH_CUDA
+#include "core/comm/nccl_communicator.h"
+#endif
 #include "core/config/trident.pb.h"
 
 namespace trident::comm {
@@ -72,12 +78,17 @@ Runtime::Runtime(const CommOptions& options) : options_(options) {
       MPI_Abort(MPI_COMM_WORLD, 3);
       std::_Exit(3);
     });
+    // On a timeout, the watchdog asks the group's other ranks which of them never entered the collective.
+    attach_mpi_roll_call(*watchdog_);
   }
   g_current = this;
 }
 
 Runtime::~Runtime() {
-  watchdog_.reset();  // joins its thread before MPI goes away
+  // Joins its thread, which calls MPI (roll calls), before MPI goes away, even if a communicator keeps the
+  // watchdog itself alive longer.
+  if (watchdog_) watchdog_->stop();
+  watchdog_.reset();
   if (finalize_) {
     if (int rc = MPI_Finalize(); rc != MPI_SUCCESS)
       std::fprintf(stderr, "MPI_Finalize failed: %s\n", mpi_error_string(rc).c_str());
@@ -97,6 +108,43 @@ std::unique_ptr<Communicator> Runtime::world() {
   std::iota(ranks.begin(), ranks.end(), 0);
   return std::make_unique<MpiCommunicator>(comm, "world", std::move(ranks), watchdog_,
                                            MpiCommOptions{options_.verify_sequence, options_.log_info});
+}
+
+const char* backend_name(Backend b) {
+  return b == Backend::nccl ? "nccl" : "mpi";
+}
+
+Backend resolve_backend(const std::string& setting, const Device& device) {
+  if (setting.empty() || setting == "auto") return device.is_cuda() ? Backend::nccl : Backend::mpi;
+  if (setting == "mpi") return Backend::mpi;
+  if (setting != "nccl") fail("comm.backend '{}' is not one of auto, nccl, mpi", setting);
+  if (!built_with_cuda())
+    fail(
+        "comm.backend 'nccl' needs the CUDA backend, which this build does not include (no nvcc was found); "
+        "use comm.backend mpi or auto");
+  if (!device.is_cuda())
+    fail(
+        "comm.backend 'nccl' on a {} device: NCCL works on GPU memory only; use comm.backend mpi (or auto) "
+        "on "
+        "CPU ranks, or runtime.device cuda",
+        device.str());
+  return Backend::nccl;
+}
+
+std::unique_ptr<Communicator> make_group(Communicator& world, const std::vector<int>& ranks,
+                                         const std::string& name, Backend backend, const Device& device,
+                                         bool p2p_on_device) {
+  std::unique_ptr<Communicator> host = world.split(ranks, name);
+  if (backend == Backend::mpi) return host;
+#ifdef TRIDENT_WITH_CUDA
+  TRIDENT_CHECK(device.is_cuda(), "group '{}': NCCL needs a cuda device, not {}", name, device.str());
+  std::unique_ptr<Communicator> nccl =
+      make_nccl_world(*host, device.index, RoutedCommunicator::device_name(name));
+  return std::make_unique<RoutedCommunicator>(std::move(host), std::move(nccl), p2p_on_device);
+#else
+  (void)p2p_on_device;
+  fail("group '{}' on {}: NCCL is not in this build (no nvcc was found)", name, device.str());
+#endif
 }
 
 std::unique_ptr<Communicator> world() {

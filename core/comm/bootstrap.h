@@ -1,13 +1,15 @@
 #pragma once
 // Bootstrap: the process-wide communication runtime. Under mpirun it initialises MPI once (MPI_Init_thread,
 // asking for MPI_THREAD_MULTIPLE and needing at least MPI_THREAD_SERIALIZED: ops are posted and waited from
-// one thread at a time, and the watchdog thread only ever calls MPI_Abort), starts the watchdog, and
-// finalises MPI when it ends. Without mpirun it never touches MPI: world() is a LocalCommunicator of one
-// rank.
+// one thread at a time; the watchdog thread calls MPI_Abort, and with MULTIPLE also runs its roll calls on a
+// communicator of its own, mpi_roll_call.h), starts the watchdog, and finalises MPI when it ends. Without
+// mpirun it never touches MPI: world() is a LocalCommunicator of one rank.
 //
 //   trident::comm::Runtime runtime(trident::comm::CommOptions::from_config(config));
 //   auto world = runtime.world();  // "world"
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/comm/communicator.h"
 
@@ -58,6 +60,23 @@ class Runtime {
   int world_rank_ = 0, world_size_ = 1;
   std::shared_ptr<Watchdog> watchdog_;
 };
+
+// Which library carries the training groups' collectives (comm.backend).
+enum class Backend : uint8_t { mpi, nccl };
+const char* backend_name(Backend b);
+
+// comm.backend for a run whose model is on `device`: "auto" (or empty) is nccl on a GPU and mpi on CPU;
+// "nccl" on a CPU device, "nccl" in a build without CUDA, and an unknown name are refused by name.
+Backend resolve_backend(const std::string& setting, const Device& device);
+
+// The group `ranks` of `world` (ranks of world, as for Communicator::split; every rank of world calls it with
+// its own group, in the same order): with mpi, world's sub-communicator; with nccl, a RoutedCommunicator over
+// that sub-communicator (host tensors) and an NCCL communicator on `device` made from it (rank 0's unique id
+// broadcast over it, then ncclCommInitRank: one NCCL communicator per group).
+// p2p_on_device = false keeps the group's sends and recvs on MPI (see RoutedCommunicator).
+std::unique_ptr<Communicator> make_group(Communicator& world, const std::vector<int>& ranks,
+                                         const std::string& name, Backend backend, const Device& device,
+                                         bool p2p_on_device = true);
 
 // The world communicator through the live Runtime, or through a process-wide one made on first use (options
 // from the environment; MPI, if initialised, is finalised at exit).

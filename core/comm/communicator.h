@@ -53,6 +53,10 @@ class Communicator {
   virtual WorkPtr all_to_allv_async(Tensor& out, const std::vector<int64_t>& recv_counts, const Tensor& in,
                                     const std::vector<int64_t>& send_counts) = 0;
   virtual WorkPtr barrier_async() = 0;
+  // Posts whatever this backend holds back (NcclCommunicator groups point-to-point ops, posting them when one
+  // is waited or tested, or before the next collective). Call it before blocking on another communicator
+  // whose peers may need those messages first. A no-op for backends that post every op at once.
+  virtual void flush() {}
 
   // A sub-communicator over `ranks` (ranks of THIS group, ascending, containing this rank). Every rank of
   // this group must call split() with the partition it belongs to, in the same order, as with MPI_Comm_split.

@@ -26,15 +26,59 @@
 
 namespace trident::comm {
 
+namespace {
+
+// An event for one op (or one batch of point-to-point ops), destroyed with the last Work that holds it
+// (cudaEventDestroy on a pending event is safe: it is released when the work completes).
+using Event = std::shared_ptr<CUevent_st>;
+
+Event new_event() {
+  cudaEvent_t e = nullptr;
+  TRIDENT_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  return Event(e, [](CUevent_st* ev) { cudaEventDestroy(ev); });
+}
+
+// ncclGroupStart/End around `body`, ending the group even if a call in it throws.
+template <typename Body>
+void grouped(Body&& body) {
+  TRIDENT_NCCL_CHECK(ncclGroupStart());
+  try {
+    body();
+  } catch (...) {
+    ncclGroupEnd();
+    throw;
+  }
+  TRIDENT_NCCL_CHECK(ncclGroupEnd());
+}
+
+}  // namespace
+
+// Where an op's completion will be recorded: set when the op is posted (at once for collectives, at the next
+// flush for point-to-point ops).
+struct Completion {
+  Event event;
+};
+
+// A send or recv held back until the next flush (see NcclState::flush).
+struct DeferredP2p {
+  bool send = true;
+  void* buffer = nullptr;
+  size_t count = 0;
+  ncclDataType_t type = ncclUint8;
+  int peer = 0;
+  std::shared_ptr<Completion> completion;
+};
+
 // One NCCL communicator and what its ops need; shared by the communicator and its pending Works, so a Work
 // may outlive the communicator.
 struct NcclState {
   int device = 0;
   ncclComm_t comm = nullptr;
-  cudaStream_t stream = nullptr;    // this communicator's ops, in order
-  cudaEvent_t ready = nullptr;      // recorded on the compute stream before each op; the stream waits on it
-  float* scratch = nullptr;         // barrier's one element
-  std::atomic<bool> failed{false};  // an asynchronous error was seen: abort, since destroy would wait on it
+  cudaStream_t stream = nullptr;      // this communicator's ops, in order
+  cudaEvent_t ready = nullptr;        // recorded on the compute stream before each op; the stream waits on it
+  float* scratch = nullptr;           // barrier's one element
+  std::atomic<bool> failed{false};    // an asynchronous error was seen: abort, since destroy would wait on it
+  std::vector<DeferredP2p> deferred;  // sends and recvs not yet posted, in call order
 
   NcclState() = default;
   NcclState(const NcclState&) = delete;
@@ -58,6 +102,28 @@ struct NcclState {
   void after_default_stream() {
     TRIDENT_CUDA_CHECK(cudaEventRecord(ready, compute_stream(device)));
     TRIDENT_CUDA_CHECK(cudaStreamWaitEvent(stream, ready, 0));
+  }
+
+  // Posts the deferred sends and recvs as one NCCL group, so two ranks that each send to the other before
+  // receiving do not deadlock (ungrouped, each send would wait on a recv queued behind the peer's own send on
+  // its stream). Their buffers were already ordered after the compute stream when each op was called.
+  void flush() {
+    if (deferred.empty()) return;
+    std::vector<DeferredP2p> ops;
+    ops.swap(deferred);
+    DeviceGuard guard(device);
+    grouped([&] {
+      for (const DeferredP2p& op : ops) {
+        if (op.send) {
+          TRIDENT_NCCL_CHECK(ncclSend(op.buffer, op.count, op.type, op.peer, comm, stream));
+        } else {
+          TRIDENT_NCCL_CHECK(ncclRecv(op.buffer, op.count, op.type, op.peer, comm, stream));
+        }
+      }
+    });
+    Event done = new_event();
+    TRIDENT_CUDA_CHECK(cudaEventRecord(done.get(), stream));
+    for (DeferredP2p& op : ops) op.completion->event = done;
   }
 
   // Throws if NCCL reported an asynchronous error (a failed peer, a broken connection).
@@ -131,45 +197,19 @@ ncclRedOp_t nccl_op(ReduceOp op) {
   return ncclSum;
 }
 
-// An event for one Work, destroyed with it (cudaEventDestroy on a pending event is safe: it is released when
-// the work completes).
-struct EventDeleter {
-  void operator()(CUevent_st* e) const { cudaEventDestroy(e); }
-};
-using Event = std::unique_ptr<CUevent_st, EventDeleter>;
-
-Event new_event() {
-  cudaEvent_t e = nullptr;
-  TRIDENT_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
-  return Event(e);
-}
-
-// ncclGroupStart/End around `body`, ending the group even if a call in it throws.
-template <typename Body>
-void grouped(Body&& body) {
-  TRIDENT_NCCL_CHECK(ncclGroupStart());
-  try {
-    body();
-  } catch (...) {
-    ncclGroupEnd();
-    throw;
-  }
-  TRIDENT_NCCL_CHECK(ncclGroupEnd());
-}
-
 // The event of one enqueued op; completion ends its CommLog record and releases the buffers it kept.
 class NcclWork final : public Work {
  public:
-  NcclWork(std::shared_ptr<NcclState> state, std::shared_ptr<CommLog> log, uint64_t ticket, Event done,
-           std::vector<std::shared_ptr<Storage>> keep)
+  NcclWork(std::shared_ptr<NcclState> state, std::shared_ptr<CommLog> log, uint64_t ticket,
+           std::shared_ptr<Completion> done, std::vector<std::shared_ptr<Storage>> keep)
       : state_(std::move(state)),
         log_(std::move(log)),
         ticket_(ticket),
-        done_event_(std::move(done)),
+        done_(std::move(done)),
         keep_(std::move(keep)) {}
 
   ~NcclWork() override {
-    if (done_) return;
+    if (complete_) return;
     try {
       wait();
     } catch (const std::exception& e) {
@@ -191,8 +231,21 @@ class NcclWork final : public Work {
   }
 
   bool test() override {
-    if (done_) return true;
-    const cudaError_t status = cudaEventQuery(done_event_.get());
+    if (complete_) return true;
+    if (!done_->event) {
+      try {
+        state_->flush();  // a deferred send or recv: post it (and the rest of its batch) now
+      } catch (...) {
+        complete();
+        throw;
+      }
+      if (!done_->event) {
+        const std::string what = log_->record(ticket_).what();
+        complete();
+        fail("{} on '{}' was never posted: the NCCL group that held it failed", what, log_->group());
+      }
+    }
+    const cudaError_t status = cudaEventQuery(done_->event.get());
     if (status == cudaErrorNotReady) {
       try {
         state_->check_async(log_->group());
@@ -209,7 +262,7 @@ class NcclWork final : public Work {
 
  private:
   void complete() {
-    done_ = true;
+    complete_ = true;
     log_->end(ticket_);
     keep_.clear();
   }
@@ -217,9 +270,9 @@ class NcclWork final : public Work {
   std::shared_ptr<NcclState> state_;
   std::shared_ptr<CommLog> log_;
   uint64_t ticket_;
-  Event done_event_;
+  std::shared_ptr<Completion> done_;
   std::vector<std::shared_ptr<Storage>> keep_;
-  bool done_ = false;
+  bool complete_ = false;
 };
 
 // Ends a record if posting throws before a Work takes it over.
@@ -290,14 +343,42 @@ WorkPtr NcclCommunicator::launch(bool collective, const char* op, DType dtype, i
                                  std::string extra, std::vector<std::shared_ptr<Storage>> keep, Post&& post) {
   DeviceGuard guard(state_->device);
   state_->check_async(name_);  // a communicator that already failed takes no more ops
+  state_->flush();             // point-to-point ops called before this one are posted before it
   const uint64_t ticket = log_->begin(collective, op, dtype, count, std::move(extra));
   TicketGuard record{*log_, ticket};
   state_->after_default_stream();
   post(state_->comm, state_->stream);
-  Event done = new_event();
-  TRIDENT_CUDA_CHECK(cudaEventRecord(done.get(), state_->stream));
+  auto done = std::make_shared<Completion>();
+  done->event = new_event();
+  TRIDENT_CUDA_CHECK(cudaEventRecord(done->event.get(), state_->stream));
   record.armed = false;
   return std::make_unique<NcclWork>(state_, log_, ticket, std::move(done), std::move(keep));
+}
+
+WorkPtr NcclCommunicator::defer(bool send, const Tensor& t, int peer, int tag) {
+  const char* op = send ? "send" : "recv";
+  checks::peer(*this, op, t, peer);
+  on_device(op, "t", t);
+  TRIDENT_CHECK(tag >= 0, "{} on '{}': negative tag {}", op, name_, tag);
+  const Wire w = wire(t.dtype(), false, op, name_);
+  DeviceGuard guard(state_->device);
+  state_->check_async(name_);
+  const uint64_t ticket = log_->begin(false, op, t.dtype(), t.numel(),
+                                      fmt::format("{} rank {}, tag {}", send ? "to" : "from", peer, tag));
+  TicketGuard record{*log_, ticket};
+  // The buffer is ordered after the compute stream now, when it holds what the caller meant; the NCCL call
+  // itself waits for the next flush.
+  state_->after_default_stream();
+  auto done = std::make_shared<Completion>();
+  state_->deferred.push_back(
+      {send, t.raw(), static_cast<size_t>(t.numel()) * w.per_element, w.type, peer, done});
+  record.armed = false;
+  return std::make_unique<NcclWork>(state_, log_, ticket, std::move(done),
+                                    std::vector<std::shared_ptr<Storage>>{t.storage()});
+}
+
+void NcclCommunicator::flush() {
+  state_->flush();
 }
 
 WorkPtr NcclCommunicator::all_reduce_async(Tensor& t, ReduceOp op) {
@@ -347,27 +428,11 @@ WorkPtr NcclCommunicator::broadcast_async(Tensor& t, int root) {
 }
 
 WorkPtr NcclCommunicator::send_async(const Tensor& t, int peer, int tag) {
-  checks::peer(*this, "send", t, peer);
-  on_device("send", "t", t);
-  TRIDENT_CHECK(tag >= 0, "send on '{}': negative tag {}", name_, tag);
-  const Wire w = wire(t.dtype(), false, "send", name_);
-  return launch(
-      false, "send", t.dtype(), t.numel(), fmt::format("to rank {}, tag {}", peer, tag), {t.storage()},
-      [&](ncclComm_t comm, cudaStream_t stream) {
-        TRIDENT_NCCL_CHECK(ncclSend(t.raw(), t.numel() * w.per_element, w.type, peer, comm, stream));
-      });
+  return defer(true, t, peer, tag);
 }
 
 WorkPtr NcclCommunicator::recv_async(Tensor& t, int peer, int tag) {
-  checks::peer(*this, "recv", t, peer);
-  on_device("recv", "t", t);
-  TRIDENT_CHECK(tag >= 0, "recv on '{}': negative tag {}", name_, tag);
-  const Wire w = wire(t.dtype(), false, "recv", name_);
-  return launch(
-      false, "recv", t.dtype(), t.numel(), fmt::format("from rank {}, tag {}", peer, tag), {t.storage()},
-      [&](ncclComm_t comm, cudaStream_t stream) {
-        TRIDENT_NCCL_CHECK(ncclRecv(t.raw(), t.numel() * w.per_element, w.type, peer, comm, stream));
-      });
+  return defer(false, t, peer, tag);
 }
 
 WorkPtr NcclCommunicator::all_to_all_async(Tensor& out, const Tensor& in) {
@@ -432,6 +497,7 @@ std::unique_ptr<Communicator> NcclCommunicator::split(const std::vector<int>& ra
 #if NCCL_VERSION_CODE >= NCCL_VERSION(2, 18, 0)
   DeviceGuard guard(state_->device);
   state_->check_async(name_);
+  state_->flush();
   const uint64_t ticket = log_->begin(true, "split", DType::f32, -1, name);
   TicketGuard record{*log_, ticket};
   ncclComm_t child_comm = nullptr;

@@ -15,7 +15,10 @@
 // refused. avg is ncclAvg (floats: pre-multiplied by 1 / size, so it may differ from sum / size in the last
 // bit; integers: the sum divided, truncating). send/recv: NCCL matches messages by order per peer and has no
 // tags, so `tag` is recorded but not matched, and a recv must be posted with the count its send has (NCCL
-// cannot check it). Sub-groups come from ncclCommSplit (NCCL 2.18 or newer).
+// cannot check it). Sends and recvs are held back and posted together as one NCCL group when one of them is
+// waited or tested, before the next collective, or on flush(): two ranks that each send before receiving
+// (a pipeline's activations one way, gradients the other) would otherwise deadlock, each send queued ahead of
+// the recv its peer waits for. Sub-groups come from ncclCommSplit (NCCL 2.18 or newer).
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,6 +57,7 @@ class NcclCommunicator final : public Communicator {
   WorkPtr all_to_allv_async(Tensor& out, const std::vector<int64_t>& recv_counts, const Tensor& in,
                             const std::vector<int64_t>& send_counts) override;
   WorkPtr barrier_async() override;
+  void flush() override;
   std::unique_ptr<Communicator> split(const std::vector<int>& ranks, const std::string& name) override;
 
  private:
@@ -62,6 +66,8 @@ class NcclCommunicator final : public Communicator {
   template <typename Post>
   WorkPtr launch(bool collective, const char* op, DType dtype, int64_t count, std::string extra,
                  std::vector<std::shared_ptr<Storage>> keep, Post&& post);
+  // A send or recv recorded and ordered after the compute stream now, posted at the next flush.
+  WorkPtr defer(bool send, const Tensor& t, int peer, int tag);
   // all_to_all(v) as grouped ncclSend/ncclRecv, recorded as `op`.
   WorkPtr exchange(const char* op, Tensor& out, const std::vector<int64_t>& recv_counts, const Tensor& in,
                    const std::vector<int64_t>& send_counts);

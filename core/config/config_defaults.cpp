@@ -88,6 +88,7 @@ config::Config default_config() {
   c.mutable_runtime()->set_threads(0);      // all cores
   c.mutable_runtime()->set_peak_tflops(0);  // MFU: a GPU's bf16 dense peak, this CPU's measured GEMM rate
   c.mutable_comm()->set_timeout_s(300);     // watchdog: seconds before an unfinished collective ends the job
+  c.mutable_comm()->set_backend("auto");    // nccl on a cuda device, mpi otherwise
   return c;
 }
 

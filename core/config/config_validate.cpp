@@ -331,16 +331,29 @@ void check_runtime(const config::Config& c, Problems& p) {
         "runtime.device 'cuda' needs the CUDA backend, which this build does not include (no nvcc was "
         "found); "
         "use cpu or auto");
-  if (r.device() == "cuda" && c.parallel().tensor() > 1)
+  if (r.threads() < 0)
     p.add(
-        "parallel.tensor {} on runtime.device 'cuda': tensor parallelism runs on CPU ranks only so far (its "
-        "vocabulary-parallel embedding and cross-entropy have no CUDA kernels yet); use parallel.tensor 1 on "
-        "GPUs, or runtime.device cpu",
-        c.parallel().tensor());
-  if (r.threads() < 0) p.add("runtime.threads ({}) must be >= 0 (0: all cores)", r.threads());
+        "runtime.threads ({}) must be >= 0 (0: OMP_NUM_THREADS, else the affinity mask's cores shared among "
+        "the ranks using them)",
+        r.threads());
   if (!(r.peak_tflops() >= 0))
     p.add("runtime.peak_tflops ({}) must be >= 0 (0: the GPU's bf16 dense peak, or this CPU's measured rate)",
           r.peak_tflops());
+}
+
+void check_comm(const config::Config& c, Problems& p) {
+  const std::string& backend = c.comm().backend();  // empty (a config built without defaults): auto
+  if (!backend.empty()) p.one_of("comm.backend", backend, {"auto", "nccl", "mpi"});
+  if (backend != "nccl") return;
+  if (!built_with_cuda()) {
+    p.add(
+        "comm.backend 'nccl' needs the CUDA backend, which this build does not include (no nvcc was found); "
+        "use comm.backend mpi or auto");
+  } else if (c.runtime().device() == "cpu") {
+    p.add(
+        "comm.backend 'nccl' on runtime.device 'cpu': NCCL works on GPU memory only; use comm.backend mpi "
+        "(or auto) on CPU ranks, or runtime.device cuda");
+  }
 }
 
 }  // namespace
@@ -361,6 +374,7 @@ std::vector<std::string> config_problems(const config::Config& cfg, int world_si
   if (c.checkpoint().keep() < 1)
     p.add("checkpoint.keep ({}) must be >= 1 (the newest complete checkpoints kept)", c.checkpoint().keep());
   check_runtime(c, p);
+  check_comm(c, p);
   return p.list;
 }
 

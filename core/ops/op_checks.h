@@ -1,6 +1,6 @@
 #pragma once
-// Argument checks shared by the CPU and CUDA ops: each failure names the op, the argument and what was
-// expected.
+// Argument checks of the ops' public entries (core/ops/<op>.cpp), written once for both backends: each
+// failure names the op, the argument and what was expected.
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -18,6 +18,22 @@ inline void require_dtype(std::string_view op, DType dtype, std::initializer_lis
   for (const Tensor* t : tensors) {
     TRIDENT_CHECK(!t->defined() || t->dtype() == dtype, "ops::{}: {} should hold {}", op, t->str(),
                   dtype_name(dtype));
+  }
+}
+
+// The dtype an argument computes in: bf16/f16 are read as f32 (ops.h), the others compute as they are.
+inline DType compute_dtype(DType dtype) {
+  return dtype == DType::bf16 || dtype == DType::f16 ? DType::f32 : dtype;
+}
+
+// Every defined tensor in `tensors` computes in the dtype `ref` computes in: one dtype, except that bf16/f16
+// storage may mix with f32. A backend narrows this where its kernels need one dtype (the CUDA ops do).
+inline void require_compute_dtype(std::string_view op, const Tensor& ref,
+                                  std::initializer_list<const Tensor*> tensors) {
+  for (const Tensor* t : tensors) {
+    TRIDENT_CHECK(!t->defined() || compute_dtype(t->dtype()) == compute_dtype(ref.dtype()),
+                  "ops::{}: {} should hold {} (or bf16/f16 storage with f32)", op, t->str(),
+                  dtype_name(ref.dtype()));
   }
 }
 
@@ -51,7 +67,12 @@ struct MatmulDims {
   int64_t m, n, k;
 };
 
-// matmul's checks on both backends: defined 2-D tensors of one dtype, matching inner dimensions, out (M, N).
+// The dims of a product the entry has checked (the backends' view of it).
+inline MatmulDims matmul_shape(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  return {trans_a ? a.dim(1) : a.dim(0), trans_b ? b.dim(0) : b.dim(1), trans_a ? a.dim(0) : a.dim(1)};
+}
+
+// matmul's checks: defined 2-D tensors of one compute dtype, matching inner dimensions, out (M, N).
 inline MatmulDims matmul_dims(const Tensor& out, const Tensor& a, const Tensor& b, bool trans_a,
                               bool trans_b) {
   constexpr std::string_view op = "matmul";
@@ -60,7 +81,7 @@ inline MatmulDims matmul_dims(const Tensor& out, const Tensor& a, const Tensor& 
   require_defined(op, "out", out);
   TRIDENT_CHECK(a.ndim() == 2 && b.ndim() == 2 && out.ndim() == 2,
                 "ops::matmul: expects 2-D tensors, got {}, {}, {}", a.str(), b.str(), out.str());
-  require_dtype(op, a.dtype(), {&b, &out});
+  require_compute_dtype(op, a, {&b, &out});
   const int64_t m = trans_a ? a.dim(1) : a.dim(0);
   const int64_t k = trans_a ? a.dim(0) : a.dim(1);
   const int64_t kb = trans_b ? b.dim(1) : b.dim(0);
@@ -76,7 +97,13 @@ struct LinearDims {
   int64_t n, oc, ic;
 };
 
-// The shape checks both linear ops share on both backends; `rows_name` names `rows` in the messages.
+// The dims of a linear layer the entry has checked (the backends' view of it).
+inline LinearDims linear_shape(const Tensor& in, const Tensor& weight) {
+  const int64_t oc = weight.dim(0), ic = weight.dim(1);
+  return {ic == 0 ? 0 : in.numel() / ic, oc, ic};
+}
+
+// The shape checks both linear ops share; `rows_name` names `rows` in the messages.
 inline LinearDims linear_dims(std::string_view op, std::string_view rows_name, const Tensor& rows,
                               const Tensor& in, const Tensor& weight) {
   require_defined(op, "weight", weight);
@@ -93,8 +120,8 @@ struct AttentionDims {
   int64_t b, t, h, hkv, d;
 };
 
-// The layout checks of q and k shared by both backends: 4-D, H a multiple of Hkv, D > 0. Each backend then
-// checks its own index limits, and k and v against the returned dims.
+// The layout checks of q and k: 4-D, H a multiple of Hkv, D > 0. The entry then checks k and v against the
+// returned dims; each backend calls it again for the dims, and checks its own index limits.
 inline AttentionDims attention_dims(std::string_view op, const Tensor& q, const Tensor& k) {
   require_defined(op, "q", q);
   require_defined(op, "k", k);

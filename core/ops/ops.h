@@ -1,9 +1,12 @@
 #pragma once
-// Ops: free functions over contiguous tensors, dispatched on the device of their arguments.
-// The CPU implementation (core/ops/cpu/) is the reference: f32 for training, f64 for finite-difference
-// checks. Every op supports DType::f32 and DType::f64 on CPU (all float arguments share one dtype; token ids
-// are i32). bf16/f16 are storage on CPU for every op but adamw_step: compute is f32, they may mix with f32
-// arguments (f32 mean/rstd/lse), and each output is rounded once (core/ops/cpu/cpu_common.h, ran_in_f32).
+// Ops: free functions over contiguous tensors, dispatched on the device of their arguments. Each op's one
+// entry (core/ops/<op>.cpp) checks its arguments against the contracts below, then runs the CUDA backend
+// (core/ops/cuda/cuda_ops.h) when any argument is on a GPU, else the CPU kernel (core/ops/cpu/cpu_kernels.h);
+// the backends hold only kernels and their own limits. The CPU implementation is the reference: f32 for
+// training, f64 for finite-difference checks. Every op supports DType::f32 and DType::f64 on CPU (all float
+// arguments share one dtype; token ids are i32). bf16/f16 are storage on CPU for every op but adamw_step:
+// compute is f32, they may mix with f32 arguments (f32 mean/rstd/lse), and each output is rounded once
+// (core/ops/cpu/cpu_common.h, ran_in_f32).
 //
 // Conventions:
 //   * forward ops write their outputs (overwrite);
@@ -35,6 +38,15 @@ void linear_backward(Tensor& din, Tensor& dweight, Tensor& dbias, const Tensor& 
 void embedding_forward(Tensor& out, const Tensor& tokens, const Tensor& weight);
 // dweight (V, C) += scatter-add of dout (N, C) at tokens.
 void embedding_backward(Tensor& dweight, const Tensor& dout, const Tensor& tokens);
+// One rank's rows of a vocabulary-parallel table (tensor_parallel/VocabParallelEmbedding): weight (V_local,
+// C) holds the rows of the ids [vocab_start, vocab_start + V_local) of a (vocab, C) table. out (N, C) row i =
+// weight[tokens[i] - vocab_start] for the tokens in that range and zeros for the others (another rank's), so
+// summing out over the ranks gives the whole lookup. Tokens outside [0, vocab) are an error.
+void vocab_range_embedding_forward(Tensor& out, const Tensor& tokens, const Tensor& weight,
+                                   int64_t vocab_start, int64_t vocab);
+// dweight (V_local, C) += dout (N, C) rows of the tokens in this range; the others give no gradient here.
+void vocab_range_embedding_backward(Tensor& dweight, const Tensor& dout, const Tensor& tokens,
+                                    int64_t vocab_start, int64_t vocab);
 
 // ---- Norms (over the last dim C; rows N = numel / C) ----------------------------------------------------
 // out = (x - mean) * rstd * weight + bias; saves mean (N) and rstd (N) = 1 / sqrt(var + eps) (biased var).
@@ -92,6 +104,31 @@ void cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor& logits, co
 // dlogits may alias logits (written in place).
 void cross_entropy_backward(Tensor& dlogits, const Tensor& logits, const Tensor& lse, const Tensor& targets,
                             int64_t vocab, double dloss_scale);
+
+// ---- Vocabulary-parallel cross-entropy, one rank's part (Megatron's _VocabParallelCrossEntropy) ----
+// logits (N, V_local) hold the global columns [vocab_start, vocab_start + V_local) of (N, Vp) logits; the
+// columns at or past `vocab` are padding and never enter. targets (N) i32 are global ids in [0, vocab) or -1
+// (ignored). row_max (N) and sums (2, N) are statistics (f32; f64 for f64 logits). The caller reduces them
+// over the ranks between the steps (tensor_parallel/vocab_parallel_cross_entropy.h):
+//   cross_entropy_partial_max:  row_max = max over this rank's real columns (-inf where it has none);
+//                               then all-reduce max;
+//   cross_entropy_partial_sums: sums[0] = sum over them of exp(logit - row_max), sums[1] = the target's logit
+//                               where this rank holds the target, else 0; then all-reduce sum;
+//   cross_entropy_partial_loss: lse = row_max + log(sums[0]), losses = lse - sums[1] (0 for target -1).
+void cross_entropy_partial_max(Tensor& row_max, const Tensor& logits, int64_t vocab_start, int64_t vocab);
+void cross_entropy_partial_sums(Tensor& sums, const Tensor& logits, const Tensor& row_max,
+                                const Tensor& targets, int64_t vocab_start, int64_t vocab);
+void cross_entropy_partial_loss(Tensor& losses, Tensor& lse, const Tensor& row_max, const Tensor& sums,
+                                const Tensor& targets);
+// dlogits (N, V_local) = (exp(logit - lse) - onehot(target)) * dloss_scale over this rank's columns, padding
+// columns and ignored rows 0, with lse (N) the global one; needs no communication. dlogits may alias logits.
+void cross_entropy_partial_backward(Tensor& dlogits, const Tensor& logits, const Tensor& lse,
+                                    const Tensor& targets, int64_t vocab_start, int64_t vocab,
+                                    double dloss_scale);
+
+// ---- Bias add (outside a GEMM: the row-parallel linear adds its bias after the all-reduce) ----
+// out (N, C) += bias (C) on every row.
+void add_bias(Tensor& out, const Tensor& bias);
 
 // ---- Elementwise helpers ----
 void add(Tensor& out, const Tensor& a, const Tensor& b);  // out may alias a or b

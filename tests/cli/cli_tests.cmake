@@ -100,5 +100,3 @@ trident_expect_error(pp_sim_invalid "micro" pp-sim --pp 2 --microbatches 3 --sch
 # when it looks for the GPU; either way one message naming runtime.device.
 trident_expect_error(cuda_without_gpu "runtime.device 'cuda'|runtime.device is 'cuda', but there is no usable GPU"
                      train ${TINY} ${DATA_SETS} --set runtime.device=cuda)
-trident_expect_error(tensor_parallel_on_cuda "parallel.tensor 2 on runtime.device 'cuda'" train ${TINY}
-                     --set runtime.device=cuda --set parallel.tensor=2)

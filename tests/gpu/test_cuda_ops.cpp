@@ -340,6 +340,35 @@ TEST_F(CudaOpRefusesCpu, Embedding) {
   expect_refuses_cpu("embedding_backward", [&] { ops::embedding_backward(dw, dout.dev, tokens); });
 }
 
+// One rank's rows of a vocabulary-parallel table: ids outside them give zero rows and no gradient.
+TEST_P(CudaOp, VocabRangeEmbeddingForwardAndBackward) {
+  Inputs in(dt());
+  const int64_t vocab = 320, begin = 80, rows = 80, C = 96, B = 4, T = 33;
+  const Pair w = in.normal({rows, C});
+  const Tensor tokens = in.ids({B, T}, 0, vocab);  // about a quarter in [80, 160)
+  const Tensor tokens_d = tokens.to(kGpu);
+  Tensor ref = ref_out({B, T, C}), dev = poisoned({B, T, C}, dt());
+  ops::vocab_range_embedding_forward(ref, tokens, w.ref, begin, vocab);
+  ops::vocab_range_embedding_forward(dev, tokens_d, w.dev, begin, vocab);
+  expect_close("vocab_range_embedding_forward out", dev, ref, tol());
+  const Pair dout = in.normal({B, T, C});
+  Pair dw = in.normal({rows, C});
+  ops::vocab_range_embedding_backward(dw.ref, dout.ref, tokens, begin, vocab);
+  ops::vocab_range_embedding_backward(dw.dev, dout.dev, tokens_d, begin, vocab);
+  expect_close("vocab_range_embedding_backward dweight", dw.dev, dw.ref, tol());
+}
+
+TEST_F(CudaOpRefusesCpu, VocabRangeEmbedding) {
+  Inputs in(DType::f32);
+  const Pair w = in.normal({8, 8}), dout = in.normal({2, 3, 8});
+  const Tensor tokens = in.ids({2, 3}, 0, 16);
+  Tensor out = gpu_f32({2, 3, 8}), dw = gpu_f32({8, 8});
+  expect_refuses_cpu("vocab_range_embedding_forward",
+                     [&] { ops::vocab_range_embedding_forward(out, tokens, w.dev, 8, 16); });
+  expect_refuses_cpu("vocab_range_embedding_backward",
+                     [&] { ops::vocab_range_embedding_backward(dw, dout.dev, tokens, 8, 16); });
+}
+
 // ---- Norms ----
 
 const std::vector<int64_t> kNormWidths = {96, 768, 1000};  // 1000: not a multiple of a warp's vector width
@@ -717,6 +746,94 @@ TEST_F(CudaOpRefusesCpu, CrossEntropy) {
   expect_refuses_cpu("cross_entropy_backward", [&] {
     ops::cross_entropy_backward(dlogits, logits.ref, lse, targets.to(kGpu), 10, 1.0);
   });
+}
+
+// The vocabulary-parallel pieces on each rank's columns of logits split over 4 ranks (the last one mostly
+// padding, which holds large values a kernel must not read), with the collectives done on the host from the
+// GPU's own statistics, so each piece is compared on identical inputs.
+TEST_P(CudaOp, CrossEntropyPartialsOverRanks) {
+  Inputs in(dt());
+  const int64_t n = 37, ranks = 4, local = 96, vocab = 3 * local + 5;
+  Tensor logits_f32 = in.normal_f32({n, ranks * local}, 2.0);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t j = vocab; j < ranks * local; ++j) logits_f32.data<float>()[r * ranks * local + j] = 30.0f;
+  const Tensor targets = in.ids({n}, 0, vocab, 5);
+  const Tensor targets_d = targets.to(kGpu);
+  std::vector<Pair> blocks;
+  for (int64_t k = 0; k < ranks; ++k) {
+    Tensor block = Tensor::empty({n, local}, DType::f32);
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t j = 0; j < local; ++j)
+        block.data<float>()[r * local + j] = logits_f32.data<float>()[r * ranks * local + k * local + j];
+    blocks.push_back(in.round(block));
+  }
+  Tensor row_max = Tensor::full({n}, -INFINITY, DType::f32);
+  for (int64_t k = 0; k < ranks; ++k) {
+    Tensor m = ref_out({n}), m_d = poisoned({n}, DType::f32);
+    ops::cross_entropy_partial_max(m, blocks[k].ref, k * local, vocab);
+    ops::cross_entropy_partial_max(m_d, blocks[k].dev, k * local, vocab);
+    expect_close("cross_entropy_partial_max", m_d, m, tol());
+    for (int64_t r = 0; r < n; ++r)
+      row_max.data<float>()[r] = std::max(row_max.data<float>()[r], m.data<float>()[r]);
+  }
+  Tensor sums = Tensor::zeros({2, n}, DType::f32);
+  const Tensor row_max_d = row_max.to(kGpu);
+  for (int64_t k = 0; k < ranks; ++k) {
+    Tensor s = ref_out({2, n}), s_d = poisoned({2, n}, DType::f32);
+    ops::cross_entropy_partial_sums(s, blocks[k].ref, row_max, targets, k * local, vocab);
+    ops::cross_entropy_partial_sums(s_d, blocks[k].dev, row_max_d, targets_d, k * local, vocab);
+    expect_close("cross_entropy_partial_sums", s_d, s, tol());
+    ops::add_inplace(sums, s);
+  }
+  Tensor losses = ref_out({n}), lse = ref_out({n});
+  Tensor losses_d = poisoned({n}, DType::f32), lse_d = poisoned({n}, DType::f32);
+  ops::cross_entropy_partial_loss(losses, lse, row_max, sums, targets);
+  ops::cross_entropy_partial_loss(losses_d, lse_d, row_max_d, sums.to(kGpu), targets_d);
+  expect_close("cross_entropy_partial_loss losses", losses_d, losses, 1e-5);
+  expect_close("cross_entropy_partial_loss lse", lse_d, lse, 1e-5);
+  const Tensor lse_ref_d = lse.to(kGpu);
+  for (int64_t k = 0; k < ranks; ++k) {
+    Tensor d = ref_out({n, local}), d_d = poisoned({n, local}, dt());
+    ops::cross_entropy_partial_backward(d, blocks[k].ref, lse, targets, k * local, vocab, 0.25);
+    ops::cross_entropy_partial_backward(d_d, blocks[k].dev, lse_ref_d, targets_d, k * local, vocab, 0.25);
+    expect_close("cross_entropy_partial_backward dlogits", d_d, d, tol());
+  }
+}
+
+TEST_F(CudaOpRefusesCpu, CrossEntropyPartials) {
+  Inputs in(DType::f32);
+  const Pair logits = in.normal({4, 16});
+  const Tensor targets = in.ids({4}, 0, 30);
+  Tensor m = gpu_f32({4}), sums = gpu_f32({2, 4}), losses = gpu_f32({4}), lse = gpu_f32({4});
+  Tensor dlogits = gpu_f32({4, 16});
+  expect_refuses_cpu("cross_entropy_partial_max",
+                     [&] { ops::cross_entropy_partial_max(m, logits.ref, 16, 30); });
+  expect_refuses_cpu("cross_entropy_partial_sums",
+                     [&] { ops::cross_entropy_partial_sums(sums, logits.dev, m, targets, 16, 30); });
+  expect_refuses_cpu("cross_entropy_partial_loss",
+                     [&] { ops::cross_entropy_partial_loss(losses, lse, m, sums, targets); });
+  expect_refuses_cpu("cross_entropy_partial_backward", [&] {
+    ops::cross_entropy_partial_backward(dlogits, logits.dev, lse, targets, 16, 30, 1.0);
+  });
+}
+
+// ---- Bias add ----
+
+TEST_P(CudaOp, AddBias) {
+  Inputs in(dt());
+  const int64_t N = 257, C = 160;
+  Pair out = in.normal({N, C});
+  const Pair bias = in.normal({C});
+  ops::add_bias(out.ref, bias.ref);
+  ops::add_bias(out.dev, bias.dev);
+  expect_close("add_bias out", out.dev, out.ref, tol());
+}
+
+TEST_F(CudaOpRefusesCpu, AddBias) {
+  Inputs in(DType::f32);
+  const Pair bias = in.normal({8});
+  Tensor out = gpu_f32({4, 8});
+  expect_refuses_cpu("add_bias", [&] { ops::add_bias(out, bias.ref); });
 }
 
 // ---- Elementwise ----

@@ -1,17 +1,23 @@
 // Communicators on device memory, against values every rank computes locally: NcclCommunicator, and
 // MpiCommunicator staging device buffers through pinned host memory. Every op, f32 / bf16 / i32, uneven
-// counts and sub-groups. Runs under mpirun (gpu.nccl.np1, gpu.nccl.np2) with the multi-rank main; every test
-// skips, saying why, without a GPU, and the NCCL ones also when the ranks outnumber the GPUs (NCCL needs a
-// GPU per rank), so np2 on a one-GPU machine runs only the MPI-with-device-buffer tests.
+// counts and sub-groups; the training groups' RoutedCommunicator (comm.backend nccl) and a few training
+// steps under nccl against mpi. Runs under mpirun (gpu.nccl.np1, gpu.nccl.np2) with the multi-rank main;
+// every test skips, saying why, without a GPU, and the NCCL ones also when the ranks outnumber the GPUs (NCCL
+// needs a GPU per rank), so np2 on a one-GPU machine runs only the MPI-with-device-buffer tests.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <numeric>
 
+#include "core/comm/bootstrap.h"
 #include "core/comm/mpi_communicator.h"
 #include "core/comm/nccl_communicator.h"
+#include "core/comm/routed_communicator.h"
+#include "core/config/config.h"
 #include "core/runtime/devices.h"
 #include "tests/multirank/multirank.h"
+#include "train/parallel_model.h"
+#include "train/validate.h"
 
 namespace trident::test {
 namespace {
@@ -356,6 +362,162 @@ TEST_F(NcclOnly, U16IsMovedButNotReduced) {
   comm_->all_gather(out, t);
   Tensor h = to_host(out);
   for (int64_t i = 0; i < h.numel(); ++i) EXPECT_EQ(h.item(i), 40000.0 + i % 5);
+}
+
+// Every rank sends before it receives, as a pipeline's stages do (activations one way, gradients the other),
+// with messages far larger than NCCL's buffers: ungrouped, each send would wait on a recv queued behind the
+// peer's own send. NcclCommunicator holds them back and posts them as one group when one is waited.
+TEST_P(DeviceComm, EveryRankSendsBeforeItReceives) {
+  if (c().size() < 2) GTEST_SKIP() << "needs 2 ranks";
+  const int r = c().rank(), p = c().size();
+  const int next = (r + 1) % p, prev = (r + p - 1) % p;
+  const int64_t n = int64_t{1} << 22;  // 16 MiB of f32
+  Tensor mine = dev(DType::f32, n, [&](int64_t i) { return value(r, i % 1000); });
+  Tensor got = dev_zeros(n, DType::f32);
+  comm::WorkPtr send = c().send_async(mine, next, 3);
+  comm::WorkPtr recv = c().recv_async(got, prev, 3);
+  recv->wait();
+  send->wait();
+  Tensor h = to_host(got);
+  for (int64_t i = 0; i < n; i += 4099) EXPECT_EQ(h.item(i), value(prev, i % 1000)) << i;
+}
+
+// A training group under comm.backend nccl: comm::make_group's RoutedCommunicator, over every rank.
+class RoutedGroup : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (cuda_devices(&why).empty()) GTEST_SKIP() << "no CUDA device: " << why;
+    if (g_nccl->get(&why) == nullptr) GTEST_SKIP() << why;
+    device_ = comm::local_device();
+    std::vector<int> all(world().size());
+    std::iota(all.begin(), all.end(), 0);
+    group_ = comm::make_group(world(), all, "routed", comm::Backend::nccl, Device::cuda(device_));
+    routed_ = dynamic_cast<comm::RoutedCommunicator*>(group_.get());
+    ASSERT_NE(routed_, nullptr);
+  }
+  // Collectives each backend has run so far.
+  std::pair<uint64_t, uint64_t> counts() const {
+    return {routed_->device().log().collectives(), routed_->host().log().collectives()};
+  }
+
+  int device_ = 0;
+  std::unique_ptr<Communicator> group_;
+  comm::RoutedCommunicator* routed_ = nullptr;
+};
+
+TEST_F(RoutedGroup, DeviceTensorsTakeNcclAndHostTensorsMpi) {
+  Communicator& g = *group_;
+  const int p = g.size(), r = g.rank();
+  EXPECT_EQ(routed_->device().name(), "routed (nccl)");
+  Tensor d = to_device(make(DType::f32, 9, [&](int64_t i) { return value(r, i); }), device_);
+  g.all_reduce(d, ReduceOp::sum);
+  Tensor hd = to_host(d);
+  for (int64_t i = 0; i < 9; ++i)
+    EXPECT_EQ(hd.item(i), reduce(ReduceOp::sum, DType::f32, p, [&](int q) { return value(q, i); }));
+  EXPECT_EQ(counts(), std::make_pair(uint64_t{1}, uint64_t{0})) << "a device tensor: NCCL";
+
+  Tensor loss = Tensor::full({1}, 1.0 + r, DType::f64);  // the step's loss, a host scalar
+  g.all_reduce(loss, ReduceOp::avg);
+  EXPECT_DOUBLE_EQ(loss.item(0), (p + 1) / 2.0);
+  EXPECT_EQ(counts(), std::make_pair(uint64_t{1}, uint64_t{1})) << "a host tensor: MPI";
+
+  // u16 on the device: NCCL moves it but cannot reduce it, so the reduction goes to MPI (staged).
+  Tensor ids = to_device(make(DType::u16, 4, [&](int64_t i) { return 100.0 * r + i; }), device_);
+  g.all_reduce(ids, ReduceOp::max);
+  Tensor hi = to_host(ids);
+  for (int64_t i = 0; i < 4; ++i) EXPECT_EQ(hi.item(i), 100.0 * (p - 1) + i);
+  EXPECT_EQ(counts(), std::make_pair(uint64_t{1}, uint64_t{2}));
+
+  // Host input, device output: mixed, so MPI (which stages the device side).
+  Tensor out = Tensor::zeros({2 * p}, DType::f32, Device::cuda(device_));
+  g.all_gather(out, make(DType::f32, 2, [&](int64_t i) { return value(r, i); }));
+  Tensor ho = to_host(out);
+  for (int q = 0; q < p; ++q)
+    for (int64_t i = 0; i < 2; ++i) EXPECT_EQ(ho.item(2 * q + i), value(q, i));
+  g.barrier();
+  EXPECT_EQ(counts(), std::make_pair(uint64_t{1}, uint64_t{4})) << "mixed tensors and barriers: MPI";
+  EXPECT_EQ(g.log().collectives(), 5u) << "the group's own log: every op";
+
+  // The pipeline's embedding group: a split of both backends (ncclCommSplit on the device side).
+  std::unique_ptr<Communicator> self = g.split({r}, "routed.self");
+  Tensor x = to_device(make(DType::f32, 3, [&](int64_t i) { return value(r, i); }), device_);
+  self->all_reduce(x, ReduceOp::sum);
+  Tensor hx = to_host(x);
+  for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(hx.item(i), value(r, i));
+}
+
+// Device sends held back by NCCL are posted before the group's next host op: rank r sends to r + 1 and then
+// every rank joins a host all-reduce, which rank r + 1 reaches only after its recv completed.
+TEST_F(RoutedGroup, HeldBackSendsArePostedBeforeAHostOp) {
+  Communicator& g = *group_;
+  if (g.size() < 2) GTEST_SKIP() << "needs 2 ranks";
+  const int r = g.rank(), p = g.size();
+  Tensor mine = to_device(make(DType::f32, 5, [&](int64_t i) { return value(r, i); }), device_);
+  Tensor got = Tensor::zeros({5}, DType::f32, Device::cuda(device_));
+  comm::WorkPtr send = g.send_async(mine, (r + 1) % p, 0);
+  Tensor host = Tensor::full({1}, 1.0, DType::f64);
+  if (r != 0) g.recv(got, (r + p - 1) % p, 0);  // rank 0 receives after the host op
+  g.all_reduce(host, ReduceOp::sum);
+  if (r == 0) g.recv(got, p - 1, 0);
+  send->wait();
+  EXPECT_DOUBLE_EQ(host.item(0), p);
+  Tensor h = to_host(got);
+  for (int64_t i = 0; i < 5; ++i) EXPECT_EQ(h.item(i), value((r + p - 1) % p, i));
+}
+
+// Training under comm.backend nccl against comm.backend mpi (device buffers staged through the host), on
+// this rank's GPU: data parallelism over every rank, and on two or more ranks a pipeline over them (tied
+// embeddings: the embedding group is an ncclCommSplit). Three steps each; the loss and gradient norm of
+// every step agree to fp32 rounding (two-rank sums are exact in either order; the tolerance allows for the
+// reduction order of more ranks).
+TEST(NcclTraining, StepsMatchTheMpiBackend) {
+  std::string why;
+  if (cuda_devices(&why).empty()) GTEST_SKIP() << "no CUDA device: " << why;
+  if (g_nccl->get(&why) == nullptr) GTEST_SKIP() << why;
+  const int n = world().size();
+  std::vector<std::vector<std::string>> layouts{{"parallel.data=" + std::to_string(n)}};
+  if (n > 1)
+    layouts.push_back({"parallel.data=1", "parallel.pipeline=" + std::to_string(n), "train.schedule=1f1b"});
+  if (n == 2)  // the interleaved schedule's sends stay on MPI (tests/unit/test_p2p_order.cpp)
+    layouts.push_back({"parallel.data=1", "parallel.pipeline=2", "parallel.virtual_stages=2",
+                       "train.schedule=interleaved_1f1b"});
+  for (const auto& layout : layouts) {
+    SCOPED_TRACE(layout.back());
+    std::vector<std::pair<double, double>> runs[2];
+    for (int b = 0; b < 2; ++b) {
+      config::Config cfg = load_config(std::string(TRIDENT_SOURCE_DIR) + "/configs/gpt2_tiny.pbtxt");
+      std::vector<std::string> o{"runtime.device=cuda", "train.seq_len=32", "train.micro_batch_size=2",
+                                 "train.global_batch_size=" + std::to_string(8 * n),
+                                 std::string("comm.backend=") + (b == 0 ? "nccl" : "mpi")};
+      o.insert(o.end(), layout.begin(), layout.end());
+      apply_overrides(cfg, o);
+      resolve(cfg, n);
+      validate(cfg, n);
+      ParallelModel model(cfg, world());
+      ASSERT_EQ(model.backend(), b == 0 ? comm::Backend::nccl : comm::Backend::mpi);
+      const int dp_rank = model.dp().rank();
+      const auto batch = [&](int micro, Tensor& tokens, Tensor& targets) {
+        tokens = Tensor::empty({2, 32}, DType::i32);
+        targets = Tensor::empty({2, 32}, DType::i32);
+        for (int64_t i = 0; i < 64; ++i) {
+          tokens.data<int32_t>()[i] = static_cast<int32_t>((7 * i + 3 * micro + 11 * dp_rank) % 257);
+          targets.data<int32_t>()[i] = static_cast<int32_t>((5 * i + micro + dp_rank) % 257);
+        }
+      };
+      for (int step = 0; step < 3; ++step) {
+        const ParallelModel::StepResult r = model.train_step(1e-3, batch);
+        runs[b].emplace_back(r.loss, r.grad_norm);
+      }
+    }
+    for (int step = 0; step < 3; ++step) {
+      const auto [loss, norm] = runs[0][step];
+      const auto [want_loss, want_norm] = runs[1][step];
+      EXPECT_NEAR(loss, want_loss, 1e-5 * std::abs(want_loss)) << "step " << step;
+      EXPECT_NEAR(norm, want_norm, 1e-5 * std::abs(want_norm)) << "step " << step;
+    }
+    EXPECT_LT(runs[0][2].first, runs[0][0].first) << "it trains";
+  }
 }
 
 // Device tensors outside the communicators: copies, conversion, fill and reads.

@@ -1,6 +1,7 @@
 // A program that goes wrong on purpose, for the watchdog tests (run under mpirun -np 2 by expect_failure.sh):
 //   hang_main hang     rank 1 skips the all_reduce that rank 0 enters; the watchdog (2 s) must end the job
-//                      and name the collective, the group, the sequence number and the rank.
+//                      and name the collective, the group, the sequence number and the rank, and rank 1 as
+//                      the one that never entered it (its watchdog thread answers rank 0's roll call).
 //   hang_main diverge  verify mode: rank 1 calls broadcast while rank 0 calls all_reduce; both must report
 //                      that the ranks disagree, naming each one's op.
 #include <chrono>

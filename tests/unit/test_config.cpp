@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "core/comm/bootstrap.h"
 #include "core/config/config.h"
+#include "core/runtime/devices.h"
 #include "core/runtime/error.h"
 #include "tests/unit/test_util.h"
 #include "train/validate.h"
@@ -556,6 +558,18 @@ TEST(ConfigValidate, TensorParallelLayouts) {
   apply_overrides(replicated, {"parallel.tensor=4"});
   EXPECT_EQ(problems_text(replicated, 4), "") << "each key/value head replicated on 2 of the 4 ranks";
 
+  // Every tensor-parallel kernel has a CUDA twin (core/ops), so tp runs on GPUs too: the only problem left is
+  // a build without the CUDA backend.
+  config::Config on_gpu = good_config();
+  apply_overrides(on_gpu, {"parallel.tensor=2", "runtime.device=cuda"});
+  const std::string gpu_text = problems_text(on_gpu, 2);
+  EXPECT_EQ(gpu_text.find("parallel.tensor"), std::string::npos) << gpu_text;
+  if (!gpu_text.empty()) {
+    EXPECT_EQ(gpu_text,
+              "runtime.device 'cuda' needs the CUDA backend, which this build does not include (no nvcc "
+              "was found); use cpu or auto\n");
+  }
+
   config::Config no_pad = good_config();
   apply_overrides(no_pad, {"parallel.tensor=2", "model.vocab_pad_multiple=1"});
   EXPECT_EQ(problems_text(no_pad, 2), "") << "257 rows pad to 258: the vocabulary always splits";
@@ -859,6 +873,51 @@ TEST(ConfigValidate, TokenizerAndRuntimeRules) {
   EXPECT_CONTAINS(text, "too small for the gpt2 tokenizer");
   apply_overrides(gpt2, {"data.tokenizer=sentencepiece"});
   EXPECT_CONTAINS(problems_text(gpt2), "data.tokenizer 'sentencepiece' is not one of byte, gpt2");
+}
+
+TEST(ConfigValidate, CommBackendRules) {
+  config::Config c = good_config();
+  EXPECT_EQ(c.comm().backend(), "auto") << "nccl on a GPU, mpi on CPU";
+  apply_overrides(c, {"comm.backend=mpi"});
+  EXPECT_EQ(problems_text(c), "");
+  apply_overrides(c, {"comm.backend=gloo"});
+  EXPECT_CONTAINS(problems_text(c), "comm.backend 'gloo' is not one of auto, nccl, mpi");
+
+  apply_overrides(c, {"comm.backend=nccl", "runtime.device=cpu"});
+  const std::string text = problems_text(c);
+  if (built_with_cuda()) {
+    EXPECT_CONTAINS(text, "comm.backend 'nccl' on runtime.device 'cpu': NCCL works on GPU memory only");
+  } else {
+    EXPECT_CONTAINS(text, "comm.backend 'nccl' needs the CUDA backend, which this build does not include");
+  }
+  // On auto the device is only known at run time: resolve_backend decides there.
+  apply_overrides(c, {"runtime.device=auto"});
+  if (built_with_cuda()) {
+    EXPECT_EQ(problems_text(c), "");
+  }
+}
+
+TEST(ConfigValidate, CommBackendResolvesForTheModelsDevice) {
+  using comm::Backend;
+  using comm::resolve_backend;
+  EXPECT_EQ(resolve_backend("auto", Device::cpu()), Backend::mpi);
+  EXPECT_EQ(resolve_backend("", Device::cpu()), Backend::mpi) << "a config built without defaults";
+  EXPECT_EQ(resolve_backend("mpi", Device::cpu()), Backend::mpi);
+  EXPECT_EQ(resolve_backend("mpi", Device::cuda(1)), Backend::mpi)
+      << "device buffers staged through the host";
+  EXPECT_EQ(resolve_backend("auto", Device::cuda(0)), Backend::nccl);
+  EXPECT_STREQ(comm::backend_name(Backend::nccl), "nccl");
+  EXPECT_STREQ(comm::backend_name(Backend::mpi), "mpi");
+  EXPECT_CONTAINS(error_of([] { resolve_backend("gloo", Device::cpu()); }),
+                  "comm.backend 'gloo' is not one of auto, nccl, mpi");
+  if (built_with_cuda()) {
+    EXPECT_EQ(resolve_backend("nccl", Device::cuda(0)), Backend::nccl);
+    EXPECT_CONTAINS(error_of([] { resolve_backend("nccl", Device::cpu()); }),
+                    "comm.backend 'nccl' on a cpu device: NCCL works on GPU memory only");
+  } else {
+    EXPECT_CONTAINS(error_of([] { resolve_backend("nccl", Device::cuda(0)); }),
+                    "comm.backend 'nccl' needs the CUDA backend");
+  }
 }
 
 TEST(ConfigValidate, LowPrecisionSettings) {

@@ -20,6 +20,7 @@
 #include "tensor_parallel/row_parallel_linear.h"
 #include "tensor_parallel/vocab_parallel_cross_entropy.h"
 #include "tensor_parallel/vocab_parallel_embedding.h"
+#include "tests/unit/forwarding_comm.h"
 #include "tests/unit/ops_test_util.h"
 #include "tests/unit/test_util.h"
 
@@ -145,6 +146,14 @@ TEST_P(LowPrecisionOps, EmbeddingForwardAndBackward) {
                      [](auto& t) { ops::embedding_forward(t[0], t[1], t[2]); });
   expect_rounded_f32({rnd({11, 8}), rnd({7, 8}), tokens}, {},
                      [](auto& t) { ops::embedding_backward(t[0], t[1], t[2]); });
+}
+
+TEST_P(LowPrecisionOps, VocabRangeEmbeddingForwardAndBackward) {
+  const Tensor tokens = int_tensor({3, 0, 10, 3, 7, 3, 1});  // ids [2, 8) here: 0, 1 and 10 are not
+  expect_rounded_f32({empty({7, 8}), tokens, rnd({6, 8})}, {0},
+                     [](auto& t) { ops::vocab_range_embedding_forward(t[0], t[1], t[2], 2, 11); });
+  expect_rounded_f32({rnd({6, 8}), rnd({7, 8}), tokens}, {},
+                     [](auto& t) { ops::vocab_range_embedding_backward(t[0], t[1], t[2], 2, 11); });
 }
 
 // ---- Norms: bf16/f16 activations and parameters, f32 statistics ----
@@ -285,39 +294,14 @@ TEST_P(LowPrecisionOps, AdamWRefusesLowPrecisionAndNamesTheMasterWeights) {
 
 // Rank 0 of a two-rank tensor-parallel group whose other rank contributes nothing: every collective is the
 // local copy, so the rank-0 half of each layer runs (zero rows for the other rank's ids, bias after g).
-class FirstOfTwo final : public comm::Communicator {
+class FirstOfTwo final : public test::ForwardingComm {
  public:
-  int rank() const override { return 0; }
   int size() const override { return 2; }
-  int global_rank() const override { return 0; }
-  const std::string& name() const override { return local_.name(); }
-  const comm::CommLog& log() const override { return local_.log(); }
-  comm::WorkPtr all_reduce_async(Tensor& t, comm::ReduceOp op) override {
-    return local_.all_reduce_async(t, op);
-  }
-  comm::WorkPtr reduce_scatter_async(Tensor& out, const Tensor& in, comm::ReduceOp op) override {
-    return local_.reduce_scatter_async(out, in, op);
-  }
-  comm::WorkPtr all_gather_async(Tensor& out, const Tensor& in) override {
-    return local_.all_gather_async(out, in);
-  }
-  comm::WorkPtr broadcast_async(Tensor& t, int root) override { return local_.broadcast_async(t, root); }
   comm::WorkPtr send_async(const Tensor&, int, int) override { fail("FirstOfTwo: no p2p"); }
   comm::WorkPtr recv_async(Tensor&, int, int) override { fail("FirstOfTwo: no p2p"); }
-  comm::WorkPtr all_to_all_async(Tensor& out, const Tensor& in) override {
-    return local_.all_to_all_async(out, in);
-  }
-  comm::WorkPtr all_to_allv_async(Tensor& out, const std::vector<int64_t>& recv_counts, const Tensor& in,
-                                  const std::vector<int64_t>& send_counts) override {
-    return local_.all_to_allv_async(out, recv_counts, in, send_counts);
-  }
-  comm::WorkPtr barrier_async() override { return local_.barrier_async(); }
   std::unique_ptr<comm::Communicator> split(const std::vector<int>&, const std::string&) override {
     fail("FirstOfTwo: no split");
   }
-
- private:
-  comm::LocalCommunicator local_;
 };
 
 // With tp > 1 the partial output is stored (rounded) before g, and the bias is added after it: the bias add
@@ -381,6 +365,28 @@ TEST_P(LowPrecisionOps, VocabParallelCrossEntropy) {
   expect_rounded_f32({logits, lse, targets}, {}, [&](auto& t) {
     tp::vocab_parallel_cross_entropy_backward(group, t[0], t[0], t[1], t[2], vocab, 0.5);
   });
+}
+
+// The pieces one by one, bf16/f16 logits with f32 statistics: each is f32 compute and one rounding.
+TEST_P(LowPrecisionOps, CrossEntropyPartialsWithF32Statistics) {
+  const int64_t vocab = 20, begin = 12;  // logits (5, 12) hold the columns [12, 24): 8 real
+  const Tensor logits = rnd({5, 12}, 3.0), targets = int_tensor({4, 15, -1, 19, 12});
+  expect_rounded_f32({empty({5}, f32), logits}, {0},
+                     [&](auto& t) { ops::cross_entropy_partial_max(t[0], t[1], begin, vocab); });
+  const Tensor row_max = rnd_as({5}, f32, 3.0);
+  expect_rounded_f32({empty({2, 5}, f32), logits, row_max, targets}, {0},
+                     [&](auto& t) { ops::cross_entropy_partial_sums(t[0], t[1], t[2], t[3], begin, vocab); });
+  const Tensor sums = Tensor::full({2, 5}, 2.5, f32);
+  expect_rounded_f32({empty({5}), empty({5}), row_max, sums, targets}, {0, 1},
+                     [&](auto& t) { ops::cross_entropy_partial_loss(t[0], t[1], t[2], t[3], t[4]); });
+  expect_rounded_f32({logits, row_max, targets}, {}, [&](auto& t) {
+    ops::cross_entropy_partial_backward(t[0], t[0], t[1], t[2], begin, vocab, 0.5);
+  });
+}
+
+TEST_P(LowPrecisionOps, AddBiasAddsInF32AndRoundsOnce) {
+  expect_rounded_f32({rnd({6, 5}), rnd({5})}, {}, [](auto& t) { ops::add_bias(t[0], t[1]); });
+  expect_rounded_f32({rnd({6, 5}), rnd_as({5}, f32)}, {}, [](auto& t) { ops::add_bias(t[0], t[1]); });
 }
 
 INSTANTIATE_TEST_SUITE_P(Storage, LowPrecisionOps, ::testing::Values(DType::bf16, DType::f16),

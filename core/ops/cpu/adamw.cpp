@@ -1,10 +1,11 @@
-// AdamW on CPU with torch.optim.AdamW semantics (single-tensor path), in the order PyTorch computes it.
+// The AdamW kernel on CPU, with torch.optim.AdamW semantics (single-tensor path), in the order PyTorch
+// computes it.
 #include <cmath>
 
 #include "core/ops/cpu/cpu_common.h"
-#include "core/ops/cuda/cuda_ops.h"
+#include "core/ops/cpu/cpu_kernels.h"
 
-namespace trident::ops {
+namespace trident::ops::cpu {
 namespace {
 
 template <typename T>
@@ -33,30 +34,12 @@ void adamw_kernel(T* p, const T* g, T* m, T* v, int64_t n, const AdamWParams& hp
 }  // namespace
 
 void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& hp) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(param, grad, m, v)) return cuda::adamw_step(param, grad, m, v, hp);
   constexpr std::string_view op = "adamw_step";
-  cpu::require_cpu(op, {&param, &grad, &m, &v});
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&param, &grad, &m, &v}) {
-    TRIDENT_CHECK(
-        !cpu::is_low_precision(t->dtype()),
-        "ops::adamw_step: got {}; the master weights are fp32: AdamW updates them, their "
-        "gradients and moments in fp32 (core/optim/master_weights.h), never the bf16/f16 model copy",
-        t->str());
-  }
-  cpu::require_defined(op, "param", param);
   const int64_t n = param.numel();
-  cpu::require_numel(op, "grad", grad, n);
-  cpu::require_numel(op, "m", m, n);
-  cpu::require_numel(op, "v", v, n);
-  cpu::require_dtype(op, param.dtype(), {&grad, &m, &v});
-  TRIDENT_CHECK(hp.step >= 1, "ops::adamw_step: step {} should count from 1", hp.step);
-  TRIDENT_CHECK(0 <= hp.beta1 && hp.beta1 < 1 && 0 <= hp.beta2 && hp.beta2 < 1,
-                "ops::adamw_step: betas ({}, {}) should lie in [0, 1)", hp.beta1, hp.beta2);
   cpu::dispatch_float(op, param.dtype(), [&](auto tag) {
     using T = decltype(tag);
     adamw_kernel<T>(param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(), n, hp);
   });
 }
 
-}  // namespace trident::ops
+}  // namespace trident::ops::cpu

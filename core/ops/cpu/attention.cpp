@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "core/ops/cpu/cpu_common.h"
-#include "core/ops/cuda/cuda_ops.h"
+#include "core/ops/cpu/cpu_kernels.h"
 
-namespace trident::ops {
+namespace trident::ops::cpu {
 namespace {
 
 // Query rows per GEMM. Block i0..i1 sees keys 0..i1, so the causal triangle costs about (1 + 1/blocks) / 2
@@ -163,26 +163,19 @@ void attention_backward_kernel(T* dq, T* dk, T* dv, const T* dout, const T* q, c
   }
 }
 
-AttnShape attention_shape(std::string_view op, const Tensor& q, const Tensor& k, const Tensor& v) {
+// The shapes ops::attention_* checked, and this backend's limit: BLAS takes int sizes.
+AttnShape attention_shape(std::string_view op, const Tensor& q, const Tensor& k) {
   const AttnShape s{checks::attention_dims(op, q, k)};
   TRIDENT_CHECK(s.t < INT_MAX && s.h * s.d < INT_MAX, "ops::{}: q {} exceeds BLAS int range", op, q.str());
-  cpu::require_shape(op, "k", k, {s.b, s.t, s.hkv, s.d});
-  cpu::require_shape(op, "v", v, {s.b, s.t, s.hkv, s.d});
   return s;
 }
 
 }  // namespace
 
 void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(out, lse, q, k, v)) return cuda::attention_forward(out, lse, q, k, v);
   if (cpu::ran_in_f32(attention_forward, out, lse, q, k, v)) return;
   constexpr std::string_view op = "attention_forward";
-  cpu::require_cpu(op, {&out, &lse, &q, &k, &v});
-  const AttnShape s = attention_shape(op, q, k, v);
-  cpu::require_shape(op, "out", out, q.shape());
-  cpu::require_shape(op, "lse", lse, {s.b, s.h, s.t});
-  cpu::require_dtype(op, q.dtype(), {&out, &lse, &k, &v});
+  const AttnShape s = attention_shape(op, q, k);
   cpu::dispatch_float(op, q.dtype(), [&](auto tag) {
     using T = decltype(tag);
     attention_forward_kernel<T>(out.data<T>(), lse.data<T>(), q.data<T>(), k.data<T>(), v.data<T>(), s);
@@ -191,20 +184,9 @@ void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& 
 
 void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q,
                         const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(dq, dk, dv, dout, q, k, v, out, lse))
-      return cuda::attention_backward(dq, dk, dv, dout, q, k, v, out, lse);
   if (cpu::ran_in_f32(attention_backward, dq, dk, dv, dout, q, k, v, out, lse)) return;
   constexpr std::string_view op = "attention_backward";
-  cpu::require_cpu(op, {&dq, &dk, &dv, &dout, &q, &k, &v, &out, &lse});
-  const AttnShape s = attention_shape(op, q, k, v);
-  cpu::require_shape(op, "dout", dout, q.shape());
-  cpu::require_shape(op, "out", out, q.shape());
-  cpu::require_shape(op, "lse", lse, {s.b, s.h, s.t});
-  cpu::require_shape(op, "dq", dq, q.shape());
-  cpu::require_shape(op, "dk", dk, k.shape());
-  cpu::require_shape(op, "dv", dv, v.shape());
-  cpu::require_dtype(op, q.dtype(), {&dq, &dk, &dv, &dout, &k, &v, &out, &lse});
+  const AttnShape s = attention_shape(op, q, k);
   cpu::dispatch_float(op, q.dtype(), [&](auto tag) {
     using T = decltype(tag);
     attention_backward_kernel<T>(dq.data<T>(), dk.data<T>(), dv.data<T>(), dout.data<T>(), q.data<T>(),
@@ -212,4 +194,4 @@ void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, 
   });
 }
 
-}  // namespace trident::ops
+}  // namespace trident::ops::cpu

@@ -1,6 +1,6 @@
 #pragma once
-// Private helpers for the CPU reference ops: device and dtype checks, shape checks, f32/f64 dispatch, and
-// bf16/f16 storage run through the f32 code (ran_in_f32).
+// Private helpers for the CPU reference kernels (core/ops/cpu/*.cpp): f32/f64 dispatch, and bf16/f16 storage
+// run through the f32 code (ran_in_f32). The argument checks are the ops' entries' (core/ops/<op>.cpp).
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -46,16 +46,6 @@ inline float exp_of(float x) {
 }
 inline double exp_of(double x) {
   return std::exp(x);
-}
-
-// Every op runs on CPU tensors only until a CUDA backend registers itself.
-inline void require_cpu(std::string_view op, std::initializer_list<const Tensor*> tensors) {
-  for (const Tensor* t : tensors) {
-    if (t->defined() && !t->device().is_cpu()) {
-      fail("ops::{}: argument {} is on {}, but the CUDA backend is not built", op, t->str(),
-           t->device().str());
-    }
-  }
 }
 
 using checks::require_defined;

@@ -1,21 +1,15 @@
-// Elementwise helpers on CPU: add, in-place add and scale, and the sum of squares for the gradient norm.
+// Elementwise kernels on CPU: add (in place too), in-place scale, and the sum of squares for the gradient
+// norm.
 #include <vector>
 
 #include "core/ops/cpu/cpu_common.h"
-#include "core/ops/cuda/cuda_ops.h"
+#include "core/ops/cpu/cpu_kernels.h"
 
-namespace trident::ops {
+namespace trident::ops::cpu {
 
 void add(Tensor& out, const Tensor& a, const Tensor& b) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(out, a, b)) return cuda::add(out, a, b);
   if (cpu::ran_in_f32(add, out, a, b)) return;
   constexpr std::string_view op = "add";
-  cpu::require_cpu(op, {&out, &a, &b});
-  cpu::require_defined(op, "a", a);
-  cpu::require_numel(op, "b", b, a.numel());
-  cpu::require_numel(op, "out", out, a.numel());
-  cpu::require_dtype(op, a.dtype(), {&out, &b});
   const int64_t n = a.numel();
   cpu::dispatch_float(op, a.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -27,19 +21,9 @@ void add(Tensor& out, const Tensor& a, const Tensor& b) {
   });
 }
 
-void add_inplace(Tensor& a, const Tensor& b) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(a, b)) return cuda::add_inplace(a, b);
-  add(a, a, b);
-}
-
 void scale_inplace(Tensor& a, double s) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(a)) return cuda::scale_inplace(a, s);
   if (cpu::ran_in_f32(scale_inplace, a, s)) return;
   constexpr std::string_view op = "scale_inplace";
-  cpu::require_cpu(op, {&a});
-  cpu::require_defined(op, "a", a);
   const int64_t n = a.numel();
   cpu::dispatch_float(op, a.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -53,11 +37,7 @@ void scale_inplace(Tensor& a, double s) {
 // Fixed-size chunks summed in chunk order: the result does not depend on the number of threads, so the
 // global gradient norm (and clipping) is bitwise reproducible.
 double sum_squares(const Tensor& a) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(a)) return cuda::sum_squares(a);
   constexpr std::string_view op = "sum_squares";
-  cpu::require_cpu(op, {&a});
-  cpu::require_defined(op, "a", a);
   const int64_t n = a.numel();
   constexpr int64_t kChunk = 1 << 14;
   const int64_t chunks = (n + kChunk - 1) / kChunk;
@@ -82,4 +62,4 @@ double sum_squares(const Tensor& a) {
   return total;
 }
 
-}  // namespace trident::ops
+}  // namespace trident::ops::cpu

@@ -1,9 +1,10 @@
-// Token embedding lookup and its scatter-add backward on CPU. The lookup copies rows in any float dtype; the
-// scatter-add of bf16/f16 accumulates in f32 (cpu::ran_in_f32).
+// Token embedding lookup and its scatter-add backward on CPU, over the rows [vocab_start, vocab_start +
+// V_local) of the table (all of them for embedding_forward/backward). The lookup copies rows in any float
+// dtype; the scatter-add of bf16/f16 accumulates in f32 (cpu::ran_in_f32).
 #include "core/ops/cpu/cpu_common.h"
-#include "core/ops/cuda/cuda_ops.h"
+#include "core/ops/cpu/cpu_kernels.h"
 
-namespace trident::ops {
+namespace trident::ops::cpu {
 namespace {
 
 // Token ids are checked up front, outside any parallel region, so a bad id is an Error and not a crash.
@@ -17,61 +18,48 @@ void check_tokens(std::string_view op, const int32_t* tokens, int64_t n, int64_t
 
 }  // namespace
 
-void embedding_forward(Tensor& out, const Tensor& tokens, const Tensor& weight) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(out, tokens, weight)) return cuda::embedding_forward(out, tokens, weight);
-  cpu::require_cpu("embedding_forward", {&out, &tokens, &weight});
-  cpu::require_defined("embedding_forward", "weight", weight);
-  cpu::require_defined("embedding_forward", "tokens", tokens);
-  TRIDENT_CHECK(weight.ndim() == 2, "ops::embedding_forward: weight {} should be (V, C)", weight.str());
-  TRIDENT_CHECK(tokens.dtype() == DType::i32, "ops::embedding_forward: tokens {} should hold i32",
-                tokens.str());
-  const int64_t vocab = weight.dim(0), c = weight.dim(1), n = tokens.numel();
-  TRIDENT_CHECK(cpu::rows_of("embedding_forward", "out", out, c) == n,
-                "ops::embedding_forward: out {} does not hold one row per token of {}", out.str(),
-                tokens.str());
-  cpu::require_dtype("embedding_forward", weight.dtype(), {&out});
+void embedding_forward(std::string_view op, Tensor& out, const Tensor& tokens, const Tensor& weight,
+                       int64_t vocab_start, int64_t vocab) {
+  const int64_t rows = weight.dim(0), c = weight.dim(1), n = tokens.numel();
   const int32_t* ids = tokens.data<int32_t>();
-  check_tokens("embedding_forward", ids, n, vocab);
+  check_tokens(op, ids, n, vocab);
   // A lookup copies rows, so bf16/f16 weights are copied as they are, with no f32 round trip.
-  cpu::dispatch_storage("embedding_forward", weight.dtype(), [&](auto tag) {
+  dispatch_storage(op, weight.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* w = weight.data<T>();
     T* y = out.data<T>();
-#pragma omp parallel for schedule(static) if (n * c > cpu::kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) std::copy(w + ids[i] * c, w + (ids[i] + 1) * c, y + i * c);
+#pragma omp parallel for schedule(static) if (n * c > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t row = ids[i] - vocab_start;
+      if (row >= 0 && row < rows) {
+        std::copy(w + row * c, w + (row + 1) * c, y + i * c);
+      } else {
+        std::fill(y + i * c, y + (i + 1) * c, T{});  // another rank's id; T{} is +0 in every float dtype
+      }
+    }
   });
 }
 
-void embedding_backward(Tensor& dweight, const Tensor& dout, const Tensor& tokens) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(dweight, dout, tokens)) return cuda::embedding_backward(dweight, dout, tokens);
-  if (cpu::ran_in_f32(embedding_backward, dweight, dout, tokens)) return;
-  cpu::require_cpu("embedding_backward", {&dweight, &dout, &tokens});
-  cpu::require_defined("embedding_backward", "dweight", dweight);
-  cpu::require_defined("embedding_backward", "tokens", tokens);
-  TRIDENT_CHECK(dweight.ndim() == 2, "ops::embedding_backward: dweight {} should be (V, C)", dweight.str());
-  TRIDENT_CHECK(tokens.dtype() == DType::i32, "ops::embedding_backward: tokens {} should hold i32",
-                tokens.str());
-  const int64_t vocab = dweight.dim(0), c = dweight.dim(1), n = tokens.numel();
-  TRIDENT_CHECK(cpu::rows_of("embedding_backward", "dout", dout, c) == n,
-                "ops::embedding_backward: dout {} does not hold one row per token of {}", dout.str(),
-                tokens.str());
-  cpu::require_dtype("embedding_backward", dweight.dtype(), {&dout});
+void embedding_backward(std::string_view op, Tensor& dweight, const Tensor& dout, const Tensor& tokens,
+                        int64_t vocab_start, int64_t vocab) {
+  if (ran_in_f32(embedding_backward, op, dweight, dout, tokens, vocab_start, vocab)) return;
+  const int64_t rows = dweight.dim(0), c = dweight.dim(1), n = tokens.numel();
   const int32_t* ids = tokens.data<int32_t>();
-  check_tokens("embedding_backward", ids, n, vocab);
-  cpu::dispatch_float("embedding_backward", dweight.dtype(), [&](auto tag) {
+  check_tokens(op, ids, n, vocab);
+  dispatch_float(op, dweight.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* dy = dout.data<T>();
     T* dw = dweight.data<T>();
     // Repeated ids hit the same row, so threads split the channels, not the tokens: no races, fixed order.
     constexpr int64_t kBlock = 64;
     const int64_t blocks = (c + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (n * c > cpu::kParallelGrain)
+#pragma omp parallel for schedule(static) if (n * c > kParallelGrain)
     for (int64_t blk = 0; blk < blocks; ++blk) {
       const int64_t c0 = blk * kBlock, c1 = std::min(c, c0 + kBlock);
       for (int64_t i = 0; i < n; ++i) {
-        T* row = dw + ids[i] * c;
+        const int64_t row_index = ids[i] - vocab_start;
+        if (row_index < 0 || row_index >= rows) continue;  // another rank's id: no gradient here
+        T* row = dw + row_index * c;
         const T* g = dy + i * c;
         for (int64_t j = c0; j < c1; ++j) row[j] += g[j];
       }
@@ -79,4 +67,4 @@ void embedding_backward(Tensor& dweight, const Tensor& dout, const Tensor& token
   });
 }
 
-}  // namespace trident::ops
+}  // namespace trident::ops::cpu

@@ -1,16 +1,14 @@
-// GEMM and the linear layer on CPU: OpenBLAS sgemm/dgemm, row-major.
+// GEMM and linear layer kernels on CPU: OpenBLAS sgemm/dgemm, row-major.
 #include <cblas.h>
 
 #include <climits>
 #include <vector>
 
 #include "core/ops/cpu/cpu_common.h"
-#include "core/ops/cuda/cuda_ops.h"
+#include "core/ops/cpu/cpu_kernels.h"
 
-namespace trident::ops {
+namespace trident::ops::cpu {
 namespace {
-
-using cpu::dispatch_float;
 
 // out (M, N) = alpha * op(a) (M, K) @ op(b) (K, N) + beta * out, all row-major and contiguous.
 template <typename T>
@@ -57,26 +55,18 @@ void accumulate_column_sums(T* dbias, const T* dout, int64_t n, int64_t c) {
 
 void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, double alpha,
             double beta) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(out, a, b)) return cuda::matmul(out, a, b, trans_a, trans_b, alpha, beta);
   if (cpu::ran_in_f32(matmul, out, a, b, trans_a, trans_b, alpha, beta)) return;
-  cpu::require_cpu("matmul", {&out, &a, &b});
-  const auto [m, n, k] = checks::matmul_dims(out, a, b, trans_a, trans_b);
-  dispatch_float("matmul", a.dtype(), [&](auto tag) {
+  const auto [m, n, k] = checks::matmul_shape(a, b, trans_a, trans_b);
+  cpu::dispatch_float("matmul", a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     gemm<T>(out.data<T>(), a.data<T>(), b.data<T>(), m, n, k, trans_a, trans_b, alpha, beta);
   });
 }
 
 void linear_forward(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(out, in, weight, bias)) return cuda::linear_forward(out, in, weight, bias);
   if (cpu::ran_in_f32(linear_forward, out, in, weight, bias)) return;
-  cpu::require_cpu("linear_forward", {&out, &in, &weight, &bias});
-  const auto [n, oc, ic] = checks::linear_dims("linear_forward", "out", out, in, weight);
-  if (bias.defined()) cpu::require_shape("linear_forward", "bias", bias, {oc});
-  cpu::require_dtype("linear_forward", in.dtype(), {&out, &weight, &bias});
-  dispatch_float("linear_forward", in.dtype(), [&](auto tag) {
+  const auto [n, oc, ic] = checks::linear_shape(in, weight);
+  cpu::dispatch_float("linear_forward", in.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* y = out.data<T>();
     double beta = 0.0;
@@ -92,17 +82,9 @@ void linear_forward(Tensor& out, const Tensor& in, const Tensor& weight, const T
 
 void linear_backward(Tensor& din, Tensor& dweight, Tensor& dbias, const Tensor& dout, const Tensor& in,
                      const Tensor& weight) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(din, dweight, dbias, dout, in, weight))
-      return cuda::linear_backward(din, dweight, dbias, dout, in, weight);
   if (cpu::ran_in_f32(linear_backward, din, dweight, dbias, dout, in, weight)) return;
-  cpu::require_cpu("linear_backward", {&din, &dweight, &dbias, &dout, &in, &weight});
-  const auto [n, oc, ic] = checks::linear_dims("linear_backward", "dout", dout, in, weight);
-  if (din.defined()) cpu::require_numel("linear_backward", "din", din, n * ic);
-  if (dweight.defined()) cpu::require_shape("linear_backward", "dweight", dweight, {oc, ic});
-  if (dbias.defined()) cpu::require_shape("linear_backward", "dbias", dbias, {oc});
-  cpu::require_dtype("linear_backward", in.dtype(), {&din, &dweight, &dbias, &dout, &weight});
-  dispatch_float("linear_backward", in.dtype(), [&](auto tag) {
+  const auto [n, oc, ic] = checks::linear_shape(in, weight);
+  cpu::dispatch_float("linear_backward", in.dtype(), [&](auto tag) {
     using T = decltype(tag);
     // din (N, IC) = dout (N, OC) @ weight (OC, IC)
     if (din.defined())
@@ -115,4 +97,4 @@ void linear_backward(Tensor& din, Tensor& dweight, Tensor& dbias, const Tensor& 
   });
 }
 
-}  // namespace trident::ops
+}  // namespace trident::ops::cpu

@@ -1,23 +1,17 @@
-// Rotary position embedding on CPU, rotate-half pairing (i, i + D/2) as in GPT-NeoX / Hugging Face LLaMA.
+// Rotary position embedding kernel on CPU, rotate-half pairing (i, i + D/2) as in GPT-NeoX / Hugging Face
+// LLaMA.
 #include <cmath>
 #include <vector>
 
 #include "core/ops/cpu/cpu_common.h"
-#include "core/ops/cuda/cuda_ops.h"
+#include "core/ops/cpu/cpu_kernels.h"
 
-namespace trident::ops {
+namespace trident::ops::cpu {
 namespace {
 
 // Rotates every (i, i + D/2) pair of x (B, T, H, D) by angle (pos0 + t) * theta^(-2i/D); sign = -1 undoes it.
 // Reads both halves of a pair before writing either, so out may alias in.
 void rope(std::string_view op, Tensor& out, const Tensor& in, double theta, int64_t pos0, double sign) {
-  cpu::require_cpu(op, {&out, &in});
-  cpu::require_defined(op, "in", in);
-  TRIDENT_CHECK(in.ndim() == 4 && in.dim(3) % 2 == 0, "ops::{}: input {} should be (B, T, H, D) with D even",
-                op, in.str());
-  TRIDENT_CHECK(theta > 0, "ops::{}: theta {} should be positive", op, theta);
-  cpu::require_shape(op, "out", out, in.shape());
-  cpu::require_dtype(op, in.dtype(), {&out});
   const int64_t b = in.dim(0), t = in.dim(1), h = in.dim(2), d = in.dim(3), half = d / 2;
 
   // cos/sin table (T, D/2), built in double whatever the dtype.
@@ -56,18 +50,14 @@ void rope(std::string_view op, Tensor& out, const Tensor& in, double theta, int6
 }  // namespace
 
 void rope_forward(Tensor& out, const Tensor& in, double theta, int64_t pos0) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(out, in)) return cuda::rope_forward(out, in, theta, pos0);
   if (cpu::ran_in_f32(rope_forward, out, in, theta, pos0)) return;
   rope("rope_forward", out, in, theta, pos0, 1.0);
 }
 
 // The rotation is orthogonal, so its transpose (backward) is the rotation by the opposite angle.
 void rope_backward(Tensor& din, const Tensor& dout, double theta, int64_t pos0) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(din, dout)) return cuda::rope_backward(din, dout, theta, pos0);
   if (cpu::ran_in_f32(rope_backward, din, dout, theta, pos0)) return;
   rope("rope_backward", din, dout, theta, pos0, -1.0);
 }
 
-}  // namespace trident::ops
+}  // namespace trident::ops::cpu

@@ -1,30 +1,12 @@
-// Row ops on CPU: per-row scaling and per-row dot products, the gate arithmetic of MoE token routing.
+// Row op kernels on CPU: per-row scaling and per-row dot products, the gate arithmetic of MoE token routing.
 #include "core/ops/cpu/cpu_common.h"
-#include "core/ops/cuda/cuda_ops.h"
+#include "core/ops/cpu/cpu_kernels.h"
 
-namespace trident::ops {
-
-namespace {
-
-void require_no_gpu(std::string_view op, std::initializer_list<const Tensor*> tensors) {
-  for (const Tensor* t : tensors)
-    if (t->defined() && !t->device().is_cpu())
-      fail("ops::{}: {} is on {}; this op has no CUDA kernel yet (MoE runs on CPU ranks)", op, t->str(),
-           t->device().str());
-}
-
-}  // namespace
+namespace trident::ops::cpu {
 
 void scale_rows(Tensor& out, const Tensor& in, const Tensor& scale) {
   constexpr std::string_view op = "scale_rows";
-  require_no_gpu(op, {&out, &in, &scale});
-  cpu::require_defined(op, "in", in);
-  TRIDENT_CHECK(in.ndim() == 2, "ops::scale_rows: in {} must be (M, C)", in.str());
   const int64_t m = in.dim(0), c = in.dim(1);
-  cpu::require_shape(op, "out", out, in.shape());
-  cpu::require_shape(op, "scale", scale, {m});
-  cpu::require_dtype(op, stat_dtype(in.dtype()), {&scale});
-  cpu::require_dtype(op, in.dtype(), {&out});
   const auto run = [&](auto row_tag, auto factor_tag) {
     using T = decltype(row_tag);
     using S = decltype(factor_tag);
@@ -46,14 +28,7 @@ void scale_rows(Tensor& out, const Tensor& in, const Tensor& scale) {
 
 void row_dot(Tensor& out, const Tensor& a, const Tensor& b) {
   constexpr std::string_view op = "row_dot";
-  require_no_gpu(op, {&out, &a, &b});
-  cpu::require_defined(op, "a", a);
-  TRIDENT_CHECK(a.ndim() == 2, "ops::row_dot: a {} must be (M, C)", a.str());
   const int64_t m = a.dim(0), c = a.dim(1);
-  cpu::require_shape(op, "b", b, a.shape());
-  cpu::require_shape(op, "out", out, {m});
-  cpu::require_dtype(op, a.dtype(), {&b});
-  cpu::require_dtype(op, stat_dtype(a.dtype()), {&out});
   cpu::dispatch_storage(op, a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* x = a.data<T>();
@@ -76,4 +51,4 @@ void row_dot(Tensor& out, const Tensor& a, const Tensor& b) {
   });
 }
 
-}  // namespace trident::ops
+}  // namespace trident::ops::cpu

@@ -1,22 +1,15 @@
-// Softmax over the last dimension on CPU; sums accumulate in double.
+// Softmax kernels over the last dimension on CPU; sums accumulate in double.
 #include <cmath>
 #include <limits>
 
 #include "core/ops/cpu/cpu_common.h"
-#include "core/ops/cuda/cuda_ops.h"
+#include "core/ops/cpu/cpu_kernels.h"
 
-namespace trident::ops {
+namespace trident::ops::cpu {
 
 void softmax_forward(Tensor& out, const Tensor& in) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(out, in)) return cuda::softmax_forward(out, in);
   if (cpu::ran_in_f32(softmax_forward, out, in)) return;
   constexpr std::string_view op = "softmax_forward";
-  cpu::require_cpu(op, {&out, &in});
-  cpu::require_defined(op, "in", in);
-  TRIDENT_CHECK(in.ndim() >= 1, "ops::softmax_forward: in {} has no last dimension", in.str());
-  cpu::require_shape(op, "out", out, in.shape());
-  cpu::require_dtype(op, in.dtype(), {&out});
   const int64_t c = in.dim(-1);
   const int64_t n = cpu::rows_of(op, "in", in, c);
   cpu::dispatch_float(op, in.dtype(), [&](auto tag) {
@@ -38,16 +31,8 @@ void softmax_forward(Tensor& out, const Tensor& in) {
 
 // din = out * (dout - sum(dout * out)).
 void softmax_backward(Tensor& din, const Tensor& dout, const Tensor& out) {
-  if constexpr (cuda::kBuilt)
-    if (cuda::on_gpu(din, dout, out)) return cuda::softmax_backward(din, dout, out);
   if (cpu::ran_in_f32(softmax_backward, din, dout, out)) return;
   constexpr std::string_view op = "softmax_backward";
-  cpu::require_cpu(op, {&din, &dout, &out});
-  cpu::require_defined(op, "out", out);
-  TRIDENT_CHECK(out.ndim() >= 1, "ops::softmax_backward: out {} has no last dimension", out.str());
-  cpu::require_shape(op, "dout", dout, out.shape());
-  cpu::require_shape(op, "din", din, out.shape());
-  cpu::require_dtype(op, out.dtype(), {&din, &dout});
   const int64_t c = out.dim(-1);
   const int64_t n = cpu::rows_of(op, "out", out, c);
   cpu::dispatch_float(op, out.dtype(), [&](auto tag) {
@@ -66,4 +51,4 @@ void softmax_backward(Tensor& din, const Tensor& dout, const Tensor& out) {
   });
 }
 
-}  // namespace trident::ops
+}  // namespace trident::ops::cpu

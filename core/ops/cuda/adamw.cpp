@@ -1,6 +1,5 @@
-// AdamW on CUDA: the Tensor entry point of core/ops/cuda/adamw.cu.
+// AdamW on CUDA: stream choice and launch of adamw.cu, after the checks of core/ops/adamw.cpp.
 #include <cmath>
-#include <initializer_list>
 
 #include "core/ops/cuda/adamw_launch.h"
 #include "core/ops/cuda/cuda_op_util.h"
@@ -10,22 +9,7 @@ namespace trident::ops::cuda {
 
 void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& hp) {
   constexpr std::string_view op = "adamw_step";
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&param, &grad, &m, &v}) {
-    TRIDENT_CHECK(
-        t->dtype() != DType::bf16 && t->dtype() != DType::f16,
-        "ops::adamw_step: got {}; the master weights are fp32: AdamW updates them, their "
-        "gradients and moments in fp32 (core/optim/master_weights.h), never the bf16/f16 model copy",
-        t->str());
-  }
-  require_defined(op, "param", param);
   const int64_t n = param.numel();
-  require_numel(op, "grad", grad, n);
-  require_numel(op, "m", m, n);
-  require_numel(op, "v", v, n);
-  require_dtype(op, param.dtype(), {&grad, &m, &v});
-  TRIDENT_CHECK(hp.step >= 1, "ops::adamw_step: step {} should count from 1", hp.step);
-  TRIDENT_CHECK(0 <= hp.beta1 && hp.beta1 < 1 && 0 <= hp.beta2 && hp.beta2 < 1,
-                "ops::adamw_step: betas ({}, {}) should lie in [0, 1)", hp.beta1, hp.beta2);
   const cudaStream_t stream = stream_for(op, {&param, &grad, &m, &v});
   // f64 is the CPU reference's; on a GPU the buffers are the f32 master copy.
   require_dtype(op, DType::f32, {&param});

@@ -1,7 +1,7 @@
 // Tensor entry points of the CUDA causal attention (kernels in attention_forward.cu and
-// attention_backward.cu): the CPU op's checks, then one launch on the device's compute stream. Backward's
-// scratch (delta, and dQ's f32 accumulator for bf16/f16) comes from the caching allocator and is released
-// stream-ordered right after the launch.
+// attention_backward.cu): after the checks of core/ops/attention.cpp, this backend's limits, then one launch
+// on the device's compute stream. Backward's scratch (delta, and dQ's f32 accumulator for bf16/f16) comes
+// from the caching allocator and is released stream-ordered right after the launch.
 #include <limits>
 #include <string_view>
 
@@ -14,7 +14,8 @@ namespace {
 
 using AttnShape = checks::AttentionDims;
 
-AttnShape attention_shape(std::string_view op, const Tensor& q, const Tensor& k, const Tensor& v) {
+// The shapes ops::attention_* checked, and the limits of these kernels.
+AttnShape attention_shape(std::string_view op, const Tensor& q, const Tensor& k) {
   const AttnShape s = checks::attention_dims(op, q, k);
   TRIDENT_CHECK(s.d <= kAttentionMaxHeadDim,
                 "ops::{}: head dim {} is not supported on CUDA (the kernels take head dims up to {})", op,
@@ -23,8 +24,6 @@ AttnShape attention_shape(std::string_view op, const Tensor& q, const Tensor& k,
   constexpr int64_t kIntMax = std::numeric_limits<int>::max();
   TRIDENT_CHECK(s.t < kIntMax && s.h * s.d < kIntMax && s.h <= 65535 && s.b <= 65535,
                 "ops::{}: q {} exceeds the CUDA kernels' index range", op, q.str());
-  require_shape(op, "k", k, {s.b, s.t, s.hkv, s.d});
-  require_shape(op, "v", v, {s.b, s.t, s.hkv, s.d});
   require_kernel_dtype(op, q.dtype());
   return s;
 }
@@ -33,9 +32,7 @@ AttnShape attention_shape(std::string_view op, const Tensor& q, const Tensor& k,
 
 void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v) {
   constexpr std::string_view op = "attention_forward";
-  const AttnShape s = attention_shape(op, q, k, v);
-  require_shape(op, "out", out, q.shape());
-  require_shape(op, "lse", lse, {s.b, s.h, s.t});
+  const AttnShape s = attention_shape(op, q, k);
   require_dtype(op, q.dtype(), {&out, &k, &v});
   require_stat_dtype(op, {&lse});
   const cudaStream_t stream = stream_for(op, {&out, &lse, &q, &k, &v});
@@ -46,13 +43,7 @@ void attention_forward(Tensor& out, Tensor& lse, const Tensor& q, const Tensor& 
 void attention_backward(Tensor& dq, Tensor& dk, Tensor& dv, const Tensor& dout, const Tensor& q,
                         const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse) {
   constexpr std::string_view op = "attention_backward";
-  const AttnShape s = attention_shape(op, q, k, v);
-  require_shape(op, "dout", dout, q.shape());
-  require_shape(op, "out", out, q.shape());
-  require_shape(op, "lse", lse, {s.b, s.h, s.t});
-  require_shape(op, "dq", dq, q.shape());
-  require_shape(op, "dk", dk, k.shape());
-  require_shape(op, "dv", dv, v.shape());
+  const AttnShape s = attention_shape(op, q, k);
   require_dtype(op, q.dtype(), {&dq, &dk, &dv, &dout, &k, &v, &out});
   require_stat_dtype(op, {&lse});
   const cudaStream_t stream = stream_for(op, {&dq, &dk, &dv, &dout, &q, &k, &v, &out, &lse});

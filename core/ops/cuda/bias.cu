@@ -1,6 +1,7 @@
 // The linear layer's bias outside the GEMM epilogue: dbias += column sums of dout (cuBLASLt's BGRAD epilogues
-// overwrite their output, and the contract accumulates), and the broadcast that seeds a GEMM's output with
-// the bias when no cuBLASLt algorithm takes the bias epilogue.
+// overwrite their output, and the contract accumulates), the broadcast that seeds a GEMM's output with the
+// bias when no cuBLASLt algorithm takes the bias epilogue, and ops::add_bias (a bias added after a
+// collective, as the row-parallel linear does).
 #include <algorithm>
 
 #include "core/ops/cuda/bias_launch.h"
@@ -20,6 +21,15 @@ __global__ void broadcast_rows_kernel(T* __restrict__ out, const T* __restrict__
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride)
     out[i] = bias[i % c];
+}
+
+// out (rows, c) += bias (c) per row, added in f32 and rounded once.
+template <typename T>
+__global__ void add_rows_kernel(T* __restrict__ out, const T* __restrict__ bias, int64_t rows, int64_t c) {
+  const int64_t total = rows * c;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride)
+    out[i] = from_f32<T>(to_f32(out[i]) + to_f32(bias[i % c]));
 }
 
 // partial (gridDim.y, c) f32: block (x, y) sums rows [y * rows_per_chunk, (y + 1) * rows_per_chunk) of dout
@@ -62,6 +72,15 @@ cudaError_t launch_broadcast_rows(void* out, const void* bias, int64_t rows, int
   if (rows == 0 || c == 0) return cudaSuccess;
   const auto blocks = static_cast<unsigned int>(std::min<int64_t>(blocks_for(rows * c, 256), 65536));
   TRIDENT_KERNEL_DISPATCH(dtype, broadcast_rows_kernel<T><<<blocks, 256, 0, stream>>>(
+                                     static_cast<T*>(out), static_cast<const T*>(bias), rows, c));
+  return cudaGetLastError();
+}
+
+cudaError_t launch_add_rows(void* out, const void* bias, int64_t rows, int64_t c, DType dtype,
+                            cudaStream_t stream) {
+  if (rows == 0 || c == 0) return cudaSuccess;
+  const auto blocks = static_cast<unsigned int>(std::min<int64_t>(blocks_for(rows * c, 256), 65536));
+  TRIDENT_KERNEL_DISPATCH(dtype, add_rows_kernel<T><<<blocks, 256, 0, stream>>>(
                                      static_cast<T*>(out), static_cast<const T*>(bias), rows, c));
   return cudaGetLastError();
 }

@@ -1,6 +1,6 @@
-// Cross-entropy on CUDA: the Tensor entry points (checks as on the CPU, then the launchers of
-// cross_entropy.cu). Targets live on the device, so they are checked by the kernels and reported here after
-// one synchronizing read-back.
+// Cross-entropy on CUDA: stream choice and launch of core/ops/cuda/cross_entropy.cu, after the checks of
+// core/ops/cross_entropy.cpp, plus what only these kernels need (f32 statistics). Targets live on the device,
+// so the kernels check them and they are reported here after one synchronizing read-back.
 #include "core/ops/cuda/cross_entropy_launch.h"
 #include "core/ops/cuda/cuda_op_util.h"
 #include "core/ops/cuda/cuda_ops.h"
@@ -9,20 +9,6 @@ namespace trident::ops::cuda {
 namespace {
 
 constexpr unsigned long long kNoBadTarget = ~0ull;
-
-// Shapes: logits (N, Vp), targets (N) i32. Returns N.
-int64_t check_cross_entropy(std::string_view op, const Tensor& logits, const Tensor& targets, int64_t vocab) {
-  require_defined(op, "logits", logits);
-  require_defined(op, "targets", targets);
-  TRIDENT_CHECK(logits.ndim() == 2, "ops::{}: logits {} should be (N, Vp)", op, logits.str());
-  TRIDENT_CHECK(0 < vocab && vocab <= logits.dim(1), "ops::{}: vocab {} outside (0, {}] for logits {}", op,
-                vocab, logits.dim(1), logits.str());
-  TRIDENT_CHECK(targets.dtype() == DType::i32, "ops::{}: targets {} should hold i32", op, targets.str());
-  require_kernel_dtype(op, logits.dtype());
-  const int64_t n = logits.dim(0);
-  require_numel(op, "targets", targets, n);
-  return n;
-}
 
 // A device word for the kernels' bad-target report (cross_entropy_launch.h), set to "none".
 Tensor bad_target_flag(const Tensor& like, cudaStream_t stream) {
@@ -53,10 +39,9 @@ void cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor& logits, co
                            int64_t vocab) {
   constexpr std::string_view op = "cross_entropy_forward";
   const cudaStream_t stream = stream_for(op, {&losses, &lse, &logits, &targets});
-  const int64_t n = check_cross_entropy(op, logits, targets, vocab);
-  require_numel(op, "losses", losses, n);
-  require_numel(op, "lse", lse, n);
+  require_kernel_dtype(op, logits.dtype());
   require_stat_dtype(op, {&losses, &lse});
+  const int64_t n = logits.dim(0);
   if (n == 0) return;
   const Tensor flag = bad_target_flag(logits, stream);
   TRIDENT_CUDA_CHECK(launch_cross_entropy_forward(losses.data<float>(), lse.data<float>(), flag_ptr(flag),
@@ -65,21 +50,54 @@ void cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor& logits, co
   check_bad_target(op, flag, vocab, stream);
 }
 
-void cross_entropy_backward(Tensor& dlogits, const Tensor& logits, const Tensor& lse, const Tensor& targets,
-                            int64_t vocab, double dloss_scale) {
-  constexpr std::string_view op = "cross_entropy_backward";
+void cross_entropy_backward(std::string_view op, Tensor& dlogits, const Tensor& logits, const Tensor& lse,
+                            const Tensor& targets, int64_t vocab_start, int64_t vocab, double dloss_scale) {
   const cudaStream_t stream = stream_for(op, {&dlogits, &logits, &lse, &targets});
-  const int64_t n = check_cross_entropy(op, logits, targets, vocab);
-  require_shape(op, "dlogits", dlogits, logits.shape());
-  require_numel(op, "lse", lse, n);
+  require_kernel_dtype(op, logits.dtype());
   require_dtype(op, logits.dtype(), {&dlogits});
   require_stat_dtype(op, {&lse});
+  const int64_t n = logits.dim(0);
   if (n == 0) return;
   const Tensor flag = bad_target_flag(logits, stream);
   TRIDENT_CUDA_CHECK(launch_cross_entropy_backward(
-      dlogits.raw(), flag_ptr(flag), logits.raw(), lse.data<float>(), targets.data<int32_t>(), n, vocab,
-      logits.dim(1), static_cast<float>(dloss_scale), logits.dtype(), stream));
+      dlogits.raw(), flag_ptr(flag), logits.raw(), lse.data<float>(), targets.data<int32_t>(), n, vocab_start,
+      vocab, logits.dim(1), static_cast<float>(dloss_scale), logits.dtype(), stream));
   check_bad_target(op, flag, vocab, stream);
+}
+
+void cross_entropy_partial_max(Tensor& row_max, const Tensor& logits, int64_t vocab_start, int64_t vocab) {
+  constexpr std::string_view op = "cross_entropy_partial_max";
+  const cudaStream_t stream = stream_for(op, {&row_max, &logits});
+  require_kernel_dtype(op, logits.dtype());
+  require_stat_dtype(op, {&row_max});
+  TRIDENT_CUDA_CHECK(launch_cross_entropy_partial_max(row_max.data<float>(), logits.raw(), logits.dim(0),
+                                                      vocab_start, vocab, logits.dim(1), logits.dtype(),
+                                                      stream));
+}
+
+void cross_entropy_partial_sums(Tensor& sums, const Tensor& logits, const Tensor& row_max,
+                                const Tensor& targets, int64_t vocab_start, int64_t vocab) {
+  constexpr std::string_view op = "cross_entropy_partial_sums";
+  const cudaStream_t stream = stream_for(op, {&sums, &logits, &row_max, &targets});
+  require_kernel_dtype(op, logits.dtype());
+  require_stat_dtype(op, {&sums, &row_max});
+  const int64_t n = logits.dim(0);
+  if (n == 0) return;
+  const Tensor flag = bad_target_flag(logits, stream);
+  TRIDENT_CUDA_CHECK(launch_cross_entropy_partial_sums(
+      sums.data<float>(), flag_ptr(flag), logits.raw(), row_max.data<float>(), targets.data<int32_t>(), n,
+      vocab_start, vocab, logits.dim(1), logits.dtype(), stream));
+  check_bad_target(op, flag, vocab, stream);
+}
+
+void cross_entropy_partial_loss(Tensor& losses, Tensor& lse, const Tensor& row_max, const Tensor& sums,
+                                const Tensor& targets) {
+  constexpr std::string_view op = "cross_entropy_partial_loss";
+  const cudaStream_t stream = stream_for(op, {&losses, &lse, &row_max, &sums, &targets});
+  require_stat_dtype(op, {&losses, &lse, &row_max, &sums});
+  TRIDENT_CUDA_CHECK(launch_cross_entropy_partial_loss(losses.data<float>(), lse.data<float>(),
+                                                       row_max.data<float>(), sums.data<float>(),
+                                                       targets.data<int32_t>(), row_max.numel(), stream));
 }
 
 }  // namespace trident::ops::cuda

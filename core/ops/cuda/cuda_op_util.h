@@ -1,8 +1,10 @@
 #pragma once
-// Host-side helpers for the CUDA ops' Tensor entry points (core/ops/cuda/*.cpp): where the op runs, and which
-// element types its kernels take. The kernels themselves (core/ops/cuda/*.cu) see raw pointers only.
+// Host-side helpers for the CUDA backend's Tensor entry points (core/ops/cuda/*.cpp), which run after the
+// public op's checks (core/ops/<op>.cpp): where the op runs, and which element types its kernels take. The
+// kernels themselves (core/ops/cuda/*.cu) see raw pointers only.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <initializer_list>
 #include <string_view>
 
@@ -40,6 +42,14 @@ inline void require_kernel_dtype(std::string_view op, DType dtype) {
   TRIDENT_CHECK(dtype == DType::f32 || dtype == DType::bf16 || dtype == DType::f16,
                 "ops::{}: dtype {} is not supported on CUDA (f32, bf16 and f16; f64 is the CPU reference's)",
                 op, dtype_name(dtype));
+}
+
+// The same, with every tensor of `same` holding `dtype` too: the kernels read one element type, where the CPU
+// backend lets bf16/f16 storage mix with f32.
+inline void require_kernel_dtype(std::string_view op, DType dtype,
+                                 std::initializer_list<const Tensor*> same) {
+  require_dtype(op, dtype, same);
+  require_kernel_dtype(op, dtype);
 }
 
 // The dtype of per-row statistics (mean, rstd, lse, losses) for activations of `dtype`: always f32 on CUDA.

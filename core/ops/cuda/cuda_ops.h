@@ -1,19 +1,25 @@
 #pragma once
-// The CUDA ops: the signatures, contracts and shape conventions of core/ops/ops.h (read there), on tensors
-// that all live on one CUDA device. The public ops::X dispatches here when any argument is on a GPU:
+// The CUDA backend: the kernels' Tensor entry points behind the public ops of core/ops/ops.h (contracts,
+// shapes and argument checks are there and in core/ops/<op>.cpp, written once). The public ops::X checks its
+// arguments, then dispatches here when any argument is on a GPU:
 //
 //   void gelu_forward(Tensor& out, const Tensor& in) {
-//     if (cuda::dispatches(out, in)) return cuda::gelu_forward(out, in);
+//     ... checks ...
+//     if constexpr (cuda::kBuilt)
+//       if (cuda::on_gpu(out, in)) return cuda::gelu_forward(out, in);
+//     cpu::gelu_forward(out, in);
 //
-// Every op runs on the device's compute stream (core/runtime/cuda/stream.h) and returns without waiting for
-// it, except sum_squares, which returns a host double. Dtypes: f32, bf16 and f16 (f64 is the CPU
-// reference's); all float arguments share one dtype, except that per-row statistics (mean, rstd, lse, losses)
-// are f32 when the activations are bf16/f16, as on the CPU. Compute is f32 throughout (GEMMs accumulate in
-// f32).
+// Each entry here checks only what is this backend's: that every tensor is on one device, the dtypes its
+// kernels take (f32, bf16 and f16, all float arguments one dtype, per-row statistics such as mean, rstd, lse
+// and losses f32; f64 is the CPU reference's), and its index limits. Every op runs on the device's compute
+// stream (core/runtime/cuda/stream.h) and returns without waiting for it, except sum_squares, which returns a
+// host double, and the ops that read back a bad token or target id. Compute is f32 throughout (GEMMs
+// accumulate in f32).
 //
-// On a CPU-only build nothing here is defined: `dispatches` is constexpr false there and the calls behind it
-// are discarded statements, so they need no definition.
+// On a CPU-only build nothing here is defined: `kBuilt` is constexpr false there and the calls behind it are
+// discarded statements, so they need no definition.
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "core/ops/ops.h"
@@ -39,8 +45,12 @@ void linear_forward(Tensor& out, const Tensor& in, const Tensor& weight, const T
 void linear_backward(Tensor& din, Tensor& dweight, Tensor& dbias, const Tensor& dout, const Tensor& in,
                      const Tensor& weight);
 
-void embedding_forward(Tensor& out, const Tensor& tokens, const Tensor& weight);
-void embedding_backward(Tensor& dweight, const Tensor& dout, const Tensor& tokens);
+// Rows [vocab_start, vocab_start + V_local) of a (vocab, C) table (the whole table for ops::embedding_*);
+// `op` names the public op in the messages.
+void embedding_forward(std::string_view op, Tensor& out, const Tensor& tokens, const Tensor& weight,
+                       int64_t vocab_start, int64_t vocab);
+void embedding_backward(std::string_view op, Tensor& dweight, const Tensor& dout, const Tensor& tokens,
+                        int64_t vocab_start, int64_t vocab);
 
 void layernorm_forward(Tensor& out, Tensor& mean, Tensor& rstd, const Tensor& in, const Tensor& weight,
                        const Tensor& bias, double eps);
@@ -73,8 +83,17 @@ void softmax_backward(Tensor& din, const Tensor& dout, const Tensor& out);
 
 void cross_entropy_forward(Tensor& losses, Tensor& lse, const Tensor& logits, const Tensor& targets,
                            int64_t vocab);
-void cross_entropy_backward(Tensor& dlogits, const Tensor& logits, const Tensor& lse, const Tensor& targets,
-                            int64_t vocab, double dloss_scale);
+// logits (N, V_local): the columns [vocab_start, vocab_start + V_local) (vocab_start 0 for the whole
+// vocabulary).
+void cross_entropy_backward(std::string_view op, Tensor& dlogits, const Tensor& logits, const Tensor& lse,
+                            const Tensor& targets, int64_t vocab_start, int64_t vocab, double dloss_scale);
+void cross_entropy_partial_max(Tensor& row_max, const Tensor& logits, int64_t vocab_start, int64_t vocab);
+void cross_entropy_partial_sums(Tensor& sums, const Tensor& logits, const Tensor& row_max,
+                                const Tensor& targets, int64_t vocab_start, int64_t vocab);
+void cross_entropy_partial_loss(Tensor& losses, Tensor& lse, const Tensor& row_max, const Tensor& sums,
+                                const Tensor& targets);
+
+void add_bias(Tensor& out, const Tensor& bias);
 
 void add(Tensor& out, const Tensor& a, const Tensor& b);
 void add_inplace(Tensor& a, const Tensor& b);
@@ -84,7 +103,8 @@ double sum_squares(const Tensor& a);
 // Fused over the whole flat f32 buffers: one kernel reads p, g, m, v once and writes p, m, v.
 void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& hp);
 
-void split_last_dim(const Tensor& in, const std::vector<Tensor*>& outs);
-void concat_last_dim(Tensor& out, const std::vector<const Tensor*>& ins);
+// split_last_dim (to_parts) and concat_last_dim: fused (N, sum Ci) and parts (N, Ci), one strided copy each.
+void copy_column_blocks(std::string_view op, const Tensor& fused, const std::vector<const Tensor*>& parts,
+                        bool to_parts);
 
 }  // namespace trident::ops::cuda

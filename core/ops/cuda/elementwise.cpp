@@ -1,4 +1,5 @@
-// Elementwise helpers on CUDA: the Tensor entry points of core/ops/cuda/elementwise.cu.
+// Elementwise helpers on CUDA: stream choice and launch of elementwise.cu, after the checks of
+// core/ops/elementwise.cpp.
 #include "core/ops/cuda/cuda_op_util.h"
 #include "core/ops/cuda/cuda_ops.h"
 #include "core/ops/cuda/elementwise_launch.h"
@@ -7,28 +8,20 @@ namespace trident::ops::cuda {
 
 void add(Tensor& out, const Tensor& a, const Tensor& b) {
   constexpr std::string_view op = "add";
-  require_defined(op, "a", a);
-  require_numel(op, "b", b, a.numel());
-  require_numel(op, "out", out, a.numel());
-  require_dtype(op, a.dtype(), {&out, &b});
   const cudaStream_t stream = stream_for(op, {&out, &a, &b});
-  require_kernel_dtype(op, a.dtype());
+  require_kernel_dtype(op, a.dtype(), {&out, &b});
   TRIDENT_CUDA_CHECK(launch_add(out.raw(), a.raw(), b.raw(), a.numel(), a.dtype(), stream));
 }
 
 void add_inplace(Tensor& a, const Tensor& b) {
   constexpr std::string_view op = "add_inplace";
-  require_defined(op, "a", a);
-  require_numel(op, "b", b, a.numel());
-  require_dtype(op, a.dtype(), {&b});
   const cudaStream_t stream = stream_for(op, {&a, &b});
-  require_kernel_dtype(op, a.dtype());
+  require_kernel_dtype(op, a.dtype(), {&b});
   TRIDENT_CUDA_CHECK(launch_add(a.raw(), a.raw(), b.raw(), a.numel(), a.dtype(), stream));
 }
 
 void scale_inplace(Tensor& a, double s) {
   constexpr std::string_view op = "scale_inplace";
-  require_defined(op, "a", a);
   const cudaStream_t stream = stream_for(op, {&a});
   require_kernel_dtype(op, a.dtype());
   TRIDENT_CUDA_CHECK(launch_scale(a.raw(), a.numel(), s, a.dtype(), stream));
@@ -37,7 +30,6 @@ void scale_inplace(Tensor& a, double s) {
 // The one op here that waits: the caller needs the number on the host (the global gradient norm).
 double sum_squares(const Tensor& a) {
   constexpr std::string_view op = "sum_squares";
-  require_defined(op, "a", a);
   const cudaStream_t stream = stream_for(op, {&a});
   require_kernel_dtype(op, a.dtype());
   const int64_t n = a.numel();

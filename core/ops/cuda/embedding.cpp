@@ -1,6 +1,6 @@
-// Token embedding on CUDA: the Tensor entry points of core/ops/cuda/embedding.cu. The kernels check the token
-// ids as they go; each op reads the verdict back once (the one host wait here) and throws the CPU op's
-// message.
+// Token embedding on CUDA: stream choice and launch of core/ops/cuda/embedding.cu, after the checks of
+// core/ops/embedding.cpp. The kernels check the token ids as they go; each op reads the verdict back once
+// (the one host wait here) and throws the CPU op's message.
 #include <climits>
 
 #include "core/ops/cuda/cuda_op_util.h"
@@ -27,51 +27,35 @@ void throw_if_bad(std::string_view op, const Tensor& slot, int64_t vocab, cudaSt
 
 }  // namespace
 
-void embedding_forward(Tensor& out, const Tensor& tokens, const Tensor& weight) {
-  constexpr std::string_view op = "embedding_forward";
-  require_defined(op, "weight", weight);
-  require_defined(op, "tokens", tokens);
-  TRIDENT_CHECK(weight.ndim() == 2, "ops::embedding_forward: weight {} should be (V, C)", weight.str());
-  TRIDENT_CHECK(tokens.dtype() == DType::i32, "ops::embedding_forward: tokens {} should hold i32",
-                tokens.str());
-  const int64_t vocab = weight.dim(0), c = weight.dim(1), n = tokens.numel();
-  TRIDENT_CHECK(rows_of(op, "out", out, c) == n,
-                "ops::embedding_forward: out {} does not hold one row per token of {}", out.str(),
-                tokens.str());
-  require_dtype(op, weight.dtype(), {&out});
+void embedding_forward(std::string_view op, Tensor& out, const Tensor& tokens, const Tensor& weight,
+                       int64_t vocab_start, int64_t vocab) {
+  const int64_t n = tokens.numel();
   const cudaStream_t stream = stream_for(op, {&out, &tokens, &weight});
   require_kernel_dtype(op, weight.dtype());
-  TRIDENT_CHECK(n < INT_MAX, "ops::embedding_forward: {} tokens in one call; at most {}", n, INT_MAX - 1);
+  TRIDENT_CHECK(n < INT_MAX, "ops::{}: {} tokens in one call; at most {}", op, n, INT_MAX - 1);
   if (n == 0) return;
   Tensor slot = bad_token_slot(weight);
-  TRIDENT_CUDA_CHECK(launch_embedding_forward(out.raw(), tokens.data<int32_t>(), weight.raw(), n, vocab, c,
-                                              weight.dtype(), static_cast<unsigned long long*>(slot.raw()),
-                                              stream));
+  TRIDENT_CUDA_CHECK(launch_embedding_forward(out.raw(), tokens.data<int32_t>(), weight.raw(), n, vocab_start,
+                                              weight.dim(0), vocab, weight.dim(1), weight.dtype(),
+                                              static_cast<unsigned long long*>(slot.raw()), stream));
   throw_if_bad(op, slot, vocab, stream);
 }
 
-void embedding_backward(Tensor& dweight, const Tensor& dout, const Tensor& tokens) {
-  constexpr std::string_view op = "embedding_backward";
-  require_defined(op, "dweight", dweight);
-  require_defined(op, "tokens", tokens);
-  TRIDENT_CHECK(dweight.ndim() == 2, "ops::embedding_backward: dweight {} should be (V, C)", dweight.str());
-  TRIDENT_CHECK(tokens.dtype() == DType::i32, "ops::embedding_backward: tokens {} should hold i32",
-                tokens.str());
-  const int64_t vocab = dweight.dim(0), c = dweight.dim(1), n = tokens.numel();
-  TRIDENT_CHECK(rows_of(op, "dout", dout, c) == n,
-                "ops::embedding_backward: dout {} does not hold one row per token of {}", dout.str(),
-                tokens.str());
-  require_dtype(op, dweight.dtype(), {&dout});
+void embedding_backward(std::string_view op, Tensor& dweight, const Tensor& dout, const Tensor& tokens,
+                        int64_t vocab_start, int64_t vocab) {
+  const int64_t n = tokens.numel();
   const cudaStream_t stream = stream_for(op, {&dweight, &dout, &tokens});
+  require_dtype(op, dweight.dtype(), {&dout});  // the kernels read one dtype
   require_kernel_dtype(op, dweight.dtype());
-  TRIDENT_CHECK(n < INT_MAX, "ops::embedding_backward: {} tokens in one call; at most {}", n, INT_MAX - 1);
+  TRIDENT_CHECK(n < INT_MAX, "ops::{}: {} tokens in one call; at most {}", op, n, INT_MAX - 1);
   if (n == 0) return;
   const size_t scratch_bytes = embedding_backward_scratch_bytes(n, vocab);
   // Sort buffers and CUB's temp storage, as f32 words: the allocator hands out 256-byte-aligned blocks.
   Tensor scratch =
       Tensor::empty({static_cast<int64_t>((scratch_bytes + 3) / 4)}, DType::f32, dweight.device());
   Tensor slot = bad_token_slot(dweight);
-  TRIDENT_CUDA_CHECK(launch_embedding_backward(dweight.raw(), dout.raw(), tokens.data<int32_t>(), n, vocab, c,
+  TRIDENT_CUDA_CHECK(launch_embedding_backward(dweight.raw(), dout.raw(), tokens.data<int32_t>(), n,
+                                               vocab_start, dweight.dim(0), vocab, dweight.dim(1),
                                                dweight.dtype(), scratch.raw(), scratch.nbytes(),
                                                static_cast<unsigned long long*>(slot.raw()), stream));
   throw_if_bad(op, slot, vocab, stream);

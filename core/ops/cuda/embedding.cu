@@ -20,20 +20,31 @@ __device__ __forceinline__ void record_bad(unsigned long long* bad, int64_t posi
   atomicMin(bad, (static_cast<unsigned long long>(position) << 32) | static_cast<uint32_t>(id));
 }
 
-// out (n, row_words) = weight (vocab, row_words)[tokens]: one block per row, copying W-sized words (16 bytes
-// when rows and pointers allow, else one element). A bad token's row is skipped and reported.
+// The table's rows: the ids [start, start + rows) of a vocabulary of `vocab`.
+struct TableRange {
+  int64_t start, rows, vocab;
+};
+
+// out (n, row_words) = weight (rows, row_words)[tokens - start], zeros for ids outside the table's range: one
+// block per row, copying W-sized words (16 bytes when rows and pointers allow, else one element). A bad
+// token's row is skipped and reported.
 template <typename W>
 __global__ void embedding_forward_kernel(W* __restrict__ out, const int32_t* __restrict__ tokens,
-                                         const W* __restrict__ weight, int64_t n, int64_t vocab,
+                                         const W* __restrict__ weight, int64_t n, TableRange table,
                                          int64_t row_words, unsigned long long* bad) {
   for (int64_t r = blockIdx.x; r < n; r += gridDim.x) {
     const int32_t id = tokens[r];
-    if (id < 0 || id >= vocab) {
+    if (id < 0 || id >= table.vocab) {
       if (threadIdx.x == 0) record_bad(bad, r, id);
       continue;
     }
-    const W* src = weight + id * row_words;
+    const int64_t row = id - table.start;
     W* dst = out + r * row_words;
+    if (row < 0 || row >= table.rows) {
+      for (int64_t j = threadIdx.x; j < row_words; j += blockDim.x) dst[j] = W{};  // all-zero bits: +0
+      continue;
+    }
+    const W* src = weight + row * row_words;
     for (int64_t j = threadIdx.x; j < row_words; j += blockDim.x) dst[j] = src[j];
   }
 }
@@ -65,21 +76,22 @@ __device__ __forceinline__ int64_t run_end(const int32_t* __restrict__ ids, int6
   return lo;
 }
 
-// dweight (vocab, c) += dout (n, c) rows, by runs of sorted_ids (n) with their positions sorted_pos (n).
-// Block (s, y) works only if s starts a run; it owns that run's dweight row, so no two blocks touch one
-// element. The run's bounds are known before the sum, so its loads can be in flight together while the adds
-// keep their order.
+// dweight (rows, c) += dout (n, c) rows, by runs of sorted_ids (n) with their positions sorted_pos (n), for
+// the ids in [start, start + rows). Block (s, y) works only if s starts a run of such ids; it owns that run's
+// dweight row, so no two blocks touch one element. The run's bounds are known before the sum, so its loads
+// can be in flight together while the adds keep their order.
 template <typename T>
 __global__ void embedding_backward_kernel(T* dweight, const T* __restrict__ dout,
                                           const int32_t* __restrict__ sorted_ids,
-                                          const int32_t* __restrict__ sorted_pos, int64_t n, int64_t c,
-                                          const unsigned long long* bad) {
+                                          const int32_t* __restrict__ sorted_pos, int64_t n, int64_t start,
+                                          int64_t rows, int64_t c, const unsigned long long* bad) {
   if (*bad != kNoBadToken) return;  // the op is refused as a whole: dweight stays as it was
   const int64_t s = blockIdx.x;
   const int32_t id = sorted_ids[s];
   if (s > 0 && sorted_ids[s - 1] == id) return;
+  if (id < start || id >= start + rows) return;           // another rank's id: no gradient here
   const int64_t end = run_end(sorted_ids, s + 1, n, id);  // every id is valid here, so the order is total
-  T* row = dweight + id * c;
+  T* row = dweight + (id - start) * c;
   const int64_t stride = static_cast<int64_t>(gridDim.y) * blockDim.x;
   for (int64_t col = static_cast<int64_t>(blockIdx.y) * blockDim.x + threadIdx.x; col < c; col += stride) {
     float acc = to_f32(row[col]);
@@ -99,11 +111,11 @@ unsigned int row_threads(int64_t words) {
 }
 
 template <typename W>
-void launch_forward_words(void* out, const int32_t* tokens, const void* weight, int64_t n, int64_t vocab,
+void launch_forward_words(void* out, const int32_t* tokens, const void* weight, int64_t n, TableRange table,
                           int64_t row_words, unsigned long long* bad, cudaStream_t stream) {
   const auto blocks = static_cast<unsigned int>(std::min<int64_t>(n, 1 << 20));
   embedding_forward_kernel<W><<<blocks, row_threads(row_words), 0, stream>>>(
-      static_cast<W*>(out), tokens, static_cast<const W*>(weight), n, vocab, row_words, bad);
+      static_cast<W*>(out), tokens, static_cast<const W*>(weight), n, table, row_words, bad);
 }
 
 // Bits of the ids the sort looks at: enough for [0, vocab). Bad ids sort anywhere, but then nothing is added.
@@ -130,17 +142,18 @@ size_t cub_temp_bytes(int64_t n, int64_t vocab) {
 }  // namespace
 
 cudaError_t launch_embedding_forward(void* out, const int32_t* tokens, const void* weight, int64_t n,
-                                     int64_t vocab, int64_t c, DType dtype, unsigned long long* bad,
-                                     cudaStream_t stream) {
+                                     int64_t vocab_start, int64_t rows, int64_t vocab, int64_t c, DType dtype,
+                                     unsigned long long* bad, cudaStream_t stream) {
+  const TableRange table{vocab_start, rows, vocab};
   cudaError_t status = cudaMemsetAsync(bad, 0xff, sizeof(unsigned long long), stream);  // kNoBadToken
   if (status != cudaSuccess || n == 0) return status;
   const int64_t row_bytes = c * static_cast<int64_t>(dtype_size(dtype));
   if (row_bytes % 16 == 0 && aligned16(out) && aligned16(weight)) {
-    launch_forward_words<uint4>(out, tokens, weight, n, vocab, row_bytes / 16, bad, stream);
+    launch_forward_words<uint4>(out, tokens, weight, n, table, row_bytes / 16, bad, stream);
   } else if (dtype_size(dtype) == 4) {
-    launch_forward_words<uint32_t>(out, tokens, weight, n, vocab, c, bad, stream);
+    launch_forward_words<uint32_t>(out, tokens, weight, n, table, c, bad, stream);
   } else if (dtype_size(dtype) == 2) {
-    launch_forward_words<uint16_t>(out, tokens, weight, n, vocab, c, bad, stream);
+    launch_forward_words<uint16_t>(out, tokens, weight, n, table, c, bad, stream);
   } else {
     return cudaErrorInvalidValue;
   }
@@ -153,8 +166,9 @@ size_t embedding_backward_scratch_bytes(int64_t n, int64_t vocab) {
 }
 
 cudaError_t launch_embedding_backward(void* dweight, const void* dout, const int32_t* tokens, int64_t n,
-                                      int64_t vocab, int64_t c, DType dtype, void* scratch,
-                                      size_t scratch_bytes, unsigned long long* bad, cudaStream_t stream) {
+                                      int64_t vocab_start, int64_t rows, int64_t vocab, int64_t c,
+                                      DType dtype, void* scratch, size_t scratch_bytes,
+                                      unsigned long long* bad, cudaStream_t stream) {
   cudaError_t status = cudaMemsetAsync(bad, 0xff, sizeof(unsigned long long), stream);  // kNoBadToken
   if (status != cudaSuccess || n == 0) return status;
   const size_t ids_bytes = align256(static_cast<size_t>(n) * sizeof(int32_t));
@@ -175,9 +189,9 @@ cudaError_t launch_embedding_backward(void* dweight, const void* dout, const int
   const unsigned int threads = row_threads(c);
   const dim3 grid(static_cast<unsigned int>(n),
                   static_cast<unsigned int>(std::min<int64_t>((c + threads - 1) / threads, 65535)));
-  TRIDENT_KERNEL_DISPATCH(
-      dtype, embedding_backward_kernel<T><<<grid, threads, 0, stream>>>(
-                 static_cast<T*>(dweight), static_cast<const T*>(dout), sorted_ids, sorted_pos, n, c, bad));
+  TRIDENT_KERNEL_DISPATCH(dtype, embedding_backward_kernel<T><<<grid, threads, 0, stream>>>(
+                                     static_cast<T*>(dweight), static_cast<const T*>(dout), sorted_ids,
+                                     sorted_pos, n, vocab_start, rows, c, bad));
   return cudaGetLastError();
 }
 

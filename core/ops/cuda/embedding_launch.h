@@ -20,18 +20,23 @@ inline int32_t bad_token_id(unsigned long long bad) {
   return static_cast<int32_t>(static_cast<uint32_t>(bad & 0xffffffffull));
 }
 
-// out (n, c) = weight (vocab, c)[tokens (n)]; *bad (device) set to the first bad token or kNoBadToken. n <
-// 2^31.
+// weight (rows, c) holds the ids [vocab_start, vocab_start + rows) of a vocabulary of `vocab` (the whole
+// table: vocab_start 0, rows = vocab).
+//
+// out (n, c) = weight[tokens (n) - vocab_start], zero rows for ids outside the table's range; *bad (device)
+// set to the first token outside [0, vocab) or kNoBadToken. n < 2^31.
 cudaError_t launch_embedding_forward(void* out, const int32_t* tokens, const void* weight, int64_t n,
-                                     int64_t vocab, int64_t c, DType dtype, unsigned long long* bad,
-                                     cudaStream_t stream);
+                                     int64_t vocab_start, int64_t rows, int64_t vocab, int64_t c, DType dtype,
+                                     unsigned long long* bad, cudaStream_t stream);
 
 // Bytes of device scratch launch_embedding_backward needs for n tokens (sort buffers and CUB's temp storage).
 size_t embedding_backward_scratch_bytes(int64_t n, int64_t vocab);
-// dweight (vocab, c) += scatter-add of dout (n, c) at tokens (n). If any token is bad, *bad says which and
-// dweight is left untouched. scratch: embedding_backward_scratch_bytes(n, vocab) bytes, 256-byte aligned.
+// dweight (rows, c) += scatter-add of dout (n, c) at tokens (n) - vocab_start, for the ids in the table's
+// range. If any token is bad, *bad says which and dweight is left untouched. scratch:
+// embedding_backward_scratch_bytes(n, vocab) bytes, 256-byte aligned.
 cudaError_t launch_embedding_backward(void* dweight, const void* dout, const int32_t* tokens, int64_t n,
-                                      int64_t vocab, int64_t c, DType dtype, void* scratch,
-                                      size_t scratch_bytes, unsigned long long* bad, cudaStream_t stream);
+                                      int64_t vocab_start, int64_t rows, int64_t vocab, int64_t c,
+                                      DType dtype, void* scratch, size_t scratch_bytes,
+                                      unsigned long long* bad, cudaStream_t stream);
 
 }  // namespace trident::ops::cuda

@@ -213,9 +213,9 @@ void run_gemm(const Gemm& g, int device, cudaStream_t stream) {
 void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, double alpha,
             double beta) {
   constexpr std::string_view op = "matmul";
-  const auto [m, n, k] = checks::matmul_dims(out, a, b, trans_a, trans_b);
+  const auto [m, n, k] = checks::matmul_shape(a, b, trans_a, trans_b);
   const cudaStream_t stream = stream_for(op, {&out, &a, &b});
-  require_kernel_dtype(op, a.dtype());
+  require_kernel_dtype(op, a.dtype(), {&b, &out});
   run_gemm({out.raw(), a.raw(), b.raw(), m, n, k, trans_a, trans_b, static_cast<float>(alpha),
             static_cast<float>(beta), a.dtype()},
            out.device().index, stream);
@@ -223,11 +223,9 @@ void matmul(Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool tr
 
 void linear_forward(Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias) {
   constexpr std::string_view op = "linear_forward";
-  const auto [n, oc, ic] = checks::linear_dims(op, "out", out, in, weight);
-  if (bias.defined()) require_shape(op, "bias", bias, {oc});
-  require_dtype(op, in.dtype(), {&out, &weight, &bias});
+  const auto [n, oc, ic] = checks::linear_shape(in, weight);
   const cudaStream_t stream = stream_for(op, {&out, &in, &weight, &bias});
-  require_kernel_dtype(op, in.dtype());
+  require_kernel_dtype(op, in.dtype(), {&out, &weight, &bias});
   // The bias epilogue reads the bias in 16-byte vectors: a view that starts elsewhere goes through a copy.
   Tensor aligned_bias;
   const void* bias_ptr = bias.defined() ? bias.raw() : nullptr;
@@ -246,13 +244,9 @@ void linear_forward(Tensor& out, const Tensor& in, const Tensor& weight, const T
 void linear_backward(Tensor& din, Tensor& dweight, Tensor& dbias, const Tensor& dout, const Tensor& in,
                      const Tensor& weight) {
   constexpr std::string_view op = "linear_backward";
-  const auto [n, oc, ic] = checks::linear_dims(op, "dout", dout, in, weight);
-  if (din.defined()) require_numel(op, "din", din, n * ic);
-  if (dweight.defined()) require_shape(op, "dweight", dweight, {oc, ic});
-  if (dbias.defined()) require_shape(op, "dbias", dbias, {oc});
-  require_dtype(op, in.dtype(), {&din, &dweight, &dbias, &dout, &weight});
+  const auto [n, oc, ic] = checks::linear_shape(in, weight);
   const cudaStream_t stream = stream_for(op, {&din, &dweight, &dbias, &dout, &in, &weight});
-  require_kernel_dtype(op, in.dtype());
+  require_kernel_dtype(op, in.dtype(), {&din, &dweight, &dbias, &dout, &weight});
   const DType dtype = in.dtype();
   const int device = in.device().index;
   // din (N, IC) = dout (N, OC) @ weight (OC, IC)

@@ -1,4 +1,4 @@
-// RoPE on CUDA: the Tensor entry points (checks as on the CPU, then the launcher of rope.cu).
+// RoPE on CUDA: stream choice and launch of rope.cu, after the checks of core/ops/rope.cpp.
 #include "core/ops/cuda/cuda_op_util.h"
 #include "core/ops/cuda/cuda_ops.h"
 #include "core/ops/cuda/rope_launch.h"
@@ -8,13 +8,7 @@ namespace {
 
 void rope(std::string_view op, Tensor& out, const Tensor& in, double theta, int64_t pos0, double sign) {
   const cudaStream_t stream = stream_for(op, {&out, &in});
-  require_defined(op, "in", in);
-  TRIDENT_CHECK(in.ndim() == 4 && in.dim(3) % 2 == 0, "ops::{}: input {} should be (B, T, H, D) with D even",
-                op, in.str());
-  TRIDENT_CHECK(theta > 0, "ops::{}: theta {} should be positive", op, theta);
-  require_shape(op, "out", out, in.shape());
-  require_kernel_dtype(op, in.dtype());
-  require_dtype(op, in.dtype(), {&out});
+  require_kernel_dtype(op, in.dtype(), {&out});
   const int64_t b = in.dim(0), t = in.dim(1), h = in.dim(2), d = in.dim(3);
   if (in.numel() == 0) return;
   Tensor table = Tensor::empty({t, d / 2, 2}, DType::f32, in.device());  // (T, D/2) of (cos, sin)
