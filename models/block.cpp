@@ -48,7 +48,8 @@ void TransformerBlock::forward(BlockActs& acts, Tensor& x_out, const Tensor& x_i
   norm2_.forward_residual(acts.norm2, acts.x_mid, x_in, ws.y);  // x_mid = x_in + attn(x_in), normed
   if (moe_) {
     {
-      spans::Span span(spans::Kind::moe, spans::Phase::forward);  // FLOPs not counted (routing-dependent)
+      spans::Span span(spans::Kind::moe,
+                       spans::Phase::forward);  // FLOPs: the router's and experts' own spans
       moe_->forward(acts.moe, ws.y, acts.norm2.out);
     }
     if (mlp_) {

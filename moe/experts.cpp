@@ -2,6 +2,7 @@
 
 #include "core/ops/ops.h"
 #include "core/runtime/error.h"
+#include "core/runtime/spans.h"
 
 namespace trident::moe {
 
@@ -41,9 +42,23 @@ Experts::Experts(ParamSet& params, const std::string& name, int num_experts, int
     if (b != nullptr) b->weight_decay = false;
 }
 
+namespace {
+
+// The experts' GEMMs on the R rows routed this call (2mnk each): up x (R, C) -> h (R, up), down a (R, F) ->
+// y.
+double expert_gemm_flops(const Tensor& x, const Tensor& h, const Tensor& a, const Tensor& y) {
+  const double R = static_cast<double>(x.dim(0));
+  return 2.0 * R * static_cast<double>(x.dim(1) * h.dim(1) + a.dim(1) * y.dim(1));
+}
+
+}  // namespace
+
 void Experts::forward(Tensor& h, Tensor& a, Tensor& y, const Tensor& x,
                       const std::vector<int64_t>& offset) const {
   if (x.dim(0) == 0) return;
+  // Nested in the block's MoE span: the FLOPs of the layer are the experts' (and the router's), counted from
+  // the rows the routing produced.
+  spans::Span span(spans::Kind::moe, spans::Phase::forward, expert_gemm_flops(x, h, a, y));
   for (int e = 0; e < num_experts_; ++e) {
     if (offset[e + 1] == offset[e]) continue;
     Tensor he = rows(h, offset, e);
@@ -66,6 +81,8 @@ void Experts::forward(Tensor& h, Tensor& a, Tensor& y, const Tensor& x,
 void Experts::backward(Tensor& dx, Tensor& dh, Tensor& da, const Tensor& dy, const Tensor& x, const Tensor& h,
                        const Tensor& a, const std::vector<int64_t>& offset) const {
   if (x.dim(0) == 0) return;
+  // Each GEMM twice backward: the input gradient and the weight gradient.
+  spans::Span span(spans::Kind::moe, spans::Phase::backward, 2.0 * expert_gemm_flops(x, h, a, dy));
   for (int e = 0; e < num_experts_; ++e) {
     if (offset[e + 1] == offset[e]) continue;
     Tensor dae = rows(da, offset, e);

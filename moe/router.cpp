@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/ops/ops.h"
+#include "core/runtime/spans.h"
 
 namespace trident::moe {
 
@@ -25,7 +26,10 @@ void Router::forward(MoeActs& acts, const Tensor& x) const {
   const DType dt = stat_dtype(x.dtype());
   acts.router_in = x.dtype() == dt ? x : x.to(dt);
   Tensor logits = Tensor::empty({R, E}, dt, x.device());
-  ops::linear_forward(logits, acts.router_in, weight_in_stat_dtype(), Tensor{});
+  {
+    spans::Span span(spans::Kind::moe, spans::Phase::forward, 2.0 * R * x.dim(1) * E);
+    ops::linear_forward(logits, acts.router_in, weight_in_stat_dtype(), Tensor{});
+  }
   const Tensor host = logits.to(Device::cpu()).to(DType::f64);
   const double* z = host.data<double>();
   acts.routing = route(std::vector<double>(z, z + R * E), R, spec_);
@@ -101,6 +105,7 @@ void Router::backward(Tensor& dx, const std::vector<double>& dgate, const MoeAct
   const Tensor& x = acts.router_in;
   const DType dt = x.dtype();
   const Tensor dlogits = dz.to(dt).to(x.device());
+  spans::Span span(spans::Kind::moe, spans::Phase::backward, 4.0 * x.dim(0) * x.dim(1) * E);  // dx and dW
   Tensor no_bias;
   if (dx.dtype() == dt && weight_->grad.dtype() == dt) {
     ops::linear_backward(dx, weight_->grad, no_bias, dlogits, x, weight_->value);

@@ -143,7 +143,9 @@ std::string format_profile(const StepProfile& p, int rank) {
   s += fmt::format("{:<16} {:>23.4f} {:>10.3f} {:>10.2f} {:>9} {:>6.1f}%\n", "total", flops / 1e9,
                    p.step_s * 1e3, p.step_s > 0 ? flops / p.step_s / 1e9 : 0.0, "", share);
   if (p.moe) {
-    s += "model: an MoE model's FLOPs depend on the routing; the MoE layer row shows time only\n";
+    s += "model: an MoE layer's FLOPs are its router's and experts' GEMMs on the rows routed this step; the "
+         "dense "
+         "formula 6N + 6*L*T*C does not apply\n";
     return s;
   }
   s += fmt::format(

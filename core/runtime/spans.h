@@ -30,7 +30,7 @@ enum class Kind : uint8_t {
   attn_proj,  // attention's output projection
   mlp_up,     // fc (GPT-2) or gate_up (SwiGLU), with its activation
   mlp_down,
-  moe,  // an MoE layer: router, dispatch, experts (time only: its FLOPs depend on the routing)
+  moe,  // an MoE layer: router, dispatch, experts (FLOPs: the router's and the experts' GEMMs on routed rows)
   norm,
   residual,   // the blocks' residual additions
   head_loss,  // the LM head's projection and the cross-entropy

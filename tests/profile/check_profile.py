@@ -6,7 +6,13 @@ the MLP (4C^2 + 4C^2), plus the LM head's padded-vocab x C GEMM (tied to wte, it
 wpe), biases and norms are not matrix multiplications. 6*L*T*C is the attention core (QK^T and AV, 2*T*C each
 forward per layer and token, x3 with backward, halved for the causal mask).
 
-usage: check_profile.py TRIDENT CONFIG [--set ...]   (the config must be configs/gpt2_tiny.pbtxt's dimensions)
+With --moe (configs/moe_tiny.pbtxt: blocks 0 and 2 route each token to 2 of 8 GELU experts of width 256,
+dropless), the MoE layer row instead holds its router's and experts' GEMMs on the rows routed: per MoE layer and
+micro-batch of N = B*T tokens, R = 2N rows through up (C x F) and down (F x C), 2*R*(C*F + F*C) forward and twice
+that backward, plus the router's N x C x 8 GEMM (2NCE forward, 4NCE backward).
+
+usage: check_profile.py TRIDENT CONFIG [--moe] [--set ...]   (CONFIG: configs/gpt2_tiny.pbtxt's dimensions, or
+configs/moe_tiny.pbtxt's with --moe)
 """
 import re
 import subprocess
@@ -20,8 +26,24 @@ KINDS = ["embedding", "qkv", "attention core", "attention proj", "MLP up/gate", 
          "head + loss", "optimizer", "idle / wait"]
 
 
+def check_moe(rows):
+    moe_layers, experts, top_k, f = 2, 8, 2, 256
+    n = B * T
+    r = top_k * n
+    fwd = M * moe_layers * (2 * r * (C * f + f * C) + 2 * n * C * experts) / 1e9
+    bwd = M * moe_layers * (4 * r * (C * f + f * C) + 4 * n * C * experts) / 1e9
+    if "MoE layer" not in rows:
+        sys.exit("no 'MoE layer' row in the table")
+    got_f, got_b = rows["MoE layer"][0], rows["MoE layer"][1]
+    print(f"MoE layer: forward {got_f:.4f} GFLOP (expected {fwd:.4f}), backward {got_b:.4f} (expected {bwd:.4f})")
+    if abs(got_f - fwd) > 0.01 * fwd or abs(got_b - bwd) > 0.01 * bwd:
+        sys.exit("the MoE layer's FLOPs are not its router's and experts' GEMMs on the routed rows within 1%")
+
+
 def main():
     trident, config, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
+    moe = "--moe" in extra
+    extra = [a for a in extra if a != "--moe"]
     out = subprocess.run([trident, "profile", config, *extra, *ARGS], capture_output=True, text=True)
     print(out.stdout)
     if out.returncode != 0:
@@ -38,6 +60,10 @@ def main():
         if k not in rows:
             sys.exit(f"no '{k}' row in the table")
 
+    if moe:
+        check_moe(rows)
+        print("profile OK")
+        return
     n = 12 * L * C * C + VP * C
     expected = (6 * n + 6 * L * T * C) * B * M * T / 1e9
     measured = sum(f + b for f, b, _, _ in rows.values())
