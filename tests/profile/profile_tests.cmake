@@ -18,6 +18,22 @@ add_test(NAME profile.moe_flops
                  $<TARGET_FILE:trident> ${CMAKE_SOURCE_DIR}/configs/moe_tiny.pbtxt --moe ${PROFILE_DATA})
 set_tests_properties(profile.moe_flops PROPERTIES FIXTURES_REQUIRED fortunes_data LABELS unit TIMEOUT 120)
 
+# --rank R prints that rank's table: under pp 2, rank 1 is the last stage, which holds the head and the loss (their
+# FLOPs non-zero there), and no other rank prints. A rank outside the job is refused.
+add_test(NAME profile.rank_last_stage
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/cli/expect.sh ok
+                 "profile of rank 1:(?!.*profile of rank 0).*head \\+ loss +0*\\.?0*[1-9]"
+                 ${MPIEXEC_EXECUTABLE} --oversubscribe -np 2 $<TARGET_FILE:trident> profile
+                 ${CMAKE_SOURCE_DIR}/configs/gpt2_tiny.pbtxt ${PROFILE_DATA} --set parallel.pipeline=2
+                 --set train.seq_len=64 --set train.micro_batch_size=4 --set train.global_batch_size=8
+                 --set runtime.threads=1 --steps 1 --rank 1)
+set_tests_properties(profile.rank_last_stage PROPERTIES FIXTURES_REQUIRED fortunes_data LABELS "unit;multirank"
+                     TIMEOUT 120 PROCESSORS 2 ENVIRONMENT "${PROFILE_ENV}")
+add_test(NAME profile.rank_outside_the_job
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/cli/expect.sh error "--rank 3: the job has 1 rank \\(0 to 0\\)"
+                 $<TARGET_FILE:trident> profile ${CMAKE_SOURCE_DIR}/configs/gpt2_tiny.pbtxt ${PROFILE_DATA} --rank 3)
+set_tests_properties(profile.rank_outside_the_job PROPERTIES FIXTURES_REQUIRED fortunes_data LABELS unit TIMEOUT 60)
+
 # Small buckets (0.05 MB: about 30 of tiny GPT-2's 0.9M gradients), so that most start while backward goes on.
 add_test(NAME profile.trace_dp2
          COMMAND ${CMAKE_COMMAND} -E env ${PROFILE_ENV} bash ${PROFILE_DIR}/trace_dp2.sh $<TARGET_FILE:trident>

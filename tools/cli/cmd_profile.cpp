@@ -20,6 +20,7 @@ namespace {
 struct ProfileArgs {
   ConfigArgs config;
   int steps = 3;
+  int rank = 0;
   std::string trace;
 };
 }  // namespace
@@ -30,12 +31,16 @@ void register_profile(CLI::App& app) {
       app.add_subcommand("profile", "Profile training steps per module kind (FLOPs, time, share)");
   args->config.add_to(*cmd);
   cmd->add_option("--steps", args->steps, "Steps to record after one warm-up step (default 3)");
+  cmd->add_option("--rank", args->rank,
+                  "Print this rank's table (default 0): a pipeline's last stage holds the head and the loss, "
+                  "an expert-parallel rank its own experts");
   cmd->add_option("--trace", args->trace,
                   "Also write every rank's spans of those steps as a Chrome trace here");
   cmd->footer(
       "Example:\n"
       "  trident profile configs/gpt2_tiny.pbtxt --steps 3\n"
-      "  mpirun -np 2 trident profile configs/gpt2_tiny.pbtxt --trace profile_trace.json");
+      "  mpirun -np 2 trident profile configs/gpt2_tiny.pbtxt --trace profile_trace.json\n"
+      "  mpirun -np 2 trident profile configs/gpt2_tiny.pbtxt --set parallel.pipeline=2 --rank 1");
   cmd->callback([args] {
     config::Config cfg = args->config.parse();
     comm::Runtime runtime(comm::CommOptions::from_config(cfg));
@@ -43,11 +48,14 @@ void register_profile(CLI::App& app) {
     resolve(cfg, runtime.world_size());
     validate(cfg, runtime.world_size());
     check_data(cfg);
+    if (args->rank < 0 || args->rank >= runtime.world_size())
+      fail("--rank {}: the job has {} rank{} (0 to {})", args->rank, runtime.world_size(),
+           runtime.world_size() == 1 ? "" : "s", runtime.world_size() - 1);
     auto world = runtime.world();
     try {
       const StepProfile p = profile_steps(cfg, *world, args->steps);
       if (!args->trace.empty()) write_span_trace(*world, p.records, p.t0_s, args->trace);
-      if (world->rank() == 0) std::cout << format_profile(p, 0) << std::flush;
+      if (world->rank() == args->rank) std::cout << format_profile(p, args->rank) << std::flush;
     } catch (const Error& e) {
       if (runtime.world_size() == 1) throw;
       std::cerr << fmt::format("trident: error: [rank {}] {}\n", runtime.world_rank(), e.what());
