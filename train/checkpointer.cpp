@@ -13,14 +13,13 @@
 #include "core/config/config.h"
 #include "core/io/checkpoint_reader.h"
 #include "core/runtime/clock.h"
+#include "core/runtime/version.h"
 
 namespace trident {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr const char* kVersion = "trident 0.1";
 
 // Gathers every rank's serialized part of the manifest on rank 0 (as u32 characters: lengths first, then
 // padded).
@@ -211,7 +210,7 @@ void Checkpointer::commit(Pending& p) {
   if (world_.rank() == 0) {
     config::CheckpointManifest m;
     m.set_step(p.step);
-    m.set_trident_version(kVersion);
+    m.set_trident_version(fmt::format("trident {}", kTridentVersion));
     m.set_config(to_text(cfg_));
     m.set_config_hash(hex64(XXH3_64bits(m.config().data(), m.config().size())));
     m.set_layout(layout());

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/runtime/error.h"
+#include "core/runtime/version.h"
 #include "tools/cli/commands.h"
 
 int main(int argc, char** argv) {
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
       "  trident plot runs/tiny runs/tiny_dp2 --out compare.svg\n"
       "  trident bench train configs/gpt2_tiny.pbtxt\n"
       "Run `trident <command> --help` for a command's options.");
-  app.set_version_flag("--version", "trident 0.1.0");
+  app.set_version_flag("--version", fmt::format("trident {}", trident::kTridentVersion));
   trident::cli::register_train(app);
   trident::cli::register_data(app);
   trident::cli::register_bench(app);
