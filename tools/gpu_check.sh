@@ -360,6 +360,18 @@ print(f"{'ok' if ok else 'FAILED'}\t{len(a)} steps: step 1 {a[0]:.6f} vs {b[0]:.
 EOF
 }
 
+# result_row CHECK LOG RC RUN REFERENCE_RUN: the table's row for a GPU training run: its error when it failed
+# (exit status RC, log LOG), else its losses against REFERENCE_RUN's.
+result_row() {
+  local check=$1 log=$2 rc=$3 run_dir=$4 ref=$5 st detail
+  if [ "$rc" -ne 0 ]; then
+    row "$check" "$(status "$rc")" "$TOOK" "$(first_error "$log" 200)"
+  else
+    IFS=$'\t' read -r st detail < <(compare "$LOG_DIR/$run_dir" "$LOG_DIR/$ref" 1e-5 1e-3)
+    row "$check" "$st" "$TOOK" "$detail"
+  fi
+}
+
 # two_rank_row CHECK RUN REFERENCE_RUN SETTINGS...: gpt2_tiny as two MPI ranks on the one GPU with SETTINGS into
 # $LOG_DIR/RUN (log train_RUN less its tiny_), its losses against REFERENCE_RUN's. Two ranks, one micro-batch
 # each (global 16 = 2 x micro 8), see the same global batch as one process's two accumulated micro-batches, so
@@ -378,15 +390,10 @@ two_rank_row() {
   rm -rf "${LOG_DIR:?}/$run_dir"
   run "$name" mpirun --oversubscribe -np 2 "$TRIDENT" train "${COMMON[@]}" --set runtime.device=cuda "$@" \
     --out "$LOG_DIR/$run_dir"
-  local rc=$? st detail
+  local rc=$?
   echo "gpt2_tiny losses, $ref then $run_dir:"
   paste <(losses "$LOG_DIR/$ref") <(losses "$LOG_DIR/$run_dir") | nl
-  if [ $rc -ne 0 ]; then
-    row "$check" "$(status $rc)" "$TOOK" "$(first_error "$name" 200)"
-  else
-    IFS=$'\t' read -r st detail < <(compare "$LOG_DIR/$run_dir" "$LOG_DIR/$ref" 1e-5 1e-3)
-    row "$check" "$st" "$TOOK" "$detail"
-  fi
+  result_row "$check" "$name" $rc "$run_dir" "$ref"
 }
 
 if want train; then
@@ -427,13 +434,7 @@ if want train; then
     rm -rf "$LOG_DIR/tiny_gpu_nccl"
     run train_gpu_nccl "$TRIDENT" train "${COMMON[@]}" --set runtime.device=cuda --set comm.backend=nccl \
       --out "$LOG_DIR/tiny_gpu_nccl"
-    rc=$?
-    if [ $rc -ne 0 ]; then
-      row "train gpt2_tiny GPU nccl vs mpi" "$(status $rc)" "$TOOK" "$(first_error train_gpu_nccl 200)"
-    else
-      IFS=$'\t' read -r st detail < <(compare "$LOG_DIR/tiny_gpu_nccl" "$LOG_DIR/tiny_gpu" 1e-5 1e-3)
-      row "train gpt2_tiny GPU nccl vs mpi" "$st" "$TOOK" "$detail"
-    fi
+    result_row "train gpt2_tiny GPU nccl vs mpi" train_gpu_nccl $? tiny_gpu_nccl tiny_gpu
     # Two ranks on one GPU: the MPI communicator (device buffers staged through pinned host memory) for dp and
     # tp. NCCL wants one GPU per rank: its two-rank row runs only where there are two GPUs.
     two_rank_row "train gpt2_tiny GPU dp=2 vs 1 (mpi)" tiny_gpu_dp2 tiny_gpu --set parallel.data=2 \
