@@ -10,6 +10,6 @@ set(MULTINODE_CONFIG ${CMAKE_SOURCE_DIR}/configs/gpt2_tiny.pbtxt
     --set train.sample_tokens=0)
 add_test(NAME multinode.two_nodes
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/multinode/two_nodes.sh $<TARGET_FILE:trident>
-                 ${CMAKE_BINARY_DIR}/testdata/multinode ${MULTINODE_CONFIG})
+                 $<TARGET_FILE:compare_runs> ${CMAKE_BINARY_DIR}/testdata/multinode ${MULTINODE_CONFIG})
 set_tests_properties(multinode.two_nodes PROPERTIES LABELS "multirank;multinode" TIMEOUT 300 SKIP_RETURN_CODE 77
                      RUN_SERIAL TRUE FIXTURES_REQUIRED fortunes_data)
