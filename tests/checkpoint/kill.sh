@@ -12,6 +12,15 @@ rm -rf "$out"
 mkdir -p "$out"
 args=("$@" --set checkpoint.interval=3)
 "$trident" train "${args[@]}" --out "$out/full" > "$out/full.log" 2>&1 || { tail "$out/full.log"; fail "the uninterrupted run failed"; }
+# A save after step N promises every metrics row of step N is written (a kill right after it must not lose the
+# val loss of step N): in the uninterrupted run each "val loss" line comes before its step's "saved" line.
+evals=$(grep -o "step *[0-9]*/[0-9]* | val loss" "$out/full.log" | grep -o "step *[0-9]*" | grep -o "[0-9]*")
+[ -n "$evals" ] || fail "the uninterrupted run logged no val loss"
+for n in $evals; do
+  saved_at=$(grep -n "checkpoint: step $n saved" "$out/full.log" | head -1 | cut -d: -f1)
+  val_at=$(grep -n "step *$n/[0-9]* | val loss" "$out/full.log" | head -1 | cut -d: -f1)
+  [ -z "$saved_at" ] || [ "$val_at" -lt "$saved_at" ] || fail "step $n was saved before its val loss was logged"
+done
 RANDOM=20261206  # the same kill moments every time
 ck="$out/killed/checkpoints"
 # The steps whose saves are complete (a manifest; never a *.tmp directory), one per line.
