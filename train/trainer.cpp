@@ -330,8 +330,8 @@ TrainResult Trainer::run() {
       log_step(step, r, lr, std::chrono::duration<double>(now - step_start).count());
     }
     if (last && !out_dir_.empty()) write_step_trace(pm, r.times, out_dir_);
-    // Evaluate before saving: a checkpoint after step N promises that every metrics row of step N is written, so
-    // a run killed after the save resumes with none of them missing.
+    // Evaluate before saving: a checkpoint after step N promises that every metrics row of step N is written,
+    // so a run killed after the save resumes with none of them missing.
     if (eval_sampler_ && ((t.eval_interval() > 0 && (step + 1) % t.eval_interval() == 0) || last)) {
       result.final_val_loss = evaluate();
       spdlog::info("step {:>5}/{} | val loss {:.4f}", step + 1, t.steps(), result.final_val_loss);
