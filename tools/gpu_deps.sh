@@ -74,9 +74,12 @@ unpack() {
   local deb n=0 skip pkg so sonames
   # Fallback packages only where the machine lacks their libraries.
   skip=" "
+  # The loader's cache read once: `ldconfig -p | grep -q` under pipefail fails with SIGPIPE when grep stops early.
+  local cache
+  cache=$(ldconfig -p 2>/dev/null || true)
   while read -r _ pkg sonames; do
     for so in $sonames; do
-      ldconfig -p 2>/dev/null | grep -qE "^\s*${so//./\\.} " || continue 2
+      grep -qE "^\s*${so//./\\.} " <<<"$cache" || continue 2
     done
     skip+="$pkg "
   done < <(grep '^fallback ' "$BUNDLE/MANIFEST")

@@ -24,4 +24,7 @@ add_executable(trident_cuda_ops_tests ${CMAKE_CURRENT_SOURCE_DIR}/gpu/test_cuda_
                                       ${CMAKE_CURRENT_SOURCE_DIR}/gpu/test_gpu_spans.cpp)
 target_link_libraries(trident_cuda_ops_tests PRIVATE trident_train GTest::gtest GTest::gtest_main)
 target_compile_definitions(trident_cuda_ops_tests PRIVATE TRIDENT_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
-gtest_discover_tests(trident_cuda_ops_tests TEST_PREFIX gpu. PROPERTIES LABELS gpu DISCOVERY_TIMEOUT 60)
+# Passive OpenMP threads, as every test folder has: the cases' CPU references run side by side (gpu_check.sh
+# also caps them at two threads each).
+gtest_discover_tests(trident_cuda_ops_tests TEST_PREFIX gpu. DISCOVERY_TIMEOUT 60
+                     PROPERTIES LABELS gpu ENVIRONMENT OMP_WAIT_POLICY=PASSIVE)

@@ -305,15 +305,19 @@ TEST_F(CudaOpRefusesCpu, Gemm) {
 
 // ---- Embedding ----
 
+// C = 96: rows copied 16 bytes at a time; C = 33: the narrow-word copies.
 TEST_P(CudaOp, EmbeddingForward) {
   Inputs in(dt());
-  const int64_t V = 320, C = 96, B = 4, T = 33;
-  const Pair w = in.normal({V, C});
-  const Tensor tokens = in.ids({B, T}, 0, V);
-  Tensor ref = ref_out({B, T, C}), dev = poisoned({B, T, C}, dt());
-  ops::embedding_forward(ref, tokens, w.ref);
-  ops::embedding_forward(dev, tokens.to(kGpu), w.dev);
-  expect_close("embedding_forward out", dev, ref, tol());
+  for (const int64_t C : {int64_t{96}, int64_t{33}}) {
+    SCOPED_TRACE(::testing::Message() << "C=" << C);
+    const int64_t V = 320, B = 4, T = 33;
+    const Pair w = in.normal({V, C});
+    const Tensor tokens = in.ids({B, T}, 0, V);
+    Tensor ref = ref_out({B, T, C}), dev = poisoned({B, T, C}, dt());
+    ops::embedding_forward(ref, tokens, w.ref);
+    ops::embedding_forward(dev, tokens.to(kGpu), w.dev);
+    expect_close("embedding_forward out", dev, ref, tol());
+  }
 }
 
 // Repeated tokens: rows 0..6 get many rows of dout each (the scatter-add must sum them, not race), most rows
@@ -343,19 +347,22 @@ TEST_F(CudaOpRefusesCpu, Embedding) {
 // One rank's rows of a vocabulary-parallel table: ids outside them give zero rows and no gradient.
 TEST_P(CudaOp, VocabRangeEmbeddingForwardAndBackward) {
   Inputs in(dt());
-  const int64_t vocab = 320, begin = 80, rows = 80, C = 96, B = 4, T = 33;
-  const Pair w = in.normal({rows, C});
-  const Tensor tokens = in.ids({B, T}, 0, vocab);  // about a quarter in [80, 160)
-  const Tensor tokens_d = tokens.to(kGpu);
-  Tensor ref = ref_out({B, T, C}), dev = poisoned({B, T, C}, dt());
-  ops::vocab_range_embedding_forward(ref, tokens, w.ref, begin, vocab);
-  ops::vocab_range_embedding_forward(dev, tokens_d, w.dev, begin, vocab);
-  expect_close("vocab_range_embedding_forward out", dev, ref, tol());
-  const Pair dout = in.normal({B, T, C});
-  Pair dw = in.normal({rows, C});
-  ops::vocab_range_embedding_backward(dw.ref, dout.ref, tokens, begin, vocab);
-  ops::vocab_range_embedding_backward(dw.dev, dout.dev, tokens_d, begin, vocab);
-  expect_close("vocab_range_embedding_backward dweight", dw.dev, dw.ref, tol());
+  for (const int64_t C : {int64_t{96}, int64_t{33}}) {
+    SCOPED_TRACE(::testing::Message() << "C=" << C);
+    const int64_t vocab = 320, begin = 80, rows = 80, B = 4, T = 33;
+    const Pair w = in.normal({rows, C});
+    const Tensor tokens = in.ids({B, T}, 0, vocab);  // about a quarter in [80, 160)
+    const Tensor tokens_d = tokens.to(kGpu);
+    Tensor ref = ref_out({B, T, C}), dev = poisoned({B, T, C}, dt());
+    ops::vocab_range_embedding_forward(ref, tokens, w.ref, begin, vocab);
+    ops::vocab_range_embedding_forward(dev, tokens_d, w.dev, begin, vocab);
+    expect_close("vocab_range_embedding_forward out", dev, ref, tol());
+    const Pair dout = in.normal({B, T, C});
+    Pair dw = in.normal({rows, C});
+    ops::vocab_range_embedding_backward(dw.ref, dout.ref, tokens, begin, vocab);
+    ops::vocab_range_embedding_backward(dw.dev, dout.dev, tokens_d, begin, vocab);
+    expect_close("vocab_range_embedding_backward dweight", dw.dev, dw.ref, tol());
+  }
 }
 
 TEST_F(CudaOpRefusesCpu, VocabRangeEmbedding) {
@@ -371,7 +378,9 @@ TEST_F(CudaOpRefusesCpu, VocabRangeEmbedding) {
 
 // ---- Norms ----
 
-const std::vector<int64_t> kNormWidths = {96, 768, 1000};  // 1000: not a multiple of a warp's vector width
+// 1000: not a multiple of a warp's vector width; 16384: longer than the rows the kernels cache in shared
+// memory.
+const std::vector<int64_t> kNormWidths = {96, 768, 1000, 16384};
 
 TEST_P(CudaOp, LayernormForward) {
   Inputs in(dt());
@@ -447,40 +456,44 @@ TEST_P(CudaOp, RmsnormBackward) {
 // the residual stream in place).
 TEST_P(CudaOp, ResidualLayernormForward) {
   Inputs in(dt());
-  const int64_t N = 67, C = 768;
-  const Pair x = in.normal({N, C}, 2.0, 0.5), y = in.normal({N, C}), w = in.normal({C}, 0.1, 1.0);
-  const Pair b = in.normal({C}, 0.1);
-  for (const char* alias : {"none", "x", "y"}) {
-    SCOPED_TRACE(::testing::Message() << "residual aliases " << alias);
-    Tensor res = ref_out({N, C}), out = ref_out({N, C}), mean = ref_out({N}), rstd = ref_out({N});
-    ops::residual_layernorm_forward(res, out, mean, rstd, x.ref, y.ref, w.ref, b.ref, 1e-5);
-    Tensor xd = x.dev.clone(), yd = y.dev.clone();
-    Tensor res_d = alias == std::string("x") ? xd : alias == std::string("y") ? yd : poisoned({N, C}, dt());
-    Tensor out_d = poisoned({N, C}, dt()), mean_d = poisoned({N}, DType::f32),
-           rstd_d = poisoned({N}, DType::f32);
-    ops::residual_layernorm_forward(res_d, out_d, mean_d, rstd_d, xd, yd, w.dev, b.dev, 1e-5);
-    expect_close("residual_layernorm_forward residual", res_d, res, tol());
-    expect_close("residual_layernorm_forward out", out_d, out, tol());
-    expect_close("residual_layernorm_forward mean", mean_d, mean, tol());
-    expect_close("residual_layernorm_forward rstd", rstd_d, rstd, tol());
+  for (const int64_t C : {int64_t{768}, int64_t{16384}}) {
+    const int64_t N = 67;
+    const Pair x = in.normal({N, C}, 2.0, 0.5), y = in.normal({N, C}), w = in.normal({C}, 0.1, 1.0);
+    const Pair b = in.normal({C}, 0.1);
+    for (const char* alias : {"none", "x", "y"}) {
+      SCOPED_TRACE(::testing::Message() << "C=" << C << ", residual aliases " << alias);
+      Tensor res = ref_out({N, C}), out = ref_out({N, C}), mean = ref_out({N}), rstd = ref_out({N});
+      ops::residual_layernorm_forward(res, out, mean, rstd, x.ref, y.ref, w.ref, b.ref, 1e-5);
+      Tensor xd = x.dev.clone(), yd = y.dev.clone();
+      Tensor res_d = alias == std::string("x") ? xd : alias == std::string("y") ? yd : poisoned({N, C}, dt());
+      Tensor out_d = poisoned({N, C}, dt()), mean_d = poisoned({N}, DType::f32),
+             rstd_d = poisoned({N}, DType::f32);
+      ops::residual_layernorm_forward(res_d, out_d, mean_d, rstd_d, xd, yd, w.dev, b.dev, 1e-5);
+      expect_close("residual_layernorm_forward residual", res_d, res, tol());
+      expect_close("residual_layernorm_forward out", out_d, out, tol());
+      expect_close("residual_layernorm_forward mean", mean_d, mean, tol());
+      expect_close("residual_layernorm_forward rstd", rstd_d, rstd, tol());
+    }
   }
 }
 
 TEST_P(CudaOp, ResidualRmsnormForward) {
   Inputs in(dt());
-  const int64_t N = 67, C = 1000;
-  const Pair x = in.normal({N, C}, 2.0, 0.5), y = in.normal({N, C}), w = in.normal({C}, 0.1, 1.0);
-  for (const char* alias : {"none", "x", "y"}) {
-    SCOPED_TRACE(::testing::Message() << "residual aliases " << alias);
-    Tensor res = ref_out({N, C}), out = ref_out({N, C}), rstd = ref_out({N});
-    ops::residual_rmsnorm_forward(res, out, rstd, x.ref, y.ref, w.ref, 1e-5);
-    Tensor xd = x.dev.clone(), yd = y.dev.clone();
-    Tensor res_d = alias == std::string("x") ? xd : alias == std::string("y") ? yd : poisoned({N, C}, dt());
-    Tensor out_d = poisoned({N, C}, dt()), rstd_d = poisoned({N}, DType::f32);
-    ops::residual_rmsnorm_forward(res_d, out_d, rstd_d, xd, yd, w.dev, 1e-5);
-    expect_close("residual_rmsnorm_forward residual", res_d, res, tol());
-    expect_close("residual_rmsnorm_forward out", out_d, out, tol());
-    expect_close("residual_rmsnorm_forward rstd", rstd_d, rstd, tol());
+  for (const int64_t C : {int64_t{1000}, int64_t{16384}}) {
+    const int64_t N = 67;
+    const Pair x = in.normal({N, C}, 2.0, 0.5), y = in.normal({N, C}), w = in.normal({C}, 0.1, 1.0);
+    for (const char* alias : {"none", "x", "y"}) {
+      SCOPED_TRACE(::testing::Message() << "C=" << C << ", residual aliases " << alias);
+      Tensor res = ref_out({N, C}), out = ref_out({N, C}), rstd = ref_out({N});
+      ops::residual_rmsnorm_forward(res, out, rstd, x.ref, y.ref, w.ref, 1e-5);
+      Tensor xd = x.dev.clone(), yd = y.dev.clone();
+      Tensor res_d = alias == std::string("x") ? xd : alias == std::string("y") ? yd : poisoned({N, C}, dt());
+      Tensor out_d = poisoned({N, C}, dt()), rstd_d = poisoned({N}, DType::f32);
+      ops::residual_rmsnorm_forward(res_d, out_d, rstd_d, xd, yd, w.dev, 1e-5);
+      expect_close("residual_rmsnorm_forward residual", res_d, res, tol());
+      expect_close("residual_rmsnorm_forward out", out_d, out, tol());
+      expect_close("residual_rmsnorm_forward rstd", rstd_d, rstd, tol());
+    }
   }
 }
 
@@ -519,18 +532,22 @@ TEST_P(CudaOp, GeluForwardBackward) {
   expect_close("gelu_backward din", din_d, din, tol());
 }
 
+// F = 344: the vectorised kernels; F = 343: the scalar ones.
 TEST_P(CudaOp, SwigluForwardBackward) {
   Inputs in(dt());
-  const int64_t N = 100, F = 344;
-  const Pair x = in.normal({N, 2 * F}, 2.0), dout = in.normal({N, F});
-  Tensor out = ref_out({N, F}), out_d = poisoned({N, F}, dt());
-  ops::swiglu_forward(out, x.ref);
-  ops::swiglu_forward(out_d, x.dev);
-  expect_close("swiglu_forward out", out_d, out, tol());
-  Tensor din = ref_out({N, 2 * F}), din_d = poisoned({N, 2 * F}, dt());
-  ops::swiglu_backward(din, dout.ref, x.ref);
-  ops::swiglu_backward(din_d, dout.dev, x.dev);
-  expect_close("swiglu_backward din", din_d, din, tol());
+  for (const int64_t F : {int64_t{344}, int64_t{343}}) {
+    SCOPED_TRACE(::testing::Message() << "F=" << F);
+    const int64_t N = 100;
+    const Pair x = in.normal({N, 2 * F}, 2.0), dout = in.normal({N, F});
+    Tensor out = ref_out({N, F}), out_d = poisoned({N, F}, dt());
+    ops::swiglu_forward(out, x.ref);
+    ops::swiglu_forward(out_d, x.dev);
+    expect_close("swiglu_forward out", out_d, out, tol());
+    Tensor din = ref_out({N, 2 * F}), din_d = poisoned({N, 2 * F}, dt());
+    ops::swiglu_backward(din, dout.ref, x.ref);
+    ops::swiglu_backward(din_d, dout.dev, x.dev);
+    expect_close("swiglu_backward din", din_d, din, tol());
+  }
 }
 
 TEST_F(CudaOpRefusesCpu, Activations) {
@@ -600,10 +617,12 @@ std::string attn_name(const AttnCase& c) {
 }
 
 // Multi-head, GQA with 2 and 1 (multi-query) kv heads, T of 1, of a non-multiple of any tile (17, 100), up to
-// 256, and one long T=1024; head dims 16, 32, 64.
+// 256, and long T=1024; head dims 16, 32, 64, 128 (the largest tiles and opt-in shared memory), 96 (padded
+// inside the 128 kernels) and 18 (not a multiple of 4 or 8: the scalar tile loads).
 const std::vector<AttnCase> kAttnCases = {
-    {2, 64, 4, 4, 64}, {2, 256, 4, 2, 32}, {1, 256, 4, 1, 16}, {2, 17, 4, 2, 64},
-    {3, 1, 4, 4, 32},  {1, 100, 4, 1, 64}, {2, 128, 4, 2, 16}, {1, 1024, 4, 2, 64},
+    {2, 64, 4, 4, 64},   {2, 256, 4, 2, 32},   {1, 256, 4, 1, 16}, {2, 17, 4, 2, 64},
+    {3, 1, 4, 4, 32},    {1, 100, 4, 1, 64},   {2, 128, 4, 2, 16}, {1, 1024, 4, 2, 64},
+    {1, 200, 4, 2, 128}, {1, 1024, 2, 1, 128}, {1, 130, 4, 2, 96}, {2, 70, 4, 2, 18},
 };
 
 // The reference and GPU inputs of one attention case; `out`/`lse` from the reference forward, the GPU's

@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -34,14 +35,22 @@ void* raw_alloc(size_t bytes, int device) {
   return p;
 }
 
-void raw_free(void* p, int device) {
+// Best effort, never throws: it runs from the allocator's destructor at exit, where a throw would end the
+// process in std::terminate and hide the error that ended the run. At exit the runtime may be gone before the
+// cache is released, and after a sticky error (an illegal address in a kernel) every call fails: either way
+// nothing is left to free. A failure is reported once; the next checked CUDA call reports a sticky error too.
+void raw_free(void* p, int device) noexcept {
   int previous = 0;
-  // At process exit the runtime may be gone before the cache is released: nothing is left to free then.
-  if (cudaGetDevice(&previous) == cudaErrorCudartUnloading) return;
-  DeviceGuard guard(device);
-  const cudaError_t status = cudaFree(p);
-  if (status == cudaErrorCudartUnloading) return;
-  TRIDENT_CUDA_CHECK(status);
+  cudaError_t status = cudaGetDevice(&previous);
+  if (status == cudaSuccess && previous != device) status = cudaSetDevice(device);
+  if (status == cudaSuccess) status = cudaFree(p);
+  if (previous != device) (void)cudaSetDevice(previous);
+  static bool reported = false;
+  if (status != cudaSuccess && status != cudaErrorCudartUnloading && !reported) {
+    reported = true;
+    std::fprintf(stderr, "warning: cudaFree on cuda:%d failed: %s (device memory is released at exit)\n", device,
+                 cudaGetErrorString(status));
+  }
 }
 
 // One caching allocator per device. Blocks belong to the device's compute stream

@@ -16,13 +16,15 @@ namespace {
 class CudaSpanClock : public spans::Clock {
  public:
   // The anchor ties the device's timeline to the steady clock: recorded on an idle-waited stream, it is
-  // reached at about the host time read just after it completes.
-  explicit CudaSpanClock(int device) : device_(device), anchor_(/*timing=*/true) {
+  // reached at about the host time read just after it completes. Made under the guard: an event belongs to
+  // the device current when it is created.
+  explicit CudaSpanClock(int device) : device_(device) {
     DeviceGuard guard(device_);
+    anchor_ = std::make_unique<CudaEvent>(/*timing=*/true);
     const cudaStream_t stream = compute_stream(device_);
     TRIDENT_CUDA_CHECK(cudaStreamSynchronize(stream));
-    anchor_.record(stream);
-    anchor_.synchronize();
+    anchor_->record(stream);
+    anchor_->synchronize();
     anchor_s_ = now_s();
   }
 
@@ -37,14 +39,14 @@ class CudaSpanClock : public spans::Clock {
     TRIDENT_CHECK(mark >= 1 && mark <= used_, "span clock: mark {} was never made (or was reset)", mark);
     const CudaEvent& event = *events_[mark - 1];
     event.synchronize();
-    return anchor_s_ + 1e-3 * event.elapsed_ms_since(anchor_);
+    return anchor_s_ + 1e-3 * event.elapsed_ms_since(*anchor_);
   }
 
   void reset() override { used_ = 0; }  // the events are recorded again by later marks
 
  private:
   int device_;
-  CudaEvent anchor_;
+  std::unique_ptr<CudaEvent> anchor_;
   double anchor_s_ = 0;
   std::vector<std::unique_ptr<CudaEvent>> events_;
   size_t used_ = 0;
