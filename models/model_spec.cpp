@@ -38,7 +38,10 @@ ModelSpec ModelSpec::from_config(const config::Config& c) {
   ModelSpec s = from_config(c.model(), c.parallel().tensor(), c.parallel().sequence_parallel());
   const std::string& p = c.train().precision();
   s.dtype = p == "bf16" ? DType::bf16 : p == "fp16" ? DType::f16 : DType::f32;
-  s.device = resolve_device(c.runtime().device());
+  // MoE's gate arithmetic (ops::scale_rows, row_dot) has no CUDA kernels yet: auto keeps an MoE model on the
+  // CPU (an explicit cuda is refused by the validator).
+  const std::string& device = c.runtime().device();
+  s.device = s.moe.enabled() && (device.empty() || device == "auto") ? Device::cpu() : resolve_device(device);
   return s;
 }
 

@@ -2,14 +2,14 @@
 // NcclCommunicator: the Communicator over an NCCL communicator, on device memory (the CUDA build only).
 //
 // Streams and completion: each communicator enqueues its ops, in order, on a stream of its own. Before every
-// op that stream waits on an event recorded on the device's default stream, where today's tensor copies and
-// kernels run, so the op reads what was written before it was called (an explicit cross-stream dependency,
-// never an implicit sync). An async op's Work holds a CUDA event recorded after the op: test() queries it,
-// and wait() polls it until it completes, blocking the calling thread (not only a stream), so after wait()
-// the results are visible to every stream and to the host. While polling, wait() and test() ask NCCL for an
-// asynchronous error (ncclCommGetAsyncError), so a failure on another rank surfaces as a trident::Error here
-// instead of a hang; a wait that never completes is ended by the watchdog, which names the op exactly as it
-// does for MpiCommunicator (every op is recorded in a CommLog).
+// op that stream waits on an event recorded on the device's compute stream (core/runtime/cuda/stream.h),
+// where tensor copies and kernels run, so the op reads what was written before it was called (an explicit
+// cross-stream dependency, never an implicit sync). An async op's Work holds a CUDA event recorded after the
+// op: test() queries it, and wait() polls it until it completes, blocking the calling thread (not only a
+// stream), so after wait() the results are visible to every stream and to the host. While polling, wait() and
+// test() ask NCCL for an asynchronous error (ncclCommGetAsyncError), so a failure on another rank surfaces as
+// a trident::Error here instead of a hang; a wait that never completes is ended by the watchdog, which names
+// the op exactly as it does for MpiCommunicator (every op is recorded in a CommLog).
 //
 // Types: f32, f64, f16, bf16, i32 and u32 map to NCCL's types; u16 (token ids) has no NCCL type and is
 // refused. avg is ncclAvg (floats: pre-multiplied by 1 / size, so it may differ from sum / size in the last
@@ -61,7 +61,7 @@ class NcclCommunicator final : public Communicator {
   std::unique_ptr<Communicator> split(const std::vector<int>& ranks, const std::string& name) override;
 
  private:
-  // Records the op, orders it after the default stream, runs `post` (the NCCL calls, on state's stream) and
+  // Records the op, orders it after the compute stream, runs `post` (the NCCL calls, on state's stream) and
   // returns a Work on an event recorded after them. `keep`: buffers NCCL uses until the op completes.
   template <typename Post>
   WorkPtr launch(bool collective, const char* op, DType dtype, int64_t count, std::string extra,

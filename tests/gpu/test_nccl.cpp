@@ -532,7 +532,7 @@ TEST(DeviceTensor, CopiesConvertsFillsAndReads) {
   Tensor y = x.clone();  // device to device
   EXPECT_NE(y.raw(), x.raw());
   EXPECT_EQ(to_host(y).to_vector(), h.to_vector());
-  Tensor b = x.to(DType::bf16);  // converted on the host, back on the device
+  Tensor b = x.to(DType::bf16);  // converted on the device
   EXPECT_EQ(b.device(), d);
   EXPECT_EQ(b.item(9), 4.5);
   Tensor z = Tensor::zeros({10}, DType::i32, d);

@@ -14,6 +14,7 @@
 #include "core/config/config.h"
 #include "core/runtime/devices.h"
 #include "core/runtime/error.h"
+#include "models/model_spec.h"
 #include "tests/unit/test_util.h"
 #include "train/validate.h"
 
@@ -873,6 +874,22 @@ TEST(ConfigValidate, TokenizerAndRuntimeRules) {
   EXPECT_CONTAINS(text, "too small for the gpt2 tokenizer");
   apply_overrides(gpt2, {"data.tokenizer=sentencepiece"});
   EXPECT_CONTAINS(problems_text(gpt2), "data.tokenizer 'sentencepiece' is not one of byte, gpt2");
+}
+
+// MoE has no CUDA kernels yet: an explicit cuda is refused when the config is read; auto keeps it on the CPU.
+TEST(ConfigValidate, MoeStaysOnTheCpu) {
+  config::Config c = good_config();
+  apply_overrides(c, {"model.moe.num_experts=4", "model.moe.d_ff_expert=64", "runtime.device=cuda"});
+  if (built_with_cuda()) {
+    EXPECT_CONTAINS(problems_text(c),
+                    "runtime.device 'cuda' with model.moe.num_experts 4: the MoE layers' gate arithmetic");
+  }
+  apply_overrides(c, {"runtime.device=auto"});
+  EXPECT_EQ(problems_text(c), "");
+  EXPECT_TRUE(models::ModelSpec::from_config(c).device.is_cpu()) << "auto keeps an MoE model on the CPU";
+  config::Config dense = good_config();
+  apply_overrides(dense, {"runtime.device=cuda"});
+  EXPECT_EQ(problems_text(dense).find("gate arithmetic"), std::string::npos) << "a dense model may take the GPU";
 }
 
 TEST(ConfigValidate, CommBackendRules) {
