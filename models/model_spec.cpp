@@ -42,6 +42,7 @@ ModelSpec ModelSpec::from_config(const config::Config& c) {
   // CPU (an explicit cuda is refused by the validator).
   const std::string& device = c.runtime().device();
   s.device = s.moe.enabled() && (device.empty() || device == "auto") ? Device::cpu() : resolve_device(device);
+  s.recompute = c.train().recompute() == "full";
   return s;
 }
 

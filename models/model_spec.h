@@ -24,6 +24,8 @@ struct ModelSpec {
   // parallel.sequence_parallel: between the tensor-parallel regions (norms, residual adds) each tp rank holds
   // its block of the micro-batch's B*T rows (tensor_parallel/mappings.h). No effect when tp is 1.
   bool sequence_parallel = false;
+  // train.recompute full: blocks keep only their input; backward runs each block's forward again first.
+  bool recompute = false;
   moe::MoeSpec moe;  // model.moe: which blocks hold experts instead of an MLP, and how tokens are routed
 
   bool gpt2() const { return arch == Arch::gpt2; }

@@ -100,7 +100,8 @@ double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor&
   acts.tokens = tokens.to(spec_.device);
   acts.targets = targets.to(spec_.device);
   acts.residual.resize(blocks_.size() + 1);
-  acts.blocks.resize(blocks_.size());
+  // Recomputation keeps no block's activations: they go to one scratch set that backward fills again.
+  acts.blocks.resize(spec_.recompute ? 0 : blocks_.size());
   for (Tensor& r : acts.residual) ensure(r, {R, C}, spec_.dtype, spec_.device);
 
   if (chunk_.first) {
@@ -114,8 +115,9 @@ double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor&
   }
   for (size_t l = 0; l < blocks_.size(); ++l) {
     unit(first_block + l, true);
-    blocks_[l]->forward(acts.blocks[l], acts.residual[l + 1], acts.residual[l], T, ws_);
-    if (blocks_[l]->moe()) moe_stats_.add(chunk_.first_layer + static_cast<int>(l), acts.blocks[l].moe);
+    BlockActs& block = spec_.recompute ? recompute_acts_ : acts.blocks[l];
+    blocks_[l]->forward(block, acts.residual[l + 1], acts.residual[l], T, ws_);
+    if (blocks_[l]->moe()) moe_stats_.add(chunk_.first_layer + static_cast<int>(l), block.moe);
     unit(first_block + l, false);
   }
   if (!chunk_.last) return 0.0;
@@ -186,7 +188,14 @@ void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady&
   if (chunk_.last) unit(units_.size() - 1, false);
   for (size_t l = blocks_.size(); l-- > 0;) {
     unit(first_block + l, true);
-    blocks_[l]->backward(dres, acts.residual[l], acts.blocks[l], ws_, loss_scale);
+    if (spec_.recompute) {
+      // The block's forward again, from its kept input and with the same ops: the same activations to the
+      // bit. Under tensor parallelism its collectives run again too, on every rank of the group alike.
+      ensure(recompute_out_, acts.residual[l].shape(), spec_.dtype, spec_.device);
+      blocks_[l]->forward(recompute_acts_, recompute_out_, acts.residual[l], acts.tokens.dim(1), ws_);
+    }
+    blocks_[l]->backward(dres, acts.residual[l], spec_.recompute ? recompute_acts_ : acts.blocks[l], ws_,
+                         loss_scale);
     if (grads_ready) grads_ready(ready_after(first_param_[l]));
     unit(first_block + l, false);
   }

@@ -129,6 +129,10 @@ class Transformer {
   std::vector<std::unique_ptr<TransformerBlock>> blocks_;
   std::unique_ptr<LmHead> head_;
   Workspace ws_;
+  // train.recompute full: the one block's activations forward writes and backward regenerates (ModelActs then
+  // holds no per-block activations), and the recomputed block output nobody reads.
+  BlockActs recompute_acts_;
+  Tensor recompute_out_;
   moe::MoeStats moe_stats_;
   // The first parameter each block registered, then the first the head registered (or the end).
   std::vector<size_t> first_param_;

@@ -64,6 +64,7 @@ config::Config default_config() {
   t.set_sample_top_k(0);  // sample from the whole vocabulary
   t.set_sample_prompt("");
   t.set_init_weights("");  // the seeded initialisation
+  t.set_recompute("none");
 
   // AdamW as in nanoGPT/llm.c GPT-2 runs: betas (0.9, 0.95), decay 0.1, clip 1.0, cosine down to lr/10.
   config::OptimConfig& o = *c.mutable_optim();

@@ -295,3 +295,31 @@ set_tests_properties(multirank.zero3_step_trace PROPERTIES LABELS multirank TIME
 trident_mpi_test(NAME multirank.bench_comm NP 2 LABELS multirank TIMEOUT 60
                  LAUNCHER bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.sh ok "busbw.*sendrecv.*4096"
                  COMMAND $<TARGET_FILE:trident> bench comm --max-bytes 4K --factor 8 --iters 2 --warmup 1)
+
+# Activation recomputation (train.recompute full) against none on the same ranks: equal to the last bit, and a
+# lower peak of rank 0's tensor memory (tests/equivalence/recompute.sh). One rank for GPT-2, LLaMA and bf16;
+# tensor + sequence parallelism (the recomputed forward gathers again), a 1F1B pipeline (micro-batches in
+# flight share the one scratch block), and ZeRO-3 (parameters gathered again for backward).
+set(RECOMPUTE_LAYOUTS gpt2_single llama_single gpt2_bf16 gpt2_tp2_sp gpt2_pp2_1f1b llama_dp2_z3)
+set(recompute_gpt2_single 1 gpt2)
+set(recompute_llama_single 1 llama)
+set(recompute_gpt2_bf16 1 gpt2 --set train.precision=bf16)
+set(recompute_gpt2_tp2_sp 2 gpt2 --set parallel.tensor=2 --set parallel.sequence_parallel=true)
+set(recompute_gpt2_pp2_1f1b 2 gpt2 --set parallel.pipeline=2 --set train.schedule=1f1b)
+set(recompute_llama_dp2_z3 2 llama --set parallel.zero_stage=3)
+foreach(name ${RECOMPUTE_LAYOUTS})
+  set(args ${recompute_${name}})
+  list(POP_FRONT args np model)
+  add_test(NAME equivalence.recompute.${name}
+           COMMAND ${CMAKE_COMMAND} -E env ${EQ_ENV} bash ${CMAKE_CURRENT_SOURCE_DIR}/equivalence/recompute.sh
+                   $<TARGET_FILE:trident> $<TARGET_FILE:compare_runs> ${EQ_OUT}/recompute_${name} ${np}
+                   ${CMAKE_SOURCE_DIR}/configs/${model}_tiny.pbtxt
+                   --set data.train_path=${CMAKE_BINARY_DIR}/testdata/fortunes/train.bin
+                   --set data.val_path=${CMAKE_BINARY_DIR}/testdata/fortunes/val.bin
+                   --set train.steps=8 --set train.seq_len=64 --set train.global_batch_size=8
+                   --set train.micro_batch_size=4 --set train.log_interval=1 --set train.eval_interval=4
+                   --set train.eval_steps=2 --set train.sample_tokens=0 --set optim.warmup_steps=2
+                   --set runtime.threads=1 ${args})
+  set_tests_properties(equivalence.recompute.${name} PROPERTIES FIXTURES_REQUIRED fortunes_data
+                       LABELS multirank TIMEOUT 180)
+endforeach()

@@ -889,7 +889,8 @@ TEST(ConfigValidate, MoeStaysOnTheCpu) {
   EXPECT_TRUE(models::ModelSpec::from_config(c).device.is_cpu()) << "auto keeps an MoE model on the CPU";
   config::Config dense = good_config();
   apply_overrides(dense, {"runtime.device=cuda"});
-  EXPECT_EQ(problems_text(dense).find("gate arithmetic"), std::string::npos) << "a dense model may take the GPU";
+  EXPECT_EQ(problems_text(dense).find("gate arithmetic"), std::string::npos)
+      << "a dense model may take the GPU";
 }
 
 TEST(ConfigValidate, CommBackendRules) {
@@ -948,6 +949,20 @@ TEST(ConfigValidate, LowPrecisionSettings) {
   EXPECT_CONTAINS(problems_text(c), "train.loss_scale_window");
   apply_overrides(c, {"train.precision=fp8"});
   EXPECT_CONTAINS(problems_text(c), "train.precision 'fp8' is not one of fp32, bf16, fp16");
+}
+
+TEST(ConfigValidate, RecomputeSettings) {
+  config::Config c = good_config();
+  EXPECT_EQ(c.train().recompute(), "none") << "activations kept by default";
+  EXPECT_FALSE(models::ModelSpec::from_config(c).recompute);
+  apply_overrides(c, {"train.recompute=full"});
+  EXPECT_EQ(problems_text(c), "");
+  EXPECT_TRUE(models::ModelSpec::from_config(c).recompute);
+  apply_overrides(c, {"train.recompute=selective"});
+  EXPECT_CONTAINS(problems_text(c), "train.recompute 'selective' is not one of none, full");
+  apply_overrides(c, {"train.recompute=full", "model.moe.num_experts=4", "model.moe.d_ff_expert=64"});
+  EXPECT_CONTAINS(problems_text(c),
+                  "train.recompute 'full' with model.moe.num_experts 4: recomputing MoE blocks");
 }
 
 // ---- hash ----
