@@ -115,6 +115,7 @@ StepProfile profile_steps(const config::Config& cfg, comm::Communicator& world, 
   p.matmul_weights = gemm_weights(spec);
   p.model_flops_per_token = 6.0 * p.matmul_weights + 6.0 * spec.n_layer * t.seq_len() * spec.d_model;
   p.moe = spec.moe.enabled();
+  p.recompute = spec.recompute;
   tabulate(p, times);
   return p;
 }
@@ -153,6 +154,10 @@ std::string format_profile(const StepProfile& p, int rank) {
       "included, "
       "lookups not; the attention core causal); tensor and pipeline ranks share it\n",
       p.model_flops_per_token * p.tokens / 1e9, p.tokens, p.matmul_weights);
+  if (p.recompute)
+    s += "train.recompute full: every block's forward ran again before its backward, so the fwd column "
+         "counts the "
+         "blocks' FLOPs twice and the total exceeds the model's FLOPs (MFU counts them once)\n";
   return s;
 }
 

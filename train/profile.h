@@ -34,6 +34,7 @@ struct StepProfile {
   double model_flops_per_token = 0;    // 6N + 6*L*T*C, N = the GEMMs' weights (for comparison)
   double matmul_weights = 0;           // that N
   bool moe = false;                    // an MoE model: no reference (the experts' FLOPs are not counted)
+  bool recompute = false;              // train.recompute full: the blocks' forward runs twice
   std::vector<spans::Record> records;  // every recorded span, for a trace
   double t0_s = 0;                     // the first recorded step's start (all ranks agree within a barrier)
 };

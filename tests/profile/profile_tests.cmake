@@ -12,6 +12,12 @@ add_test(NAME profile.flops_and_shares
                  $<TARGET_FILE:trident> ${CMAKE_SOURCE_DIR}/configs/gpt2_tiny.pbtxt ${PROFILE_DATA})
 set_tests_properties(profile.flops_and_shares PROPERTIES FIXTURES_REQUIRED fortunes_data LABELS unit TIMEOUT 120)
 
+# With activation recomputation: the blocks' forward FLOPs counted a second time, and said.
+add_test(NAME profile.recompute_flops
+         COMMAND ${CMAKE_COMMAND} -E env ${PROFILE_ENV} ${Python3_EXECUTABLE} ${PROFILE_DIR}/check_profile.py
+                 $<TARGET_FILE:trident> ${CMAKE_SOURCE_DIR}/configs/gpt2_tiny.pbtxt --recompute ${PROFILE_DATA})
+set_tests_properties(profile.recompute_flops PROPERTIES FIXTURES_REQUIRED fortunes_data LABELS unit TIMEOUT 120)
+
 # The MoE layer's FLOPs: its router's and experts' GEMMs on the rows routed (tiny MoE GPT-2, dropless top-2).
 add_test(NAME profile.moe_flops
          COMMAND ${CMAKE_COMMAND} -E env ${PROFILE_ENV} ${Python3_EXECUTABLE} ${PROFILE_DIR}/check_profile.py
