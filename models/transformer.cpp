@@ -100,8 +100,9 @@ double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor&
   acts.tokens = tokens.to(spec_.device);
   acts.targets = targets.to(spec_.device);
   acts.residual.resize(blocks_.size() + 1);
-  // Recomputation keeps no block's activations: they go to one scratch set that backward fills again.
-  acts.blocks.resize(spec_.recompute ? 0 : blocks_.size());
+  // Recomputation keeps no block's activations: they go to one scratch set that backward fills again, and
+  // acts.blocks keeps only an MoE block's loss terms (no tensors).
+  acts.blocks.resize(blocks_.size());
   for (Tensor& r : acts.residual) ensure(r, {R, C}, spec_.dtype, spec_.device);
 
   if (chunk_.first) {
@@ -117,7 +118,13 @@ double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor&
     unit(first_block + l, true);
     BlockActs& block = spec_.recompute ? recompute_acts_ : acts.blocks[l];
     blocks_[l]->forward(block, acts.residual[l + 1], acts.residual[l], T, ws_);
-    if (blocks_[l]->moe()) moe_stats_.add(chunk_.first_layer + static_cast<int>(l), block.moe);
+    if (blocks_[l]->moe()) {
+      moe_stats_.add(chunk_.first_layer + static_cast<int>(l), block.moe);
+      if (spec_.recompute) {
+        acts.blocks[l].moe.aux_loss = block.moe.aux_loss;
+        acts.blocks[l].moe.z_loss = block.moe.z_loss;
+      }
+    }
     unit(first_block + l, false);
   }
   if (!chunk_.last) return 0.0;
@@ -189,8 +196,8 @@ void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady&
   for (size_t l = blocks_.size(); l-- > 0;) {
     unit(first_block + l, true);
     if (spec_.recompute) {
-      // The block's forward again, from its kept input and with the same ops: the same activations to the
-      // bit. Under tensor parallelism its collectives run again too, on every rank of the group alike.
+      // The block's forward again, from its kept input and with the same ops: the same activations (and MoE
+      // routing) to the bit. Its collectives (tp, sp, ep) run again too, on every rank of the group alike.
       ensure(recompute_out_, acts.residual[l].shape(), spec_.dtype, spec_.device);
       blocks_[l]->forward(recompute_acts_, recompute_out_, acts.residual[l], acts.tokens.dim(1), ws_);
     }

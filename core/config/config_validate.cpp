@@ -282,13 +282,6 @@ void check_train(const config::Config& c, int world_size, Problems& p) {
 
   p.one_of("train.precision", t.precision(), {"fp32", "bf16", "fp16"});
   if (!t.recompute().empty()) p.one_of("train.recompute", t.recompute(), {"none", "full"});
-  if (t.recompute() == "full" && c.model().moe().num_experts() > 0)
-    p.add(
-        "train.recompute 'full' with model.moe.num_experts {}: recomputing MoE blocks is not supported yet "
-        "(their "
-        "routing statistics and auxiliary losses are read from the kept activations); use train.recompute "
-        "none",
-        c.model().moe().num_experts());
   // bf16 and fp16 train on CPU too: the ops store low precision and compute in fp32 (for testing the
   // mixed-precision path; fp32 is faster there).
   if (t.precision() == "fp16") {

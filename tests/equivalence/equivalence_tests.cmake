@@ -299,14 +299,19 @@ trident_mpi_test(NAME multirank.bench_comm NP 2 LABELS multirank TIMEOUT 60
 # Activation recomputation (train.recompute full) against none on the same ranks: equal to the last bit, and a
 # lower peak of rank 0's tensor memory (tests/equivalence/recompute.sh). One rank for GPT-2, LLaMA and bf16;
 # tensor + sequence parallelism (the recomputed forward gathers again), a 1F1B pipeline (micro-batches in
-# flight share the one scratch block), and ZeRO-3 (parameters gathered again for backward).
-set(RECOMPUTE_LAYOUTS gpt2_single llama_single gpt2_bf16 gpt2_tp2_sp gpt2_pp2_1f1b llama_dp2_z3)
+# flight share the one scratch block), ZeRO-3 (parameters gathered again for backward), and MoE (routing
+# recomputed, the auxiliary losses kept from forward) on one rank and with expert parallelism over tp 2 + sp.
+set(RECOMPUTE_LAYOUTS gpt2_single llama_single gpt2_bf16 gpt2_tp2_sp gpt2_pp2_1f1b llama_dp2_z3 moe_single
+    llama_moe_ep2_tp2_sp)
 set(recompute_gpt2_single 1 gpt2)
 set(recompute_llama_single 1 llama)
 set(recompute_gpt2_bf16 1 gpt2 --set train.precision=bf16)
 set(recompute_gpt2_tp2_sp 2 gpt2 --set parallel.tensor=2 --set parallel.sequence_parallel=true)
 set(recompute_gpt2_pp2_1f1b 2 gpt2 --set parallel.pipeline=2 --set train.schedule=1f1b)
 set(recompute_llama_dp2_z3 2 llama --set parallel.zero_stage=3)
+set(recompute_moe_single 1 moe)
+set(recompute_llama_moe_ep2_tp2_sp 2 llama_moe --set parallel.expert=2 --set parallel.tensor=2
+    --set parallel.sequence_parallel=true)
 foreach(name ${RECOMPUTE_LAYOUTS})
   set(args ${recompute_${name}})
   list(POP_FRONT args np model)
