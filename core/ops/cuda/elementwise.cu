@@ -46,7 +46,8 @@ __global__ void sum_squares_partial_kernel(double* partial, const T* x, int64_t 
 }
 
 // result (1) = sum of partial (count), in a fixed order: one block, so the norm is reproducible run to run.
-__global__ void __launch_bounds__(1024) sum_partials_kernel(double* result, const double* partial, int count) {
+__global__ void __launch_bounds__(1024)
+    sum_partials_kernel(double* result, const double* partial, int count) {
   __shared__ double scratch[32];
   double acc = 0.0;
   for (int i = threadIdx.x; i < count; i += blockDim.x) acc += partial[i];

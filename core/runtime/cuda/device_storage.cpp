@@ -48,8 +48,8 @@ void raw_free(void* p, int device) noexcept {
   static bool reported = false;
   if (status != cudaSuccess && status != cudaErrorCudartUnloading && !reported) {
     reported = true;
-    std::fprintf(stderr, "warning: cudaFree on cuda:%d failed: %s (device memory is released at exit)\n", device,
-                 cudaGetErrorString(status));
+    std::fprintf(stderr, "warning: cudaFree on cuda:%d failed: %s (device memory is released at exit)\n",
+                 device, cudaGetErrorString(status));
   }
 }
 
