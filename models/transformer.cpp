@@ -116,7 +116,7 @@ double Transformer::forward(ModelActs& acts, const Tensor& tokens, const Tensor&
   }
   for (size_t l = 0; l < blocks_.size(); ++l) {
     unit(first_block + l, true);
-    BlockActs& block = spec_.recompute ? recompute_acts_ : acts.blocks[l];
+    BlockActs& block = block_acts(acts, l);
     blocks_[l]->forward(block, acts.residual[l + 1], acts.residual[l], T, ws_);
     if (blocks_[l]->moe()) {
       moe_stats_.add(chunk_.first_layer + static_cast<int>(l), block.moe);
@@ -195,14 +195,14 @@ void Transformer::backward(ModelActs& acts, double loss_scale, const GradsReady&
   if (chunk_.last) unit(units_.size() - 1, false);
   for (size_t l = blocks_.size(); l-- > 0;) {
     unit(first_block + l, true);
+    BlockActs& block = block_acts(acts, l);
     if (spec_.recompute) {
       // The block's forward again, from its kept input and with the same ops: the same activations (and MoE
       // routing) to the bit. Its collectives (tp, sp, ep) run again too, on every rank of the group alike.
       ensure(recompute_out_, acts.residual[l].shape(), spec_.dtype, spec_.device);
-      blocks_[l]->forward(recompute_acts_, recompute_out_, acts.residual[l], acts.tokens.dim(1), ws_);
+      blocks_[l]->forward(block, recompute_out_, acts.residual[l], acts.tokens.dim(1), ws_);
     }
-    blocks_[l]->backward(dres, acts.residual[l], spec_.recompute ? recompute_acts_ : acts.blocks[l], ws_,
-                         loss_scale);
+    blocks_[l]->backward(dres, acts.residual[l], block, ws_, loss_scale);
     if (grads_ready) grads_ready(ready_after(first_param_[l]));
     unit(first_block + l, false);
   }

@@ -133,6 +133,10 @@ class Transformer {
   // holds no per-block activations), and the recomputed block output nobody reads.
   BlockActs recompute_acts_;
   Tensor recompute_out_;
+  // Where block l's activations live: acts.blocks[l], or the scratch set under recomputation.
+  BlockActs& block_acts(ModelActs& acts, size_t l) {
+    return spec_.recompute ? recompute_acts_ : acts.blocks[l];
+  }
   moe::MoeStats moe_stats_;
   // The first parameter each block registered, then the first the head registered (or the end).
   std::vector<size_t> first_param_;

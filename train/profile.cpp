@@ -156,8 +156,7 @@ std::string format_profile(const StepProfile& p, int rank) {
       p.model_flops_per_token * p.tokens / 1e9, p.tokens, p.matmul_weights);
   if (p.recompute)
     s += "train.recompute full: every block's forward ran again before its backward, so the fwd column "
-         "counts the "
-         "blocks' FLOPs twice and the total exceeds the model's FLOPs (MFU counts them once)\n";
+         "counts the blocks' FLOPs twice and the total exceeds the model's FLOPs (MFU counts them once)\n";
   return s;
 }
 

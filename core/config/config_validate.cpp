@@ -340,9 +340,9 @@ void check_runtime(const config::Config& c, Problems& p) {
   if (r.device() == "cuda" && built_with_cuda() && c.model().moe().num_experts() > 0)
     p.add(
         "runtime.device 'cuda' with model.moe.num_experts {}: the MoE layers' gate arithmetic "
-        "(ops::scale_rows, "
-        "row_dot) has no CUDA kernels yet; use runtime.device cpu (or auto, which keeps MoE models on the "
-        "CPU)",
+        "(ops::scale_rows, row_dot) has no CUDA kernels yet; use runtime.device cpu (or auto, which keeps "
+        "MoE "
+        "models on the CPU)",
         c.model().moe().num_experts());
   if (!(r.peak_tflops() >= 0))
     p.add("runtime.peak_tflops ({}) must be >= 0 (0: the GPU's bf16 dense peak, or this CPU's measured rate)",

@@ -14,8 +14,8 @@ that backward, plus the router's N x C x 8 GEMM (2NCE forward, 4NCE backward).
 With --recompute (train.recompute full) every block's forward runs again before its backward: the total is
 6N + 6*L*T*C plus the blocks' forward once more, (24*L*C^2 + 2*L*T*C) per token, and the table says so.
 
-usage: check_profile.py TRIDENT CONFIG [--moe | --recompute] [--set ...]   (CONFIG: configs/gpt2_tiny.pbtxt's dimensions, or
-configs/moe_tiny.pbtxt's with --moe)
+usage: check_profile.py TRIDENT CONFIG [--moe | --recompute] [--set ...]
+(CONFIG: configs/gpt2_tiny.pbtxt's dimensions, or configs/moe_tiny.pbtxt's with --moe)
 """
 import re
 import subprocess

@@ -42,9 +42,10 @@ void* raw_alloc(size_t bytes, int device) {
 void raw_free(void* p, int device) noexcept {
   int previous = 0;
   cudaError_t status = cudaGetDevice(&previous);
-  if (status == cudaSuccess && previous != device) status = cudaSetDevice(device);
+  const bool switched = status == cudaSuccess && previous != device;
+  if (switched) status = cudaSetDevice(device);
   if (status == cudaSuccess) status = cudaFree(p);
-  if (previous != device) (void)cudaSetDevice(previous);
+  if (switched) (void)cudaSetDevice(previous);
   static bool reported = false;
   if (status != cudaSuccess && status != cudaErrorCudartUnloading && !reported) {
     reported = true;
